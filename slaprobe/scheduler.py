@@ -30,17 +30,23 @@ SampleSink = Callable[[Sequence[Sample]], None]
 HeartbeatSink = Callable[[Heartbeat], None]
 
 
+def _slots(interval_s: float, spread: float, slot_s: float) -> int:
+    return max(int(max(interval_s * spread, slot_s) / slot_s), 1)
+
+
 def spread_offsets(n: int, interval_s: float, spread: float, slot_s: float) -> list[float]:
     """Start offsets (s) for n targets: evenly over spread × interval, rounded down to whole slots.
 
     Rounding to slots keeps the number of timer wake-ups bounded (one per slot, not one per target)
-    while no slot gets more than ceil(n / slots) targets, so the rate stays flat within one slot.
+    while no slot gets more than ``slot_capacity`` targets, so the rate stays flat within one slot.
     """
-    if n <= 0:
-        return []
-    window = max(interval_s * spread, slot_s)
-    slots = max(int(window / slot_s), 1)
+    slots = _slots(interval_s, spread, slot_s)
     return [math.floor(i * slots / n) * slot_s for i in range(n)]
+
+
+def slot_capacity(n: int, interval_s: float, spread: float, slot_s: float) -> int:
+    """Most targets any one slot holds (ceil of n / slots)."""
+    return max(math.ceil(n / _slots(interval_s, spread, slot_s)), 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +122,7 @@ class CycleRunner:
         done: list[Sample] = []
         last_flush = self.clock()
         i = 0
+        cap = slot_capacity(len(targets), spec.interval_s, self.spread, self.slot_s)
         while i < len(targets):
             slot_at = t0 + offsets[i]
             now = self.clock()
@@ -124,12 +131,12 @@ class CycleRunner:
             if slot_at > now:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), slot_at - now)
-                if stop.is_set():
-                    break
-                now = self.clock()
+                continue
             lateness = now - slot_at
-            # Every target of this slot starts now.
-            while i < len(targets) and t0 + offsets[i] <= now:
+            # Start this slot's targets (at most one slot's worth per wake-up, so catching up after a
+            # stall never bursts: overdue slots go out at twice the nominal rate until on time again).
+            started = 0
+            while i < len(targets) and t0 + offsets[i] <= now and started < cap:
                 task = asyncio.ensure_future(self._guarded(engine, spec.kind, targets[i]))
                 task.add_done_callback(lambda t, acc=done: t.cancelled() or acc.append(t.result()))
                 pending.add(task)
@@ -139,10 +146,14 @@ class CycleRunner:
                     if lateness > self.late_tolerance_s:
                         stats.late += 1
                 i += 1
+                started += 1
             pending = {t for t in pending if not t.done()}
             if self.clock() - last_flush >= self.flush_every_s:
                 last_flush = self.clock()
                 self._flush(done, spec, stats, n_refs)
+            if lateness > self.slot_s:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.slot_s / 2)
         skipped = targets[i:]
         if skipped:
             stats.skipped = sum(1 for k in range(i, len(targets)) if k >= n_refs)
