@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import sys
 import time
+from pathlib import Path
 from typing import NoReturn
 
 import click
@@ -119,6 +120,7 @@ def run(config_path: str | None) -> None:
 @click.option("--since", default="1h", show_default=True, help="ISO date/time (UTC) or age: 30m, 6h, 2d.")
 @click.option("--until", "until", default=None, help="ISO date/time (UTC); default now.")
 @click.option("--kind", type=click.Choice([k.value for k in ProbeKind]), default=None)
+@click.option("--journal", type=click.Path(dir_okay=False), help="Journal file (default: from the config).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def samples(
     config_path: str | None,
@@ -126,6 +128,7 @@ def samples(
     since: str,
     until: str | None,
     kind: str | None,
+    journal: str | None,
     fmt: str,
 ) -> None:
     """Read back stored samples."""
@@ -136,7 +139,7 @@ def samples(
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
     try:
-        store = JournalStore(config.journal_path, readonly=True)
+        store = JournalStore(journal or config.journal_path, readonly=True)
     except JournalError as exc:
         _fail(exc)
     from slaprobe.report.samples import render_samples_json, render_samples_table
@@ -144,6 +147,19 @@ def samples(
     kinds = [ProbeKind(kind)] if kind else None
     rows = list(store.samples(start, end, list(terminals) or None, kinds))
     click.echo(render_samples_json(rows) if fmt == "json" else render_samples_table(rows))
+
+
+@cli.command()
+@click.option("--terminals", type=click.IntRange(1, 1820), default=None, help="Only the first N terminals.")
+@click.option("--minutes", type=float, default=None, help="Stop after this long (default: until Ctrl-C).")
+@click.option("--interval", "interval_s", type=click.FloatRange(5, 3600), default=60.0, show_default=True)
+@click.option("--state-dir", type=click.Path(file_okay=False), default="demo-state", show_default=True)
+def demo(terminals: int | None, minutes: float | None, interval_s: float, state_dir: str) -> None:
+    """Probe the simulated province network (the lab) with the real daemon; show samples arriving."""
+    from slaprobe.demo import run_demo
+
+    setup_logging("warning", "text")
+    sys.exit(run_demo(state_dir=Path(state_dir), terminals=terminals, minutes=minutes, interval_s=interval_s))
 
 
 # ---------------------------------------------------------------- probe (one-shot ICMP / icmp-jitter)

@@ -188,6 +188,10 @@ class Daemon:
             if task is not None:
                 self._running.discard(task)
 
+    def stop(self) -> None:
+        """Drain and exit (what SIGTERM does)."""
+        self._stop.set()
+
     def reload(self) -> None:
         """SIGHUP: re-read the inventory; a broken file is reported and the old one kept."""
         try:
@@ -227,7 +231,7 @@ class Daemon:
         self._schedule()
         self.scheduler.start()
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, self._stop.set)
+            loop.add_signal_handler(sig, self.stop)
         loop.add_signal_handler(signal.SIGHUP, self.reload)
         log.info(
             "slaprobe running",
