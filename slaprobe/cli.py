@@ -168,6 +168,35 @@ def demo(terminals: int | None, minutes: float | None, interval_s: float, state_
 # ---------------------------------------------------------------- lab (simulated terminal network)
 
 
+@cli.group("lab")
+def lab_group() -> None:
+    """Simulated terminal network: a TUN responder in its own network namespace."""
+
+
+@lab_group.command("serve")
+@click.option("--profile", "profile_path", required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--netns", help="namespace name (default slp-lab-<pid>-1); must not exist yet")
+@click.option("--truth", type=click.Path(dir_okay=False), help="write ground truth (JSON lines) here")
+@click.option("--no-packets", is_flag=True, help="ground truth without per-packet records (counters only)")
+def lab_serve(profile_path: str, netns: str | None, truth: str | None, no_packets: bool) -> None:
+    """Serve the lab in the foreground until Ctrl-C / SIGTERM; probers run inside its namespace."""
+    from slaprobe.lab import Lab, ProfileError, load_profile
+    from slaprobe.lab.control import describe, wait_for_stop_signal
+
+    try:
+        profile = load_profile(profile_path)
+    except ProfileError as exc:
+        raise click.ClickException(str(exc)) from exc
+    with Lab.start(
+        profile, truth=truth or False, netns=netns, packets=bool(truth) and not no_packets
+    ) as running:
+        click.echo(describe(running), nl=False)
+        wait_for_stop_signal()
+    click.echo(
+        f"stopped; namespace {running.netns} removed" + (f"; ground truth in {truth}" if truth else "")
+    )
+
+
 # ---------------------------------------------------------------- reflect (STAMP / RTP echo reflector)
 
 

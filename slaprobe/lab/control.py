@@ -74,13 +74,16 @@ class Lab:
         truth: bool | str | Path = True,
         netns: str | None = None,
         udp: Mapping[int, str] | None = None,
+        packets: bool | None = None,
         ready_timeout: float = 20.0,
     ) -> Lab:
         """Create the namespace, start the responder in it and wait until it serves.
 
         ``truth``: True = per-packet ground truth in a temporary file; False = summary counters only;
-        a path = per-packet truth written there. ``udp``: extra port -> ``"module:function"`` handlers
-        (on top of the profile's and the built-in echo on port 7).
+        a path = truth written there. ``packets`` overrides whether per-packet records are written
+        (default: unless ``truth`` is False). ``udp``: extra port -> ``"module:function"`` handlers (on
+        top of the profile's and the built-in echo on port 7). ``netns``: namespace name (default
+        ``slp-lab-<pid>-<n>``); it must not exist yet.
         """
         if isinstance(profile, str | Path):
             profile = load_profile(profile)
@@ -97,7 +100,7 @@ class Lab:
             "ip", "netns", "exec", name, sys.executable, "-m", "slaprobe.lab.responder",
             "--profile", str(wd / "profile.json"), "--truth", str(truth_path), "--control-stdin",
         ]  # fmt: skip
-        if truth is False:
+        if not (packets if packets is not None else truth is not False):
             argv.append("--no-packets")
         for port, spec in (udp or {}).items():
             argv += ["--udp", f"{int(port)}={spec}"]
@@ -110,7 +113,10 @@ class Lab:
                 proc = subprocess.Popen(
                     argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True, env=env
                 )
-            line = _readline(proc, ready_timeout)
+            try:
+                line = _readline(proc, ready_timeout)
+            except LabError as exc:
+                raise LabError(f"lab responder in {name} did not start: {exc}\n{_tail(log_path)}") from None
             if not line.startswith("READY "):
                 raise LabError(f"lab responder in {name} did not start (got {line!r}):\n{_tail(log_path)}")
             t0_ns = json.loads(line[6:])["t0_ns"]
@@ -193,6 +199,32 @@ class Lab:
             if not line.startswith(prefix):
                 raise LabError(f"lab {self.netns}: expected {prefix.strip()}, got {line!r}")
             return line
+
+
+def describe(lab: Lab) -> str:
+    """How to reach a running lab, for humans (``slaprobe lab serve`` prints it)."""
+    p = lab.profile
+    return (
+        f"lab namespace: {lab.netns}\n"
+        f"answering for: {p.block_v4} and {p.block_v6} ({len(p.terminals)} listed terminals)\n"
+        f"prober sources: {lab.source_v4} and {lab.source_v6}\n"
+        f"run a prober inside it, e.g.: ip netns exec {lab.netns} fping -c 5 {_example(lab)}\n"
+        "stop with Ctrl-C or SIGTERM\n"
+    )
+
+
+def _example(lab: Lab) -> str:
+    return str(lab.profile.terminals[0][1]) if lab.profile.terminals else str(lab.profile.block_v4[1])
+
+
+def wait_for_stop_signal() -> int:
+    """Block the calling (main) thread until SIGINT or SIGTERM; return the signal number."""
+    stop = {signal.SIGINT, signal.SIGTERM}
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, stop)
+    try:
+        return signal.sigwait(stop)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def _readline(proc: subprocess.Popen[str], timeout: float) -> str:

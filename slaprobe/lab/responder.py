@@ -494,15 +494,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--control-stdin", action="store_true", help="read commands on stdin; exit on EOF")
     args = ap.parse_args(argv)
 
-    profile = load_profile(args.profile)
-    specs = dict(profile.udp)
-    for item in args.udp:
-        port, _, spec = item.partition("=")
-        specs[int(port)] = spec
-    handlers = resolve_registry(specs)
+    try:
+        profile = load_profile(args.profile)
+        specs = dict(profile.udp)
+        for item in args.udp:
+            port, _, spec = item.partition("=")
+            specs[int(port)] = spec
+        handlers = resolve_registry(specs)
+        tun_fd = netns.open_tun(TUN_NAME)
+        configure_namespace(profile)
+    except (ValueError, OSError, netns.NetnsError) as exc:  # ProfileError is a ValueError
+        print(f"lab responder: cannot start: {exc}", file=sys.stderr)
+        return 2
     _set_timer_slack_ns(1)
-    tun_fd = netns.open_tun(TUN_NAME)
-    configure_namespace(profile)
 
     stop_r, stop_w = os.pipe()
     os.set_blocking(stop_w, False)
