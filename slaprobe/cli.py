@@ -21,6 +21,7 @@ from slaprobe.inventory import load_inventory, summarize, write_csv
 from slaprobe.logs import setup_logging
 from slaprobe.model import ProbeKind
 from slaprobe.report.inventory import render_summary
+from slaprobe.report.samples import render_samples_json, render_samples_table
 from slaprobe.store.journal import JournalError, JournalStore
 from slaprobe.timeutil import parse_time
 
@@ -142,8 +143,6 @@ def samples(
         store = JournalStore(journal or config.journal_path, readonly=True)
     except JournalError as exc:
         _fail(exc)
-    from slaprobe.report.samples import render_samples_json, render_samples_table
-
     kinds = [ProbeKind(kind)] if kind else None
     rows = list(store.samples(start, end, list(terminals) or None, kinds))
     click.echo(render_samples_json(rows) if fmt == "json" else render_samples_table(rows))
@@ -179,8 +178,6 @@ def probe(addresses: tuple[str, ...], kind: str, sources: tuple[str, ...], fmt: 
     """Probe ADDRESS... once (exit 0: all answered, 1: some did not, 2: bad usage, 3: cannot probe)."""
     from slaprobe.model import ProbeKind
     from slaprobe.probes.oneshot import build_settings, parse_targets, probe_once
-    from slaprobe.report.samples import render_samples_json, render_samples_table
-
     try:
         targets = parse_targets(addresses)
         settings = build_settings(ProbeKind(kind), sources, **opts)
