@@ -5,9 +5,23 @@ Sections below are grouped by area; each command parses options, calls one libra
 
 from __future__ import annotations
 
+import datetime as dt
+import sys
+import time
+from typing import NoReturn
+
 import click
 
-from slaprobe import __version__
+from slaprobe import __version__, sample_network
+from slaprobe.config import Config, load_config
+from slaprobe.configload import ConfigError
+from slaprobe.daemon import run_daemon
+from slaprobe.inventory import load_inventory, summarize, write_csv
+from slaprobe.logs import setup_logging
+from slaprobe.model import ProbeKind
+from slaprobe.report.inventory import render_summary
+from slaprobe.store.journal import JournalError, JournalStore
+from slaprobe.timeutil import parse_time
 
 
 @click.group()
@@ -17,6 +31,119 @@ def cli() -> None:
 
 
 # ---------------------------------------------------------------- inventory, run, samples (core)
+
+
+def _fail(exc: Exception) -> NoReturn:
+    """Config/inventory problems: print every one, exit 2, touch nothing."""
+    click.echo(str(exc), err=True)
+    sys.exit(2)
+
+
+config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    envvar="SLAPROBE_CONFIG",
+    help="Config YAML (default: built-in defaults; env SLAPROBE_CONFIG).",
+)
+
+
+def _load_config(path: str | None) -> Config:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        _fail(exc)
+
+
+@cli.group()
+def inventory() -> None:
+    """Check and summarize inventory files (CSV or YAML)."""
+
+
+@inventory.command("check")
+@click.argument("file", type=click.Path(dir_okay=False))
+def inventory_check(file: str) -> None:
+    """Validate FILE; list every bad row at once; exit 2 if any."""
+    try:
+        inv = load_inventory(file)
+    except ConfigError as exc:
+        _fail(exc)
+    click.echo(f"{file}: OK, {len(inv)} terminals")
+
+
+@inventory.command("summary")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), help="Count open terminals on this day.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def inventory_summary(file: str, day: dt.datetime | None, fmt: str) -> None:
+    """Counts by carrier, region, level, tier, and open / not yet open / retired."""
+    try:
+        inv = load_inventory(file)
+    except ConfigError as exc:
+        _fail(exc)
+    on = day.date() if day else dt.datetime.now(dt.UTC).date()
+    click.echo(render_summary(summarize(inv, on), on, fmt), nl=False)
+
+
+@inventory.command("generate")
+@click.option("--terminals", "n", type=click.IntRange(1, 65_000), default=1820, show_default=True)
+@click.option("--seed", type=int, default=2022, show_default=True)
+@click.option("--ipv6", is_flag=True, help="Addresses from the IPv6 lab block.")
+@click.option("--out", type=click.Path(dir_okay=False), required=True)
+def inventory_generate(n: int, seed: int, ipv6: bool, out: str) -> None:
+    """Write a province-shaped example inventory (addresses in the lab's blocks)."""
+    write_csv(sample_network.generate(n, seed=seed, ipv6=ipv6), out)
+    click.echo(f"wrote {n} terminals to {out}")
+
+
+@cli.command()
+@click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False), help="Config YAML (default: built-ins)."
+)
+def run(config_path: str | None) -> None:
+    """Run the probe daemon in the foreground (SIGTERM drains, SIGHUP reloads the inventory)."""
+    config = _load_config(config_path)
+    setup_logging(config.log.level, config.log.format)
+    try:
+        code = run_daemon(config)
+    except ConfigError as exc:
+        _fail(exc)
+    sys.exit(code)
+
+
+@cli.command()
+@click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False), help="Config YAML (journal location)."
+)
+@click.option("--terminal", "terminals", multiple=True, help="Terminal id (repeatable; default: all).")
+@click.option("--since", default="1h", show_default=True, help="ISO date/time (UTC) or age: 30m, 6h, 2d.")
+@click.option("--until", "until", default=None, help="ISO date/time (UTC); default now.")
+@click.option("--kind", type=click.Choice([k.value for k in ProbeKind]), default=None)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def samples(
+    config_path: str | None,
+    terminals: tuple[str, ...],
+    since: str,
+    until: str | None,
+    kind: str | None,
+    fmt: str,
+) -> None:
+    """Read back stored samples."""
+    config = _load_config(config_path)
+    now = time.time_ns()
+    try:
+        start, end = parse_time(since, now), parse_time(until, now) if until else now
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    try:
+        store = JournalStore(config.journal_path, readonly=True)
+    except JournalError as exc:
+        _fail(exc)
+    from slaprobe.report.samples import render_samples_json, render_samples_table
+
+    kinds = [ProbeKind(kind)] if kind else None
+    rows = list(store.samples(start, end, list(terminals) or None, kinds))
+    click.echo(render_samples_json(rows) if fmt == "json" else render_samples_table(rows))
 
 
 # ---------------------------------------------------------------- probe (one-shot ICMP / icmp-jitter)
