@@ -46,7 +46,9 @@ class Status:
         return out
 
 
-def collect_status(journal_path: str | Path, store_kind: str = "influx", cap_mb: float | None = None) -> Status:
+def collect_status(
+    journal_path: str | Path, store_kind: str = "influx", cap_mb: float | None = None
+) -> Status:
     """Read the status from a journal file (read-only; raises JournalError if there is none)."""
     j = JournalStore(journal_path, readonly=True)
     try:
@@ -91,7 +93,8 @@ def render_status(st: Status, now_ns: int) -> str:
             ref = f", reference {h.reference_ok}/{h.reference_total}" if h.reference_total else ""
             lines.append(
                 f"  {h.vantage}/{h.group}: {_when(h.time_ns, now_ns)}; every {h.interval_s:g} s, took"
-                f" {h.duration_s:.1f} s; due {h.due}, probed {h.probed}, late {h.late}, skipped {h.skipped}{ref}"
+                f" {h.duration_s:.1f} s; due {h.due}, probed {h.probed}, late {h.late},"
+                f" skipped {h.skipped}{ref}"
             )
     else:
         lines.append("probe cycles: no heartbeat yet")
@@ -103,7 +106,8 @@ def render_status(st: Status, now_ns: int) -> str:
         if st.last_error:
             lines.append(f"  last error {_when(st.last_error_ns, now_ns)}: {st.last_error}")
         if st.dropped or st.rejected:
-            lines.append(f"  LOST: {st.dropped} dropped at the journal cap, {st.rejected} refused by InfluxDB")
+            lost = f"{st.dropped} dropped at the journal cap, {st.rejected} refused by InfluxDB"
+            lines.append(f"  LOST: {lost}")
     else:
         lines.append("store: embedded (the journal is the store; nothing is shipped)")
     return "\n".join(lines)

@@ -20,7 +20,8 @@ CHECK_MEASUREMENT = "slaprobe_check"
 _HINTS: dict[ErrorKind, str] = {
     ErrorKind.UNREACHABLE: "is influxd running, is influx.url right, does a firewall block the port?",
     ErrorKind.TIMEOUT: "the server or the network is too slow; raise influx.timeout_s or check the path",
-    ErrorKind.AUTH: "check influx.username/password (1.x) or influx.token (2.x/3.x/Cloud) and its permissions",
+    ErrorKind.AUTH: "check influx.username/password (1.x) or influx.token (2.x/3.x/Cloud) and what it may"
+    " write",
     ErrorKind.NOT_FOUND: "create the database (CREATE DATABASE ...) or bucket, or fix influx.database/"
     "retention_policy/bucket; InfluxDB 1.x before 1.8 needs api: v1",
     ErrorKind.SERVER: "the server failed; see its log",
@@ -85,14 +86,16 @@ def check_store(cfg: InfluxConfig, vantage: str) -> CheckReport:
             return _fail(report, "reach", exc)
         shown = f"InfluxDB {info.version or '(no version header)'} {info.build}".rstrip()
         report.steps.append(CheckStep("reach", True, f"{shown} answers /ping"))
-        report.steps.append(CheckStep("api", True, f"{info.api}: {info.reason}; destination {client.destination}"))
+        where = f"{info.api}: {info.reason}; destination {client.destination}"
+        report.steps.append(CheckStep("api", True, where))
         now_ms = time.time_ns() // NS_PER_MS
         line = f"{series_key(CHECK_MEASUREMENT, [('vantage', vantage)])} ok=1i {now_ms}"
         try:
             client.write([line])
         except InfluxError as exc:
             return _fail(report, "write", exc)
-        report.steps.append(CheckStep("write", True, f"wrote one point to {CHECK_MEASUREMENT} (vantage={vantage})"))
+        wrote = f"wrote one point to {CHECK_MEASUREMENT} (vantage={vantage})"
+        report.steps.append(CheckStep("write", True, wrote))
         q = (
             f"SELECT last({quote_ident('ok')}) FROM {quote_ident(CHECK_MEASUREMENT)}"
             f" WHERE vantage = {quote_literal(vantage)} AND time >= {now_ms * NS_PER_MS}"
@@ -107,7 +110,7 @@ def check_store(cfg: InfluxConfig, vantage: str) -> CheckReport:
                     "read",
                     False,
                     f"/query answered but did not return the point just written ({rows[:1]})",
-                    "with a v2 token the bucket needs a DBRP mapping for InfluxQL (2.x: influx v1 dbrp create)",
+                    "InfluxQL on a v2 bucket needs a DBRP mapping (2.x: influx v1 dbrp create)",
                 )
             )
             return report
