@@ -320,7 +320,7 @@ class InfluxClient:
         if status in (401, 403):
             kind, hint = ErrorKind.AUTH, "credentials rejected"
         elif status == 404:
-            kind, hint = ErrorKind.NOT_FOUND, "database or bucket does not exist"
+            kind, hint = ErrorKind.NOT_FOUND, "database, bucket or organization does not exist"
             if "page not found" in text:
                 hint = "this server has no such endpoint (InfluxDB before 1.8 has no v2 API; use api: v1)"
         elif status == 413:
