@@ -104,7 +104,7 @@ class ShipperConfig:
     max_backoff_s: float = opt(60.0, min=0.1, max=3600.0)
     poll_s: float = opt(2.0, min=0.05, max=600.0)  # look for new rows at least this often (wake() is sooner)
     journal_cap_mb: float = opt(4096.0, min=1.0)  # journal disk cap; rows already shipped are pruned first
-    keep_shipped_days: float = opt(40.0, min=0.0)  # keep shipped rows this long (reports from the journal)
+    keep_shipped_days: float = opt(40.0, min=0.0)  # keep shipped rows this long; 0 = no age limit
 
 
 @dataclass(frozen=True, slots=True)

@@ -67,6 +67,7 @@ class ShipperState:
     shipped: int = 0  # points acknowledged by InfluxDB since start
     batches: int = 0
     failures: int = 0  # consecutive failed attempts (0 = healthy)
+    errors_total: int = 0  # failed attempts since start
     last_ok_ns: int | None = None
     last_error: str = ""
     failing_since: float | None = None  # monotonic time of the first failure of the current streak
@@ -237,6 +238,7 @@ class Shipper:
     def _on_failure(self, exc: InfluxError) -> None:
         st = self.state
         st.failures += 1
+        st.errors_total += 1
         mono = time.monotonic()
         if st.failing_since is None:
             st.failing_since = mono
@@ -292,7 +294,7 @@ class Shipper:
         if shipped_upto >= lo:
             n = self.journal.delete_through("samples", shipped_upto)
             log.warning(
-                "journal near its cap (%.0f of %.0f MB): pruned %d shipped samples", used / _MB, cap / _MB, n
+                "journal near its cap (%.1f of %.1f MB): pruned %d shipped samples", used / _MB, cap / _MB, n
             )
             used = self.journal.used_bytes()
         if used <= WARN_RATIO * cap:
@@ -300,7 +302,7 @@ class Shipper:
         backlog = self.journal.count_after("samples", cursor)
         if used <= cap:
             log.error(
-                "journal holds %d unshipped samples using %.0f of %.0f MB (%.0f %%): if InfluxDB stays away, "
+                "journal holds %d unshipped samples using %.1f of %.1f MB (%.0f %%): if InfluxDB stays away, "
                 "the oldest unshipped samples will be dropped at the cap",
                 backlog,
                 used / _MB,
@@ -308,21 +310,24 @@ class Shipper:
                 100 * used / cap,
             )
             return
-        lo, hi = self.journal.id_range("samples")
-        per_row = used / max(hi - lo + 1, 1)
-        drop = int((used - 0.95 * cap) / per_row) + 1
-        upto = lo + drop - 1
-        n = self.journal.delete_through("samples", upto)
-        dropped = self.journal.get_cursor(COUNT_DROPPED) + n
+        first, total = self.journal.id_range("samples")[0], 0
+        upto = first - 1
+        while used > cap:  # the per-row estimate ignores index and page slack: measure again
+            lo, hi = self.journal.id_range("samples")
+            if hi == 0:
+                break
+            per_row = used / (hi - lo + 1)
+            upto = lo + int((used - 0.95 * cap) / per_row)
+            total += self.journal.delete_through("samples", upto)
+            used = self.journal.used_bytes()
+        dropped = self.journal.get_cursor(COUNT_DROPPED) + total
         self.journal.set_cursors({COUNT_DROPPED: dropped, CURSOR_SAMPLES: max(cursor, upto)}, self._clock())
         log.critical(
-            "journal over its cap (%.0f of %.0f MB) with InfluxDB unreachable: DROPPED the %d oldest "
-            "unshipped samples (ids %d..%d; %d dropped in total); raise shipper.journal_cap_mb or fix "
-            "InfluxDB.",
-            used / _MB,
+            "journal over its cap (%.1f MB) with InfluxDB unreachable: DROPPED the %d oldest unshipped"
+            " samples (ids %d..%d; %d dropped in total); raise shipper.journal_cap_mb or fix InfluxDB.",
             cap / _MB,
-            n,
-            lo,
+            total,
+            first,
             upto,
             dropped,
         )
