@@ -179,6 +179,7 @@ def probe(addresses: tuple[str, ...], kind: str, sources: tuple[str, ...], fmt: 
     """Probe ADDRESS... once (exit 0: all answered, 1: some did not, 2: bad usage, 3: cannot probe)."""
     from slaprobe.model import ProbeKind
     from slaprobe.probes.oneshot import build_settings, parse_targets, probe_once
+
     try:
         targets = parse_targets(addresses)
         settings = build_settings(ProbeKind(kind), sources, **opts)
