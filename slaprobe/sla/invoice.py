@@ -3,7 +3,8 @@
 One header row, then any mix of three row kinds (the columns a row fills decide its kind):
 
 * terminal row — ``carrier,terminal`` and optionally ``tier``, ``billed_from``, ``billed_to`` (inclusive
-  dates; a row without them bills the whole period), ``terminal_days``, ``amount``;
+  dates; a missing one defaults to the period's bound; a row with neither just claims service in the
+  period, and its days and amount are checked), ``terminal_days``, ``amount``;
 * tier row — ``carrier,tier`` (no terminal) with ``count`` (terminals billed), ``terminal_days``, ``amount``;
 * carrier total — ``carrier`` and ``amount`` only.
 
@@ -87,6 +88,8 @@ def parse_invoice(text: str, source: str = "<invoice>") -> Invoice:
         if not any(cells.values()):
             continue
         row_problems: list[str] = []
+        if row.get(None):  # type: ignore[call-overload]
+            row_problems.append("more cells than columns (a thousands separator or an unquoted comma?)")
         line = _parse_row(number, cells, row_problems)
         problems.extend(f"line {number}: {p}" for p in row_problems)
         if line is not None and not row_problems:

@@ -327,19 +327,24 @@ def _check_terminal_row(
     if row.tier is not None and row.tier != t.tier:
         found(kinds.TIER_MISMATCH, row.tier, t.tier)
     period = rec.period
-    billed_from = row.billed_from or period.first_day
-    billed_to = row.billed_to or period.last_day
-    if billed_from < period.first_day or billed_to > period.last_day:
-        found(
-            kinds.OUTSIDE_PERIOD,
-            f"{billed_from}..{billed_to}",
-            f"{period.first_day}..{period.last_day}",
-            t.tier,
-        )
-    if billed_from < t.in_service_from:
-        found(kinds.BILLED_BEFORE_OPENING, billed_from, t.in_service_from, t.tier)
-    if t.in_service_to is not None and billed_to > t.in_service_to:
-        found(kinds.BILLED_AFTER_RETIREMENT, billed_to, t.in_service_to, t.tier)
+    if row.billed_from is not None or row.billed_to is not None:  # a dated row bills its span
+        span_from, span_to = row.billed_from or period.first_day, row.billed_to or period.last_day
+        if span_from < period.first_day or span_to > period.last_day:
+            found(
+                kinds.OUTSIDE_PERIOD,
+                f"{span_from}..{span_to}",
+                f"{period.first_day}..{period.last_day}",
+                t.tier,
+            )
+        if span_from < t.in_service_from:
+            found(kinds.BILLED_BEFORE_OPENING, span_from, t.in_service_from, t.tier)
+        if t.in_service_to is not None and span_to > t.in_service_to:
+            found(kinds.BILLED_AFTER_RETIREMENT, span_to, t.in_service_to, t.tier)
+    else:  # an undated row claims service in the period; too many days show as days/amount mismatches
+        if t.in_service_from > period.last_day:
+            found(kinds.BILLED_BEFORE_OPENING, period, t.in_service_from, t.tier)
+        if t.in_service_to is not None and t.in_service_to < period.first_day:
+            found(kinds.BILLED_AFTER_RETIREMENT, period, t.in_service_to, t.tier)
     own = settled.get(t.carrier)
     days = own.days_of(tid) if own is not None else 0
     if days > 0:
