@@ -277,23 +277,41 @@ def charge_terminal_month(
 
 @dataclass(frozen=True, slots=True)
 class CarrierMonth:
-    """One carrier's month: every terminal's charge and the carrier cap, if it bit."""
+    """One carrier's month: every terminal's charge and the carrier cap, if it bit.
+
+    ``gross`` and ``deducted`` are summed once when the month is built (``CarrierMonth.build``): a
+    year's report reads them many times and exact sums over thousands of charges are not free.
+    """
 
     carrier: str
     month: Month
     count_day: dt.date
     open_terminals: int  # province-wide on count_day: the volume band basis
     charges: tuple[TerminalMonthCharge, ...]
+    gross: Fraction
+    deducted: Fraction  # after both caps
     cap: Deduction | None = None
 
-    @property
-    def gross(self) -> Fraction:
-        return sum((c.fee for c in self.charges), ZERO)
-
-    @property
-    def deducted(self) -> Fraction:
-        own = sum((c.deducted for c in self.charges), ZERO)
-        return own + (self.cap.amount if self.cap is not None else ZERO)
+    @classmethod
+    def build(
+        cls,
+        carrier: str,
+        month: Month,
+        count_day: dt.date,
+        open_terminals: int,
+        charges: Sequence[TerminalMonthCharge],
+        cap_percent: Decimal,
+    ) -> CarrierMonth:
+        gross = sum((c.fee for c in charges), ZERO)
+        deducted = sum((c.deducted for c in charges), ZERO)
+        cap = gross * exact(cap_percent) / 100
+        adj = None
+        if deducted > cap:
+            adj = Deduction(
+                DeductionKind.CARRIER_CAP, carrier, month, cap - deducted, cap_percent=cap_percent
+            )
+            deducted = cap
+        return cls(carrier, month, count_day, open_terminals, tuple(charges), gross, deducted, adj)
 
     @property
     def net(self) -> Fraction:
@@ -325,16 +343,11 @@ def settle_month(
         )
         if charge is not None:
             by_carrier.setdefault(t.carrier, []).append(charge)
-    out: dict[str, CarrierMonth] = {}
     cap_pct = contract.caps.carrier_month_percent
-    for carrier, charges in by_carrier.items():
-        cm = CarrierMonth(carrier, month, count_day, n_open, tuple(charges))
-        cap = cm.gross * exact(cap_pct) / 100
-        if cm.deducted > cap:
-            adj = Deduction(DeductionKind.CARRIER_CAP, carrier, month, cap - cm.deducted, cap_percent=cap_pct)
-            cm = CarrierMonth(carrier, month, count_day, n_open, tuple(charges), adj)
-        out[carrier] = cm
-    return out
+    return {
+        carrier: CarrierMonth.build(carrier, month, count_day, n_open, charges, cap_pct)
+        for carrier, charges in by_carrier.items()
+    }
 
 
 def inventory_problems(contract: Contract, terminals: Iterable[Terminal]) -> list[str]:
