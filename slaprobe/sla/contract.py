@@ -6,12 +6,11 @@ Exactness and the rounding rule
 -------------------------------
 Prices, percentages and caps are ``Decimal`` from the contract file. A prorated fee such as
 960 × 17 / 31 has no finite decimal expansion, so every intermediate amount is kept as an exact
-``fractions.Fraction`` built from those Decimals: no figure is ever rounded on its way to a total, and
-the sum of a year does not depend on the order in which terminals are added. ``round_money`` is the one
-rounding rule: each figure a report shows is its exact value rounded once, to the contract's quantum
-(0.01 CNY by default), with the contract's mode (half up by default). Totals are rounded from exact
-sums, never summed from rounded parts, so a column of rounded parts may differ from its rounded total
-by at most half a quantum per part.
+``fractions.Fraction`` built from those Decimals: nothing is rounded on its way to a total, and the sum
+of a year does not depend on the order in which terminals are added. ``round_money`` is the one rounding
+rule (the contract's quantum, 0.01 CNY by default, and mode, half up by default), applied once, at the
+end: to each carrier's gross fee and deductions for the settled period (``reconcile.Amounts``; net is
+their difference, so printed figures add up), and to each detail line shown on its own.
 
 Order of the rules for one terminal-month
 -----------------------------------------
