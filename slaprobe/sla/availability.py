@@ -89,7 +89,7 @@ def _evidence(
             start = w.start_ns + i * w.interval_ns
             k = problem.get(i)
             if k is not None and (view.looked[i] or not view.p_measured[k]):
-                note = "" if view.p_measured[k] else "not_measured"
+                note = "" if view.p_enough[k] else "too_few_probes" if view.p_measured[k] else "not_measured"
                 out.append(
                     IntervalEvidence(start, view.vantage, int(view.p_sent[k]), int(view.p_recv[k]), note)
                 )

@@ -129,6 +129,7 @@ class Prepared:
     p_sent: np.ndarray
     p_recv: np.ndarray
     p_measured: np.ndarray  # bool: at least one measured sample
+    p_enough: np.ndarray  # bool: measured with at least rule.min_probes packets sent
     p_high: np.ndarray  # bool: measured and pooled loss > C
     p_start: np.ndarray  # index of each terminal's first row (searchsorted), length T + 1
     warnings: list[str] = field(default_factory=list)
@@ -240,7 +241,8 @@ def prepare(rule: Rule, window: Window, terminals: Sequence[Terminal], inputs: S
     else:
         p_t = p_v = p_iv = p_sent = p_recv = np.zeros(0, np.int64)
         p_meas = np.zeros(0, bool)
-    p_high = p_meas & high_loss(rule, p_sent, p_recv)
+    p_enough = p_meas & (p_sent >= rule.min_probes)
+    p_high = p_enough & high_loss(rule, p_sent, p_recv)
     p_start = np.searchsorted(p_t, np.arange(n_t + 1))
 
     # mass events per vantage interval
@@ -264,7 +266,7 @@ def prepare(rule: Rule, window: Window, terminals: Sequence[Terminal], inputs: S
             sel = (p_v == vi_) & (g_of_row == groups.index(g))
             cov_at[sel] = arr[p_iv[sel]]
         cov_at &= member[p_t, p_v, p_iv // per_hour]
-        unmeasured_only = cov_at & ~p_meas
+        unmeasured_only = cov_at & ~p_enough
         np.subtract.at(known_count, (p_v[unmeasured_only], p_iv[unmeasured_only]), 1)
         high_count = np.zeros((n_v, window.count), dtype=np.int64)
         hi = cov_at & p_high
@@ -292,6 +294,7 @@ def prepare(rule: Rule, window: Window, terminals: Sequence[Terminal], inputs: S
         p_sent=p_sent,
         p_recv=p_recv,
         p_measured=p_meas,
+        p_enough=p_enough,
         p_high=p_high,
         p_start=p_start,
         warnings=warnings,
@@ -310,6 +313,7 @@ class VantageView:
     p_sent: np.ndarray
     p_recv: np.ndarray
     p_measured: np.ndarray
+    p_enough: np.ndarray
 
 
 @dataclass(slots=True)
@@ -339,12 +343,13 @@ def terminal_verdicts(p: Prepared, ti: int) -> TerminalVerdicts:
         rows = np.flatnonzero(p.p_v[sel] == vi) + lo
         iv = p.p_iv[rows]
         meas = p.p_measured[rows]
-        known[iv[~meas]] = False
+        enough = p.p_enough[rows]
+        known[iv[~enough]] = False
         high[iv] = looked[iv] & p.p_high[rows]
         n_known += known
         n_high += high
         views.append(
-            VantageView(p.vantages[vi], looked, known, high, iv, p.p_sent[rows], p.p_recv[rows], meas)
+            VantageView(p.vantages[vi], looked, known, high, iv, p.p_sent[rows], p.p_recv[rows], meas, enough)
         )
     q = p.rule.quorum_fraction
     judged = n_known > 0

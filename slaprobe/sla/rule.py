@@ -22,6 +22,9 @@ Definitions (DESIGN §5):
   high-loss together: the probe host, not 80 % of the province, is the likely culprit.
 * A heartbeat covers ``[time, time + interval_s + heartbeat_grace_s)``; an interval is looked at by a
   vantage only when its trusted heartbeats cover the whole interval.
+* ``min_probes``: an interval whose lossy samples sent fewer packets than this is UNKNOWN from that
+  vantage: one lost echo is no proof of an outage. (An interval without loss needs no count: one answered
+  probe proves the path worked.)
 * ``lookaround_s`` of context before and after the period establish the state at the month's edges and the
   true start/end of outages that cross them.
 """
@@ -52,6 +55,7 @@ class Rule:
     mass_event_min: int = 10
     heartbeat_grace_s: float = 5.0
     lookaround_s: int = 86_400
+    min_probes: int = 1  # a lossy interval with fewer packets sent is UNKNOWN, not down
     kinds: tuple[ProbeKind, ...] = ()  # probe kinds that judge availability; () = every kind
 
     def __post_init__(self) -> None:
@@ -74,6 +78,8 @@ class Rule:
             raise bad("mass_event_min", "must be an integer >= 1")
         if self.heartbeat_grace_s < 0:
             raise bad("heartbeat_grace_s", "must be >= 0")
+        if not isinstance(self.min_probes, int) or self.min_probes < 1:
+            raise bad("min_probes", "must be an integer >= 1")
         if not isinstance(self.lookaround_s, int) or self.lookaround_s < 0 or self.lookaround_s % 3600:
             raise bad("lookaround_s", "must be a whole number of hours, in seconds")
 
@@ -155,3 +161,15 @@ def rule_from(preset: str = DEFAULT_PRESET, **overrides: Any) -> Rule:
     if not changes:
         return base
     return replace(base, name=f"{preset}+custom", **changes)
+
+
+def rule_from_config(sla: Any) -> Rule:
+    """The rule a ``config.SlaConfig`` section describes (preset plus its overrides)."""
+    return rule_from(
+        sla.preset,
+        interval_s=sla.interval_s,
+        threshold=sla.threshold,
+        consecutive=sla.consecutive,
+        quorum=sla.quorum,
+        min_probes=sla.min_probes,
+    )

@@ -29,7 +29,8 @@ class IntervalEvidence:
     sent: int
     received: int
     # "" = measured (sent/received are the pooled packet counts); otherwise why there are no counts:
-    # "no_loss_recorded" (looked, nothing lost), "not_measured" (probes not sent), "no_heartbeat",
+    # "no_loss_recorded" (looked, nothing lost), "not_measured" (probes not sent), "too_few_probes"
+    # (counts shown, fewer than rule.min_probes sent), "no_heartbeat",
     # "mass_event", "not_probed" (the vantage did not probe the terminal that hour)
     note: str = ""
 
