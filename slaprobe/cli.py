@@ -271,6 +271,53 @@ def status_cmd(config_path: str | None, as_json: bool) -> None:
 # ---------------------------------------------------------------- report, reconcile (SLA engine, money)
 
 
+@cli.command("report")
+@config_option
+@click.option(
+    "--month", required=True, help="Local calendar month, YYYY-MM (time zone: config sla.timezone)."
+)
+@click.option("--carrier", help="Only this carrier's terminals.")
+@click.option("--region", help="Only this region's terminals.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "markdown"]), default="table")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
+@click.option("--store", "store_kind", type=click.Choice(["embedded", "influx"]), help="[config store.kind]")
+@click.option("--journal", type=click.Path(dir_okay=False), help="Journal file [config state_dir/journal].")
+@click.option("--inventory", "inventory_path", type=click.Path(dir_okay=False), help="[config inventory]")
+@click.option("--maintenance", type=click.Path(dir_okay=False), help="Windows YAML [config sla.maintenance].")
+@click.option("--preset", type=click.Choice(["mef10.3", "y1540", "strict"]), help="[config sla.preset]")
+@click.option(
+    "--availability-out", type=click.Path(dir_okay=False), help="Also merge this month into a hand-over file."
+)
+def report_cmd(config_path, fmt, lang, out, availability_out, **opts):  # type: ignore[no-untyped-def]
+    """Availability per terminal, region, carrier, level and tier for one month, with every outage."""
+    from slaprobe.report.availability_text import render
+    from slaprobe.sla.engine import PeriodError
+    from slaprobe.sla.maintenance import MaintenanceError
+    from slaprobe.sla.rule import RuleError
+    from slaprobe.sla_report import ReportRequest, build_report, merge_handover
+    from slaprobe.store.influx import InfluxError
+
+    if availability_out and (opts["carrier"] or opts["region"]):
+        raise click.UsageError("--availability-out takes whole months: drop --carrier / --region")
+    cfg = _load_config(config_path)
+    req = ReportRequest(
+        opts["month"], opts["store_kind"], opts["journal"], opts["inventory_path"], opts["maintenance"],
+        opts["preset"], opts["carrier"], opts["region"],
+    )  # fmt: skip
+    try:
+        report = build_report(cfg, req)
+        text = render(report, fmt, lang)
+        if availability_out:
+            merge_handover(availability_out, report)
+    except (ConfigError, JournalError, InfluxError, PeriodError, RuleError, MaintenanceError) as exc:
+        _fail(exc)
+    if out:
+        Path(out).write_text(text, encoding="utf-8")
+    else:
+        click.echo(text, nl=False)
+
+
 def _money_inputs(
     config_path: str | None, contract: str | None, inventory_path: str | None, availability: str
 ):

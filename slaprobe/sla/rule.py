@@ -18,7 +18,7 @@ Definitions (DESIGN §5):
 * ``chli_run`` (p, 1 <= p) counts consecutive high-loss intervals in available time the MEF 10.3 way:
   every high-loss interval that is the p-th or later of its run and still available counts once.
 * A vantage's interval is a **mass event** (UNKNOWN for all its terminals) when at least
-  ``mass_event_min`` of the terminals it measured, and more than ``mass_event_fraction`` of them, were
+  ``mass_event_min`` of the terminals it looked at, and at least ``mass_event_fraction`` of them, were
   high-loss together: the probe host, not 80 % of the province, is the likely culprit.
 * A heartbeat covers ``[time, time + interval_s + heartbeat_grace_s)``; an interval is looked at by a
   vantage only when its trusted heartbeats cover the whole interval.
@@ -123,7 +123,7 @@ class Rule:
         return (
             f"{self.name}: Δt {self.interval_s} s, high-loss = {c}, n = {self.consecutive}, "
             f"CHLI p = {self.chli_run}, quorum > {self.quorum:g}, "
-            f"mass event >= {self.mass_event_min} and > {self.mass_event_fraction:g} of a vantage, "
+            f"mass event >= {self.mass_event_min} and >= {self.mass_event_fraction:g} of a vantage, "
             f"kinds {kinds}"
         )
 
