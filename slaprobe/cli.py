@@ -6,6 +6,7 @@ Sections below are grouped by area; each command parses options, calls one libra
 from __future__ import annotations
 
 import datetime as dt
+import json
 import sys
 import time
 from pathlib import Path
@@ -21,6 +22,7 @@ from slaprobe.inventory import load_inventory, summarize, write_csv
 from slaprobe.logs import setup_logging
 from slaprobe.model import ProbeKind
 from slaprobe.report.inventory import render_summary
+from slaprobe.report.samples import render_samples_json, render_samples_table
 from slaprobe.settle import (
     MoneyInputs,
     Period,
@@ -150,8 +152,6 @@ def samples(
         store = JournalStore(journal or config.journal_path, readonly=True)
     except JournalError as exc:
         _fail(exc)
-    from slaprobe.report.samples import render_samples_json, render_samples_table
-
     kinds = [ProbeKind(kind)] if kind else None
     rows = list(store.samples(start, end, list(terminals) or None, kinds))
     click.echo(render_samples_json(rows) if fmt == "json" else render_samples_table(rows))
@@ -187,7 +187,6 @@ def probe(addresses: tuple[str, ...], kind: str, sources: tuple[str, ...], fmt: 
     """Probe ADDRESS... once (exit 0: all answered, 1: some did not, 2: bad usage, 3: cannot probe)."""
     from slaprobe.model import ProbeKind
     from slaprobe.probes.oneshot import build_settings, parse_targets, probe_once
-    from slaprobe.report.samples import render_samples_json, render_samples_table
 
     try:
         targets = parse_targets(addresses)
@@ -242,6 +241,39 @@ def lab_serve(profile_path: str, netns: str | None, truth: str | None, no_packet
 
 
 # ---------------------------------------------------------------- store check, status (InfluxDB, shipper)
+
+
+@cli.group()
+def store() -> None:
+    """The InfluxDB store: check the connection."""
+
+
+@store.command("check")
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable report.")
+def store_check(config_path: str | None, as_json: bool) -> None:
+    """Is InfluxDB reachable, which API does it speak, can these credentials write and read? Exit 1 if not."""
+    from slaprobe.store.check import check_store
+
+    cfg = _load_config(config_path)
+    report = check_store(cfg.influx, cfg.vantage)
+    click.echo(json.dumps(report.to_dict(), indent=2) if as_json else report.render())
+    sys.exit(0 if report.ok else 1)
+
+
+@cli.command("status")
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable status.")
+def status_cmd(config_path: str | None, as_json: bool) -> None:
+    """The daemon's view from its journal: cycles, late/skipped terminals, InfluxDB backlog."""
+    from slaprobe.status import collect_status, render_status
+
+    cfg = _load_config(config_path)
+    try:
+        st = collect_status(cfg.journal_path, cfg.store.kind, cfg.shipper.journal_cap_mb)
+    except JournalError as exc:
+        _fail(exc)
+    click.echo(json.dumps(st.to_dict(), indent=2) if as_json else render_status(st, time.time_ns()))
 
 
 # ---------------------------------------------------------------- report, reconcile (SLA engine, money)

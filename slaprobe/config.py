@@ -88,6 +88,7 @@ class InfluxConfig:
     token_file: str = ""
     timeout_s: float = opt(10.0, min=0.1, max=600.0)
     verify_tls: bool = True
+    gzip: bool = True  # compress writes (line protocol shrinks ~10x; costs a little CPU)
 
     def resolved_password(self) -> str:
         return resolve_secret(self.password, self.password_env, self.password_file)
@@ -99,9 +100,11 @@ class InfluxConfig:
 @dataclass(frozen=True, slots=True)
 class ShipperConfig:
     batch_size: int = opt(5000, min=1, max=1_000_000)  # points per write
+    min_backoff_s: float = opt(1.0, min=0.01, max=3600.0)  # first retry after ~this; doubles per failure
     max_backoff_s: float = opt(60.0, min=0.1, max=3600.0)
+    poll_s: float = opt(2.0, min=0.05, max=600.0)  # look for new rows at least this often (wake() is sooner)
     journal_cap_mb: float = opt(4096.0, min=1.0)  # journal disk cap; rows already shipped are pruned first
-    keep_shipped_days: float = opt(40.0, min=0.0)  # keep shipped rows this long (reports from the journal)
+    keep_shipped_days: float = opt(40.0, min=0.0)  # keep shipped rows this long; 0 = no age limit
 
 
 @dataclass(frozen=True, slots=True)
