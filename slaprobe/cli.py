@@ -287,7 +287,7 @@ def _money_inputs(opts: dict[str, str | None]) -> MoneyInputs:
         raise click.UsageError("no contract: pass --contract FILE or set sla.contract in the config")
     try:
         inventory = opts["inventory_path"] or config.resolve(config.inventory)
-        return load_inputs(contract, inventory, opts["availability"] or "")
+        return load_inputs(contract, inventory, opts["availability"] or "", config.sla.timezone)
     except ConfigError as exc:
         _fail(exc)
 

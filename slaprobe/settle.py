@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from slaprobe.inventory import Inventory, load_inventory
 from slaprobe.report.evaluation import render_evaluation
@@ -37,12 +38,19 @@ class MoneyInputs:
     inventory: Inventory
     availability: MonthlyAvailability
     availability_source: str = ""
+    timezone: str = "Asia/Shanghai"  # local time of outage starts in deduction reasons (config sla.timezone)
 
 
-def load_inputs(contract: str | Path, inventory: str | Path, availability: str | Path) -> MoneyInputs:
+def load_inputs(
+    contract: str | Path, inventory: str | Path, availability: str | Path, timezone: str = "Asia/Shanghai"
+) -> MoneyInputs:
     """Load all three files; each raises ConfigError naming its file and every problem."""
     return MoneyInputs(
-        load_contract(contract), load_inventory(inventory), read_availability(availability), str(availability)
+        load_contract(contract),
+        load_inventory(inventory),
+        read_availability(availability),
+        str(availability),
+        timezone,
     )
 
 
@@ -66,7 +74,7 @@ def reconcile_report(
         bill = load_invoice(invoice)
         found = check_invoice(rec, bill, terminals, inputs.availability)
         source = bill.source
-    return render_reconciliation(rec, fmt, lang, found, source)
+    return render_reconciliation(rec, fmt, lang, found, source, ZoneInfo(inputs.timezone))
 
 
 def evaluation_report(inputs: MoneyInputs, year: int, fmt: str = "table", lang: str = "zh") -> str:
