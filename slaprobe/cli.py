@@ -23,6 +23,14 @@ from slaprobe.logs import setup_logging
 from slaprobe.model import ProbeKind
 from slaprobe.report.inventory import render_summary
 from slaprobe.report.samples import render_samples_json, render_samples_table
+from slaprobe.settle import (
+    MoneyInputs,
+    Period,
+    ReconcileError,
+    evaluation_report,
+    load_inputs,
+    reconcile_report,
+)
 from slaprobe.store.journal import JournalError, JournalStore
 from slaprobe.timeutil import parse_time
 
@@ -271,44 +279,33 @@ def status_cmd(config_path: str | None, as_json: bool) -> None:
 # ---------------------------------------------------------------- report, reconcile (SLA engine, money)
 
 
-def _money_inputs(
-    config_path: str | None, contract: str | None, inventory_path: str | None, availability: str
-):
+def _money_inputs(opts: dict[str, str | None]) -> MoneyInputs:
     """Contract and inventory default to the config's ``sla.contract`` and ``inventory``."""
-    from slaprobe.settle import load_inputs
-
-    config = _load_config(config_path)
-    contract_path = contract or (config.resolve(config.sla.contract) if config.sla.contract else None)
-    if not contract_path:
+    config = _load_config(opts["config_path"])
+    contract = opts["contract"] or (config.resolve(config.sla.contract) if config.sla.contract else None)
+    if not contract:
         raise click.UsageError("no contract: pass --contract FILE or set sla.contract in the config")
     try:
-        return load_inputs(contract_path, inventory_path or config.resolve(config.inventory), availability)
+        inventory = opts["inventory_path"] or config.resolve(config.inventory)
+        return load_inputs(contract, inventory, opts["availability"] or "", config.sla.timezone)
     except ConfigError as exc:
         _fail(exc)
 
 
-def _money_options(f):  # type: ignore[no-untyped-def]
-    for option in reversed(
-        [
-            config_option,
-            click.option(
-                "--contract", type=click.Path(dir_okay=False), help="Contract YAML [config sla.contract]."
-            ),
-            click.option(
-                "--inventory", "inventory_path", type=click.Path(dir_okay=False), help="[config inventory]"
-            ),
-            click.option(
-                "--availability",
-                type=click.Path(dir_okay=False),
-                required=True,
-                help="Monthly availability (JSON lines from the SLA engine).",
-            ),
-            click.option(
-                "--format", "fmt", type=click.Choice(["table", "csv", "markdown", "json"]), default="table"
-            ),
-            click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True),
-        ]
-    ):
+_MONEY_OPTIONS = (
+    config_option,
+    click.option("--contract", type=click.Path(dir_okay=False), help="Contract YAML [config sla.contract]."),
+    click.option("--inventory", "inventory_path", type=click.Path(dir_okay=False), help="[config inventory]"),
+    click.option(
+        "--availability", type=click.Path(dir_okay=False), required=True, help="Monthly JSON lines."
+    ),
+    click.option("--format", "fmt", type=click.Choice(["table", "csv", "markdown", "json"]), default="table"),
+    click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True),
+)
+
+
+def _money_options(f: click.decorators.FC) -> click.decorators.FC:
+    for option in reversed(_MONEY_OPTIONS):
         f = option(f)
     return f
 
@@ -319,12 +316,10 @@ def _money_options(f):  # type: ignore[no-untyped-def]
 @click.option("--month", help="e.g. 2022-03")
 @click.option("--invoice", type=click.Path(exists=True, dir_okay=False), help="A carrier's bill (CSV).")
 @_money_options
-def reconcile_cmd(quarter, year, month, invoice, **opts):  # type: ignore[no-untyped-def]
+def reconcile_cmd(
+    quarter: str | None, year: int | None, month: str | None, invoice: str | None, **opts: str | None
+) -> None:
     """Settle a quarter or year per carrier: fees, deductions with reasons, installments, balance due."""
-    from slaprobe.settle import reconcile_report
-    from slaprobe.sla.periods import Period
-    from slaprobe.sla.reconcile import ReconcileError
-
     chosen = [p for p in (quarter, None if year is None else str(year), month) if p]
     if len(chosen) != 1:
         raise click.UsageError("give exactly one of --quarter, --year, --month")
@@ -332,11 +327,11 @@ def reconcile_cmd(quarter, year, month, invoice, **opts):  # type: ignore[no-unt
         period = Period.parse(chosen[0])
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
-    inputs = _money_inputs(
-        opts["config_path"], opts["contract"], opts["inventory_path"], opts["availability"]
-    )
     try:
-        click.echo(reconcile_report(inputs, period, invoice, opts["fmt"], opts["lang"]), nl=False)
+        text = reconcile_report(
+            _money_inputs(opts), period, invoice, opts["fmt"] or "table", opts["lang"] or "zh"
+        )
+        click.echo(text, nl=False)
     except (ConfigError, ReconcileError) as exc:
         _fail(exc)
 
@@ -344,15 +339,11 @@ def reconcile_cmd(quarter, year, month, invoice, **opts):  # type: ignore[no-unt
 @cli.command("evaluation")
 @click.option("--year", type=int, required=True)
 @_money_options
-def evaluation_cmd(year, **opts):  # type: ignore[no-untyped-def]
+def evaluation_cmd(year: int, **opts: str | None) -> None:
     """The annual performance evaluation's output indicators (coverage, availability, open terminals)."""
-    from slaprobe.settle import evaluation_report
-
-    inputs = _money_inputs(
-        opts["config_path"], opts["contract"], opts["inventory_path"], opts["availability"]
-    )
     try:
-        click.echo(evaluation_report(inputs, year, opts["fmt"], opts["lang"]), nl=False)
+        text = evaluation_report(_money_inputs(opts), year, opts["fmt"] or "table", opts["lang"] or "zh")
+        click.echo(text, nl=False)
     except ValueError as exc:
         _fail(exc)
 
