@@ -15,7 +15,7 @@ from typing import NoReturn
 import click
 
 from slaprobe import __version__, sample_network
-from slaprobe.config import Config, load_config
+from slaprobe.config import Config, load_config, with_overrides
 from slaprobe.configload import ConfigError
 from slaprobe.daemon import run_daemon
 from slaprobe.inventory import load_inventory, summarize, write_csv
@@ -108,12 +108,17 @@ def inventory_generate(n: int, seed: int, ipv6: bool, out: str) -> None:
 
 
 @cli.command()
-@click.option(
-    "--config", "config_path", type=click.Path(dir_okay=False), help="Config YAML (default: built-ins)."
-)
-def run(config_path: str | None) -> None:
+@config_option
+@click.option("--vantage", help="This probe host's id (overrides the config's vantage).")
+@click.option("--shard", help="Probe only shard K of N of the inventory, e.g. 2/3 (overrides shard.*).")
+@click.option("--region", "regions", multiple=True, help="Probe only this region (repeatable).")
+def run(config_path: str | None, vantage: str | None, shard: str | None, regions: tuple[str, ...]) -> None:
     """Run the probe daemon in the foreground (SIGTERM drains, SIGHUP reloads the inventory)."""
     config = _load_config(config_path)
+    try:
+        config = with_overrides(config, vantage=vantage, shard=shard, regions=regions)
+    except ConfigError as exc:
+        _fail(exc)
     setup_logging(config.log.level, config.log.format)
     try:
         code = run_daemon(config)
@@ -123,9 +128,7 @@ def run(config_path: str | None) -> None:
 
 
 @cli.command()
-@click.option(
-    "--config", "config_path", type=click.Path(dir_okay=False), help="Config YAML (journal location)."
-)
+@config_option
 @click.option("--terminal", "terminals", multiple=True, help="Terminal id (repeatable; default: all).")
 @click.option("--since", default="1h", show_default=True, help="ISO date/time (UTC) or age: 30m, 6h, 2d.")
 @click.option("--until", "until", default=None, help="ISO date/time (UTC); default now.")
