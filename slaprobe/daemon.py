@@ -154,7 +154,10 @@ class Daemon:
         for spec in self.specs.values():
             if spec.kind not in self.engines:
                 engine = make_engine(spec.kind, engine_settings(self.config, spec.kind))
-                await engine.start()
+                # Only the probe sockets live in the configured namespace (the lab); the shipper and
+                # everything else stay in the host's, where InfluxDB is.
+                with network_namespace(self.config.netns):
+                    await engine.start()
                 self.engines[spec.kind] = engine
 
     def _schedule(self) -> None:
@@ -285,9 +288,10 @@ class Daemon:
         log.info("stopping: draining probes in flight")
         self.notifier.stopping("draining probes in flight")
         watchdog.cancel()
-        self.scheduler.shutdown(wait=False)
+        self.scheduler.pause()  # no new cycles; shutting down now would cancel the ones in flight
         if self._running:
             await asyncio.gather(*self._running, return_exceptions=True)
+        self.scheduler.shutdown(wait=False)
         for engine in self.engines.values():
             await engine.close()
         if self.shipper is not None:
@@ -311,5 +315,4 @@ def network_namespace(name: str) -> Iterator[None]:
 
 
 def run_daemon(config: Config) -> int:
-    with network_namespace(config.netns):
-        return asyncio.run(Daemon(config).run())
+    return asyncio.run(Daemon(config).run())
