@@ -240,6 +240,34 @@ def lab_serve(profile_path: str, netns: str | None, truth: str | None, no_packet
     )
 
 
+@lab_group.command("month")
+@config_option
+@click.option("--terminals", "n", type=click.IntRange(1, 65_000), default=1820, show_default=True)
+@click.option("--month", required=True, help="YYYY-MM (local month, profile timezone)")
+@click.option(
+    "--profile", "profile_path", type=click.Path(exists=True, dir_okay=False), help="month profile YAML"
+)
+@click.option("--store", "store_kind", type=click.Choice(["embedded", "influx"]), default="embedded")
+@click.option("--journal", type=click.Path(dir_okay=False), help="journal file [OUT/journal.sqlite]")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True, help="side files here")
+def lab_month(config_path, n, month, profile_path, store_kind, journal, out_dir):  # type: ignore[no-untyped-def]
+    """A synthetic month of samples and heartbeats into a store; inventory, maintenance, truth in OUT."""
+    from slaprobe.lab.month import MonthProfileError, generate_month, load_month_profile
+
+    try:
+        profile = load_month_profile(profile_path)
+    except MonthProfileError as exc:
+        raise click.ClickException(str(exc)) from exc
+    cfg = _load_config(config_path)
+
+    def progress(done: int, total: int) -> None:
+        if done % 24 == 0 or done == total:
+            click.echo(f"{done}/{total} hours", err=True)
+
+    plan, count = generate_month(n, month, profile, out_dir, store_kind, journal, cfg.influx, progress)
+    click.echo(f"{count} samples of {len(plan.terminals)} terminals written; truth in {out_dir}/truth.json")
+
+
 # ---------------------------------------------------------------- reflect (STAMP / RTP echo reflector)
 
 
