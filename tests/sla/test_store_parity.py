@@ -23,7 +23,13 @@ from slaprobe.store.sla_journal import JournalSlaSource
 pytestmark = pytest.mark.influx
 
 
+_CACHE: dict[str, tuple] = {}
+
+
 def _reports(sla_month, preset: str):  # type: ignore[no-untyped-def]
+    """(report from the journal, report from InfluxDB) for a preset, computed once per session."""
+    if preset in _CACHE:
+        return _CACHE[preset]
     period = month_period("2023-02")
     inventory = load_inventory(sla_month.out_dir / "terminals.csv")
     windows = load_maintenance(sla_month.out_dir / "maintenance.yaml", period.tz)
@@ -36,6 +42,7 @@ def _reports(sla_month, preset: str):  # type: ignore[no-untyped-def]
     finally:
         journal.close()
         client.close()
+    _CACHE[preset] = (from_journal, from_influx)
     return from_journal, from_influx
 
 
