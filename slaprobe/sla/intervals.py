@@ -206,6 +206,11 @@ def prepare(rule: Rule, window: Window, terminals: Sequence[Terminal], inputs: S
     n_t, n_v = len(terms), len(vantages)
 
     coverage = _coverage(rule, window, inputs, v_index, warnings)
+    if len(inputs.heartbeats) and not len(inputs.rollups):
+        warnings.append(
+            "the store has heartbeats but no sla_hourly rollups for this period: no vantage can vouch for "
+            "any terminal, every interval is UNKNOWN (InfluxDB: the shipper forwards sla_hourly)"
+        )
 
     # membership from rollups
     r = inputs.rollups
