@@ -26,8 +26,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from slaprobe.model import NS_PER_MS, ProbeKind
 from slaprobe.sla.inputs import (
     HeartbeatColumns,
-    RollupColumns,
-    RollupColumnsBuilder,
+    RollupReducer,
+    RollupSummary,
     SampleColumns,
     SampleColumnsBuilder,
     heartbeat_columns,
@@ -126,28 +126,38 @@ class InfluxSlaSource:
                 )
         return self._sample_columns(queries)
 
-    def rollups(self, start_ns: int, end_ns: int, kinds: Sequence[ProbeKind]) -> RollupColumns:
+    def rollups(
+        self,
+        start_ns: int,
+        end_ns: int,
+        kinds: Sequence[ProbeKind],
+        terminals: Sequence[str],
+        period: tuple[int, int],
+    ) -> RollupSummary:
         which = " OR ".join(f"kind = {quote_literal(k.value)}" for k in kinds)
         q = (
             f"SELECT {', '.join(SCALARS)}, rtt_hist, jit_hist FROM {quote_ident(ROLLUP_MEASUREMENT)}"
             f" WHERE {_time_where(start_ns, end_ns)} AND ({which}) GROUP BY terminal, vantage, kind"
         )
-        b = RollupColumnsBuilder()
+        reducer = RollupReducer(start_ns, end_ns, kinds, terminals, period)
+        wanted = set(terminals)
         n = len(SCALARS)
         for series in self.client.query(q):
             tags = series.get("tags", {})
             terminal, vantage, kind = tags.get("terminal", ""), tags.get("vantage", ""), tags.get("kind", "")
-            for v in series["values"]:
-                b.add(
-                    terminal,
-                    vantage,
-                    kind,
-                    int(v[0]),
-                    v[1 : 1 + n],
-                    bytes.fromhex(v[1 + n] or ""),
-                    bytes.fromhex(v[2 + n] or ""),
-                )
-        return b.build()
+            if terminal not in wanted:
+                continue
+            values = series["values"]
+            reducer.add_rows(
+                [terminal] * len(values),
+                [vantage] * len(values),
+                [kind] * len(values),
+                [int(v[0]) for v in values],
+                [[x or 0 for x in v[1 : 1 + n]] for v in values],
+                [bytes.fromhex(v[1 + n] or "") for v in values],
+                [bytes.fromhex(v[2 + n] or "") for v in values],
+            )
+        return reducer.build()
 
     def sla_heartbeats(self, start_ns: int, end_ns: int) -> HeartbeatColumns:
         fields = "interval_s, due, probed, reference_ok, reference_total"

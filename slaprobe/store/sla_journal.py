@@ -19,8 +19,8 @@ from collections.abc import Sequence
 from slaprobe.model import ProbeKind, Sample
 from slaprobe.sla.inputs import (
     HeartbeatColumns,
-    RollupColumns,
-    RollupColumnsBuilder,
+    RollupReducer,
+    RollupSummary,
     SampleColumns,
     SampleColumnsBuilder,
     heartbeat_columns,
@@ -227,22 +227,35 @@ class JournalSlaSource:
                 b.add(t, v, ProbeKind(k), time_ns, sent or 0, received or 0, error)
         return b.build()
 
-    def rollups(self, start_ns: int, end_ns: int, kinds: Sequence[ProbeKind]) -> RollupColumns:
+    def rollups(
+        self,
+        start_ns: int,
+        end_ns: int,
+        kinds: Sequence[ProbeKind],
+        terminals: Sequence[str],
+        period: tuple[int, int],
+    ) -> RollupSummary:
         series = self._series(kinds)
-        b = RollupColumnsBuilder()
-        sql = (
-            f"SELECT {', '.join(_ROLLUP_COLS)} FROM sla_hourly WHERE hour_ns >= ? AND hour_ns < ?"
-            " ORDER BY series, hour_ns"
-        )
+        reducer = RollupReducer(start_ns, end_ns, kinds, terminals, period)
+        sql = f"SELECT {', '.join(_ROLLUP_COLS)} FROM sla_hourly WHERE hour_ns >= ? AND hour_ns < ?"
         n = len(SCALARS)
         with self._lock:
             cursor = self._db.execute(sql, (start_ns, end_ns))
-            while batch := cursor.fetchmany(100_000):
-                for r in batch:
-                    info = series.get(r[0])
-                    if info is not None:
-                        b.add(info[0], info[1], info[2], r[1], r[2 : 2 + n], r[-2], r[-1])
-        return b.build()
+            while batch := cursor.fetchmany(200_000):
+                batch = [r for r in batch if r[0] in series]
+                if not batch:
+                    continue
+                names = [series[r[0]] for r in batch]
+                reducer.add_rows(
+                    [x[0] for x in names],
+                    [x[1] for x in names],
+                    [x[2] for x in names],
+                    [r[1] for r in batch],
+                    [r[2 : 2 + n] for r in batch],
+                    [r[-2] for r in batch],
+                    [r[-1] for r in batch],
+                )
+        return reducer.build()
 
     def sla_heartbeats(self, start_ns: int, end_ns: int) -> HeartbeatColumns:
         sql = (
