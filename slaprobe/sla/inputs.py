@@ -24,7 +24,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from slaprobe.model import Heartbeat, Outcome, ProbeKind, Sample
-from slaprobe.sla.kpi import HIST_DTYPE, HOUR_NS, N_BUCKETS, SCALARS, RollupRow
+from slaprobe.sla.rollups import RollupSummary
 
 KIND_CODES: tuple[ProbeKind, ...] = tuple(ProbeKind)
 UNMEASURED_ERRORS: frozenset[str] = frozenset(o.value for o in Outcome if not o.measured)
@@ -153,130 +153,6 @@ def concat_samples(parts: Sequence[SampleColumns]) -> SampleColumns:
         received=cat("received", np.int64),
         measured=cat("m", bool),
     )
-
-
-@dataclass(frozen=True, slots=True)
-class RollupSummary:
-    """The hourly rollups of a window, reduced as they stream in (a month of 20,000 terminals is 16 M rows).
-
-    ``counts[t, v, h]``: samples of the requested kinds of terminal ``t`` from vantage ``v`` in hour ``h``
-    of the window (membership, and whether intervals can hold several samples). ``scalars``, ``rtt`` and
-    ``jit``: per terminal, the sums over the *period* only (the month's quality KPIs). Terminals are the
-    ones asked for, in that order; rows of other terminals are ignored.
-    """
-
-    terminals: tuple[str, ...]
-    vantages: tuple[str, ...]
-    start_ns: int  # first hour of ``counts``
-    counts: np.ndarray  # int32 [T, V, H]
-    scalars: np.ndarray  # int64 [T, len(SCALARS)]
-    rtt: np.ndarray  # int64 [T, N_BUCKETS]
-    jit: np.ndarray  # int64 [T, N_BUCKETS]
-    rows: int = 0  # rollup rows seen (in the window, of the requested kinds and terminals)
-
-    def __len__(self) -> int:
-        return self.rows
-
-
-class RollupReducer:
-    """Streams rollup rows (in any order, in chunks) into a :class:`RollupSummary`.
-
-    Rows are given with their names and packed histograms, the form both stores keep; chunks are reduced
-    with numpy, so no per-row Python work beyond reading the row.
-    """
-
-    def __init__(
-        self,
-        start_ns: int,
-        end_ns: int,
-        kinds: Sequence[ProbeKind],
-        terminals: Sequence[str],
-        period: tuple[int, int],
-    ) -> None:
-        """The same arguments as :meth:`SlaSource.rollups`."""
-        self.terminals = tuple(terminals)
-        self._t = {name: i for i, name in enumerate(self.terminals)}
-        self.kinds = frozenset(ProbeKind(k).value for k in kinds)
-        self.start_ns = start_ns - start_ns % HOUR_NS
-        self.hours = max(0, -(-(end_ns - self.start_ns) // HOUR_NS))
-        self.period = period
-        self.vantages = Names()
-        n_t = len(self.terminals)
-        self.counts = np.zeros((n_t, 0, self.hours), dtype=np.int32)
-        self.scalars = np.zeros((n_t, len(SCALARS)), dtype=np.int64)
-        self.rtt = np.zeros((n_t, N_BUCKETS), dtype=np.int64)
-        self.jit = np.zeros((n_t, N_BUCKETS), dtype=np.int64)
-        self.rows = 0
-
-    def _vantage(self, name: str) -> int:
-        code = self.vantages.code(name)
-        if code >= self.counts.shape[1]:
-            grow = np.zeros((self.counts.shape[0], code + 1 - self.counts.shape[1], self.hours), np.int32)
-            self.counts = np.concatenate([self.counts, grow], axis=1)
-        return code
-
-    def add_rows(
-        self,
-        terminal: Sequence[str],
-        vantage: Sequence[str],
-        kind: Sequence[str],
-        hour_ns: Sequence[int],
-        scalars: Sequence[Sequence[int]],
-        rtt_hist: Sequence[bytes],
-        jit_hist: Sequence[bytes],
-    ) -> None:
-        """One chunk of rows: parallel sequences; ``scalars`` rows in ``SCALARS`` order."""
-        if not len(hour_ns):
-            return
-        t = np.fromiter((self._t.get(x, -1) for x in terminal), dtype=np.int64, count=len(terminal))
-        vmap = {name: self._vantage(name) for name in set(vantage)}
-        v = np.fromiter((vmap[x] for x in vantage), dtype=np.int64, count=len(vantage))
-        k_ok = np.fromiter((x in self.kinds for x in kind), dtype=bool, count=len(kind))
-        hours = np.asarray(hour_ns, dtype=np.int64)
-        h = (hours - self.start_ns) // HOUR_NS
-        ok = (t >= 0) & k_ok & (h >= 0) & (h < self.hours)
-        sc = np.asarray(scalars, dtype=np.int64).reshape(len(hours), len(SCALARS))
-        self.rows += int(ok.sum())
-        np.add.at(self.counts, (t[ok], v[ok], h[ok]), sc[ok, 0].astype(np.int32))
-        in_period = ok & (hours >= self.period[0]) & (hours < self.period[1])
-        np.add.at(self.scalars, t[in_period], sc[in_period])
-        rows = np.flatnonzero(in_period)
-        for blobs, dense in ((rtt_hist, self.rtt), (jit_hist, self.jit)):
-            chosen = [blobs[i] or b"" for i in rows.tolist()]
-            sizes = np.fromiter((len(b) for b in chosen), dtype=np.int64, count=len(chosen))
-            hist = np.frombuffer(b"".join(chosen), dtype=HIST_DTYPE)
-            owner = np.repeat(t[rows], sizes // HIST_DTYPE.itemsize)
-            np.add.at(dense, (owner, hist["bucket"].astype(np.int64)), hist["count"].astype(np.int64))
-
-    def add_row_objects(self, rows: Iterable[RollupRow]) -> None:
-        from slaprobe.sla.kpi import pack_hist
-
-        rows = list(rows)
-        self.add_rows(
-            [r.terminal for r in rows],
-            [r.vantage for r in rows],
-            [r.kind.value for r in rows],
-            [r.hour_ns for r in rows],
-            [[getattr(r, n) for n in SCALARS] for r in rows],
-            [pack_hist(r.rtt_hist) for r in rows],
-            [pack_hist(r.jit_hist) for r in rows],
-        )
-
-    def build(self) -> RollupSummary:
-        return RollupSummary(
-            self.terminals,
-            tuple(self.vantages.names),
-            self.start_ns,
-            self.counts,
-            self.scalars,
-            self.rtt,
-            self.jit,
-            self.rows,
-        )
-
-
-def empty_rollups(terminals: Sequence[str] = ()) -> RollupSummary:
-    return RollupReducer(0, 0, (), terminals, (0, 0)).build()
 
 
 @dataclass(frozen=True, slots=True)

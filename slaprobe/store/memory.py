@@ -11,13 +11,12 @@ from collections.abc import Collection, Iterator, Sequence
 from slaprobe.model import Heartbeat, ProbeKind, Sample
 from slaprobe.sla.inputs import (
     HeartbeatColumns,
-    RollupReducer,
-    RollupSummary,
     SampleColumns,
     SampleColumnsBuilder,
     heartbeats_to_columns,
 )
 from slaprobe.sla.kpi import HOUR_NS, rollup_samples
+from slaprobe.sla.rollups import RollupReducer, RollupSummary
 
 
 class MemoryStore:

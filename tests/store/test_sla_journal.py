@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from slaprobe.model import Outcome, ProbeKind, Sample
-from slaprobe.sla.inputs import RollupReducer
 from slaprobe.sla.kpi import rollup_samples
+from slaprobe.sla.rollups import RollupReducer
 from slaprobe.store.journal import JournalStore
 from slaprobe.store.sla_journal import JournalSlaSource, rollups_after
 
@@ -64,9 +64,11 @@ def test_rollups_written_in_pieces_equal_the_pure_rollup(tmp_path: Path) -> None
     assert got.scalars[0, 0] == 240  # samples of T1 in the KPI period (2 hours)
     problems = src.problem_samples(T0, T0 + 5 * HOUR, [ProbeKind.ICMP])
     assert len(problems) == 22 + 1  # every 7th ICMP sample lost packets, plus the unsent one
-    rows, cursor = rollups_after(j, 0)
-    assert len(rows) == 7 and cursor > 0  # T1: 3 hours x 2 kinds, T2: 1
-    assert rollups_after(j, cursor) == ([], cursor)
+    hourly, daily, cursor = rollups_after(j, 0)
+    assert len(hourly) == 7 and cursor > 0  # T1: 3 hours x 2 kinds, T2: 1
+    assert len(daily) == 3  # one UTC day: T1 x 2 kinds, T2
+    assert sum(sum(r.rtt_hist.values()) for r in daily) == sum(sum(r.rtt_hist.values()) for r in hourly)
+    assert rollups_after(j, cursor) == ([], [], cursor)
     j.close()
 
 
