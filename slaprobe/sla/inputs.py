@@ -69,6 +69,45 @@ class SampleColumns:
     def empty() -> SampleColumns:
         return SampleColumnsBuilder().build()
 
+    @staticmethod
+    def from_series_rows(
+        rows: Sequence[tuple[int, int, int | None, int | None, str]],
+        series: dict[int, tuple[str, str, str]],
+    ) -> SampleColumns:
+        """Vectorised: rows of (series id, time_ns, sent, received, error) + series id -> names."""
+        ids = sorted(series)
+        terminals = sorted({series[i][0] for i in ids})
+        vantages = sorted({series[i][1] for i in ids})
+        t_code = {n: k for k, n in enumerate(terminals)}
+        v_code = {n: k for k, n in enumerate(vantages)}
+        k_code = {kind.value: k for k, kind in enumerate(KIND_CODES)}
+        size = (max(ids) + 1) if ids else 1
+        lut = np.full((size, 3), -1, dtype=np.int64)
+        for i in ids:
+            t, v, k = series[i]
+            lut[i] = (t_code[t], v_code[v], k_code[k])
+        if not rows:
+            return SampleColumns.empty()
+        sid, time_ns, sent, received, error = zip(*rows, strict=True)
+        sid_a = np.array(sid, dtype=np.int64)
+        known = (sid_a < size) & (lut[np.minimum(sid_a, size - 1), 0] >= 0)
+        codes = lut[sid_a[known]]
+        sent_a = np.array([x or 0 for x in sent], dtype=np.int64)[known]
+        recv_a = np.array([x or 0 for x in received], dtype=np.int64)[known]
+        unmeasured = np.isin(np.array(error, dtype=object)[known], list(UNMEASURED_ERRORS))
+        measured = (sent_a > 0) & ~unmeasured
+        return SampleColumns(
+            terminals=tuple(terminals),
+            vantages=tuple(vantages),
+            t=codes[:, 0].astype(np.int32),
+            v=codes[:, 1].astype(np.int32),
+            k=codes[:, 2].astype(np.int8),
+            time_ns=np.array(time_ns, dtype=np.int64)[known],
+            sent=np.where(measured, sent_a, 0),
+            received=np.where(measured, np.minimum(recv_a, sent_a), 0),
+            measured=measured,
+        )
+
 
 class SampleColumnsBuilder:
     def __init__(self) -> None:

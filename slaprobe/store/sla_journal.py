@@ -251,14 +251,9 @@ class JournalSlaSource:
 
     def _columns(self, sql: str, args: Sequence, kinds: Sequence[ProbeKind]) -> SampleColumns:
         series = self._series(kinds)
-        b = SampleColumnsBuilder()
         with self._lock:
             rows = self._db.execute(sql, args).fetchall()
-        for sid, time_ns, sent, received, error in rows:
-            info = series.get(sid)
-            if info is not None:
-                b.add(info[0], info[1], ProbeKind(info[2]), time_ns, sent or 0, received or 0, error)
-        return b.build()
+        return SampleColumns.from_series_rows(rows, series)
 
     def problem_samples(self, start_ns: int, end_ns: int, kinds: Sequence[ProbeKind]) -> SampleColumns:
         sql = (
