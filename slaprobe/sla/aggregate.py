@@ -154,7 +154,7 @@ def aggregate(
 
     out: list[GroupAvailability] = []
     for dimension in dimensions:
-        members: dict[str, list[int]] = {}
+        members: dict[str, list[int]] = {PROVINCE_KEY: []} if dimension == "province" else {}
         for i, t in enumerate(terminals):
             members.setdefault(_key(t, dimension), []).append(i)
         for key in sorted(members):
