@@ -53,7 +53,7 @@ from slaprobe.model import NS_PER_S
 from slaprobe.sla.aggregate import availability_pct, below
 from slaprobe.sla.engine import MonthReport
 from slaprobe.sla.kpi import QUALITY_KEYS
-from slaprobe.sla.types import GroupAvailability, Outage, TerminalAvailability
+from slaprobe.sla.types import GroupAvailability, Outage
 
 SCHEMA = "slaprobe.report/1"
 _PLURAL = {"carrier": "carriers", "region": "regions", "level": "levels", "tier": "tiers"}
@@ -203,8 +203,3 @@ def report_dict(report: MonthReport) -> dict[str, Any]:
 def render_json(report: MonthReport) -> str:
     """Compact UTF-8 JSON, one line (the C encoder: a month of outages is megabytes), plus a newline."""
     return json.dumps(report_dict(report), ensure_ascii=False, separators=(",", ":")) + "\n"
-
-
-def terminal_month_results(report: MonthReport) -> dict[str, TerminalAvailability]:
-    """The per-terminal figures keyed by id: what the money side's availability hand-over needs."""
-    return {r.terminal: r for r in report.results}

@@ -156,13 +156,6 @@ class SampleColumnsBuilder:
         )
 
 
-def sample_columns(samples: Iterable[Sample]) -> SampleColumns:
-    b = SampleColumnsBuilder()
-    for s in samples:
-        b.add_sample(s)
-    return b.build()
-
-
 def concat_samples(parts: Sequence[SampleColumns]) -> SampleColumns:
     """One SampleColumns from several (names re-coded)."""
     b_t, b_v = Names(), Names()

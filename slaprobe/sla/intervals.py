@@ -127,9 +127,6 @@ class Prepared:
     p_start: np.ndarray  # index of each terminal's first row (searchsorted), length T + 1
     warnings: list[str] = field(default_factory=list)
 
-    def no_coverage(self) -> np.ndarray:
-        return np.zeros(self.window.count, dtype=bool)
-
 
 def _coverage(
     rule: Rule, window: Window, inputs: SlaInputs, vantage_index: dict[str, int], warnings: list[str]

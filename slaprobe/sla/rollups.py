@@ -162,7 +162,3 @@ class RollupReducer:
         return RollupSummary(
             self.terminals, vantages, self.start_ns, self.counts, self.scalars, self.rtt, self.jit, self.rows
         )
-
-
-def empty_rollups(terminals: Sequence[str] = ()) -> RollupSummary:
-    return RollupReducer(0, 0, (), terminals, (0, 0)).build()
