@@ -15,7 +15,7 @@ from typing import NoReturn
 import click
 
 from slaprobe import __version__, sample_network
-from slaprobe.config import Config, load_config
+from slaprobe.config import Config, load_config, with_overrides
 from slaprobe.configload import ConfigError
 from slaprobe.daemon import run_daemon
 from slaprobe.inventory import load_inventory, summarize, write_csv
@@ -23,6 +23,14 @@ from slaprobe.logs import setup_logging
 from slaprobe.model import ProbeKind
 from slaprobe.report.inventory import render_summary
 from slaprobe.report.samples import render_samples_json, render_samples_table
+from slaprobe.settle import (
+    MoneyInputs,
+    Period,
+    ReconcileError,
+    evaluation_report,
+    load_inputs,
+    reconcile_report,
+)
 from slaprobe.store.journal import JournalError, JournalStore
 from slaprobe.timeutil import parse_time
 
@@ -100,12 +108,17 @@ def inventory_generate(n: int, seed: int, ipv6: bool, out: str) -> None:
 
 
 @cli.command()
-@click.option(
-    "--config", "config_path", type=click.Path(dir_okay=False), help="Config YAML (default: built-ins)."
-)
-def run(config_path: str | None) -> None:
+@config_option
+@click.option("--vantage", help="This probe host's id (overrides the config's vantage).")
+@click.option("--shard", help="Probe only shard K of N of the inventory, e.g. 2/3 (overrides shard.*).")
+@click.option("--region", "regions", multiple=True, help="Probe only this region (repeatable).")
+def run(config_path: str | None, vantage: str | None, shard: str | None, regions: tuple[str, ...]) -> None:
     """Run the probe daemon in the foreground (SIGTERM drains, SIGHUP reloads the inventory)."""
     config = _load_config(config_path)
+    try:
+        config = with_overrides(config, vantage=vantage, shard=shard, regions=regions)
+    except ConfigError as exc:
+        _fail(exc)
     setup_logging(config.log.level, config.log.format)
     try:
         code = run_daemon(config)
@@ -115,9 +128,7 @@ def run(config_path: str | None) -> None:
 
 
 @cli.command()
-@click.option(
-    "--config", "config_path", type=click.Path(dir_okay=False), help="Config YAML (journal location)."
-)
+@config_option
 @click.option("--terminal", "terminals", multiple=True, help="Terminal id (repeatable; default: all).")
 @click.option("--since", default="1h", show_default=True, help="ISO date/time (UTC) or age: 30m, 6h, 2d.")
 @click.option("--until", "until", default=None, help="ISO date/time (UTC); default now.")
@@ -179,6 +190,7 @@ def probe(addresses: tuple[str, ...], kind: str, sources: tuple[str, ...], fmt: 
     """Probe ADDRESS... once (exit 0: all answered, 1: some did not, 2: bad usage, 3: cannot probe)."""
     from slaprobe.model import ProbeKind
     from slaprobe.probes.oneshot import build_settings, parse_targets, probe_once
+
     try:
         targets = parse_targets(addresses)
         settings = build_settings(ProbeKind(kind), sources, **opts)
@@ -270,44 +282,80 @@ def status_cmd(config_path: str | None, as_json: bool) -> None:
 # ---------------------------------------------------------------- report, reconcile (SLA engine, money)
 
 
-def _money_inputs(
-    config_path: str | None, contract: str | None, inventory_path: str | None, availability: str
-):
-    """Contract and inventory default to the config's ``sla.contract`` and ``inventory``."""
-    from slaprobe.settle import load_inputs
+@cli.command("report")
+@config_option
+@click.option(
+    "--month", required=True, help="Local calendar month, YYYY-MM (time zone: config sla.timezone)."
+)
+@click.option("--carrier", help="Only this carrier's terminals.")
+@click.option("--region", help="Only this region's terminals.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "markdown"]), default="table")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
+@click.option("--store", "store_kind", type=click.Choice(["embedded", "influx"]), help="[config store.kind]")
+@click.option("--journal", type=click.Path(dir_okay=False), help="Journal file [config state_dir/journal].")
+@click.option("--inventory", "inventory_path", type=click.Path(dir_okay=False), help="[config inventory]")
+@click.option("--maintenance", type=click.Path(dir_okay=False), help="Windows YAML [config sla.maintenance].")
+@click.option("--preset", type=click.Choice(["mef10.3", "y1540", "strict"]), help="[config sla.preset]")
+@click.option(
+    "--availability-out", type=click.Path(dir_okay=False), help="Also merge this month into a hand-over file."
+)
+def report_cmd(config_path, fmt, lang, out, availability_out, **opts):  # type: ignore[no-untyped-def]
+    """Availability per terminal, region, carrier, level and tier for one month, with every outage."""
+    from slaprobe.report.availability_text import render
+    from slaprobe.sla.engine import PeriodError
+    from slaprobe.sla.maintenance import MaintenanceError
+    from slaprobe.sla.rule import RuleError
+    from slaprobe.sla_report import ReportRequest, build_report, merge_handover
+    from slaprobe.store.influx import InfluxError
 
-    config = _load_config(config_path)
-    contract_path = contract or (config.resolve(config.sla.contract) if config.sla.contract else None)
-    if not contract_path:
+    if availability_out and (opts["carrier"] or opts["region"]):
+        raise click.UsageError("--availability-out takes whole months: drop --carrier / --region")
+    cfg = _load_config(config_path)
+    req = ReportRequest(
+        opts["month"], opts["store_kind"], opts["journal"], opts["inventory_path"], opts["maintenance"],
+        opts["preset"], opts["carrier"], opts["region"],
+    )  # fmt: skip
+    try:
+        report = build_report(cfg, req)
+        text = render(report, fmt, lang)
+        if availability_out:
+            merge_handover(availability_out, report)
+    except (ConfigError, JournalError, InfluxError, PeriodError, RuleError, MaintenanceError) as exc:
+        _fail(exc)
+    if out:
+        Path(out).write_text(text, encoding="utf-8")
+    else:
+        click.echo(text, nl=False)
+
+
+def _money_inputs(opts: dict[str, str | None]) -> MoneyInputs:
+    """Contract and inventory default to the config's ``sla.contract`` and ``inventory``."""
+    config = _load_config(opts["config_path"])
+    contract = opts["contract"] or (config.resolve(config.sla.contract) if config.sla.contract else None)
+    if not contract:
         raise click.UsageError("no contract: pass --contract FILE or set sla.contract in the config")
     try:
-        return load_inputs(contract_path, inventory_path or config.resolve(config.inventory), availability)
+        inventory = opts["inventory_path"] or config.resolve(config.inventory)
+        return load_inputs(contract, inventory, opts["availability"] or "", config.sla.timezone)
     except ConfigError as exc:
         _fail(exc)
 
 
-def _money_options(f):  # type: ignore[no-untyped-def]
-    for option in reversed(
-        [
-            config_option,
-            click.option(
-                "--contract", type=click.Path(dir_okay=False), help="Contract YAML [config sla.contract]."
-            ),
-            click.option(
-                "--inventory", "inventory_path", type=click.Path(dir_okay=False), help="[config inventory]"
-            ),
-            click.option(
-                "--availability",
-                type=click.Path(dir_okay=False),
-                required=True,
-                help="Monthly availability (JSON lines from the SLA engine).",
-            ),
-            click.option(
-                "--format", "fmt", type=click.Choice(["table", "csv", "markdown", "json"]), default="table"
-            ),
-            click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True),
-        ]
-    ):
+_MONEY_OPTIONS = (
+    config_option,
+    click.option("--contract", type=click.Path(dir_okay=False), help="Contract YAML [config sla.contract]."),
+    click.option("--inventory", "inventory_path", type=click.Path(dir_okay=False), help="[config inventory]"),
+    click.option(
+        "--availability", type=click.Path(dir_okay=False), required=True, help="Monthly JSON lines."
+    ),
+    click.option("--format", "fmt", type=click.Choice(["table", "csv", "markdown", "json"]), default="table"),
+    click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True),
+)
+
+
+def _money_options(f: click.decorators.FC) -> click.decorators.FC:
+    for option in reversed(_MONEY_OPTIONS):
         f = option(f)
     return f
 
@@ -318,12 +366,10 @@ def _money_options(f):  # type: ignore[no-untyped-def]
 @click.option("--month", help="e.g. 2022-03")
 @click.option("--invoice", type=click.Path(exists=True, dir_okay=False), help="A carrier's bill (CSV).")
 @_money_options
-def reconcile_cmd(quarter, year, month, invoice, **opts):  # type: ignore[no-untyped-def]
+def reconcile_cmd(
+    quarter: str | None, year: int | None, month: str | None, invoice: str | None, **opts: str | None
+) -> None:
     """Settle a quarter or year per carrier: fees, deductions with reasons, installments, balance due."""
-    from slaprobe.settle import reconcile_report
-    from slaprobe.sla.periods import Period
-    from slaprobe.sla.reconcile import ReconcileError
-
     chosen = [p for p in (quarter, None if year is None else str(year), month) if p]
     if len(chosen) != 1:
         raise click.UsageError("give exactly one of --quarter, --year, --month")
@@ -331,11 +377,11 @@ def reconcile_cmd(quarter, year, month, invoice, **opts):  # type: ignore[no-unt
         period = Period.parse(chosen[0])
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
-    inputs = _money_inputs(
-        opts["config_path"], opts["contract"], opts["inventory_path"], opts["availability"]
-    )
     try:
-        click.echo(reconcile_report(inputs, period, invoice, opts["fmt"], opts["lang"]), nl=False)
+        text = reconcile_report(
+            _money_inputs(opts), period, invoice, opts["fmt"] or "table", opts["lang"] or "zh"
+        )
+        click.echo(text, nl=False)
     except (ConfigError, ReconcileError) as exc:
         _fail(exc)
 
@@ -343,15 +389,11 @@ def reconcile_cmd(quarter, year, month, invoice, **opts):  # type: ignore[no-unt
 @cli.command("evaluation")
 @click.option("--year", type=int, required=True)
 @_money_options
-def evaluation_cmd(year, **opts):  # type: ignore[no-untyped-def]
+def evaluation_cmd(year: int, **opts: str | None) -> None:
     """The annual performance evaluation's output indicators (coverage, availability, open terminals)."""
-    from slaprobe.settle import evaluation_report
-
-    inputs = _money_inputs(
-        opts["config_path"], opts["contract"], opts["inventory_path"], opts["availability"]
-    )
     try:
-        click.echo(evaluation_report(inputs, year, opts["fmt"], opts["lang"]), nl=False)
+        text = evaluation_report(_money_inputs(opts), year, opts["fmt"] or "table", opts["lang"] or "zh")
+        click.echo(text, nl=False)
     except ValueError as exc:
         _fail(exc)
 

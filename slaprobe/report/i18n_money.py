@@ -75,10 +75,12 @@ _LABELS: dict[str, tuple[str, str]] = {
     ),
     "duration": ("{h} h {m:02d} min", "{h}小时{m:02d}分"),
     "note.rounding": (
-        "Amounts in {currency}. Every figure is computed exactly and rounded once, to {quantum}, {mode}; "
-        "totals are rounded from exact sums, so rounded parts may differ from a total by a few units.",
-        "金额单位：{currency}。各数值按精确值计算，仅在报告时舍入一次（精确到 {quantum}，{mode}）；"
-        "合计由精确值求和后舍入，故各分项舍入值之和与合计可能相差几个最小单位。",
+        "Amounts in {currency}, computed exactly. Each carrier's gross fee and deductions for the period are "
+        "rounded once to {quantum} ({mode}); net = gross - deductions; totals add the carriers' figures. "
+        "Detail lines are each rounded on their own and may not add up to the carrier's figure exactly.",
+        "金额单位：{currency}，按精确值计算。"
+        "各运营商本期应付服务费与扣减额各舍入一次（精确到 {quantum}，{mode}）；实付 = 应付 - 扣减；"
+        "合计为各运营商金额之和。明细行各自舍入，其和与运营商金额可能略有差异。",
     ),
     "note.balance": (
         "Balance due = net fee from January to {end} - installments paid up to {end}; "

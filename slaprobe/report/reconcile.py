@@ -71,30 +71,32 @@ def reconciliation_document(
     summary_rows = []
     for cs, ytd in zip(rec.carriers, rec.year_to_date, strict=True):
         paid, balance = rec.carrier_paid_to_date(cs.carrier), rec.carrier_balance_due(cs.carrier)
+        a = rec.amounts(cs)
         summary_rows.append(
             (
                 carrier_name(cs.carrier),
                 len({ch.terminal for ch in cs.charges}),
                 cs.terminal_days,
-                m(cs.gross),
-                m(cs.deducted),
-                m(cs.net),
+                a.gross,
+                a.deducted,
+                a.net,
                 len(cs.unjudged),
-                m(ytd.net),
+                rec.amounts(ytd).net,
                 "-" if paid is None else paid,
                 "-" if balance is None else balance,
             )
         )
+    total = rec.total
     summary_rows.append(
         (
             L("total"),
             sum(int(r[1]) for r in summary_rows),
             sum(cs.terminal_days for cs in rec.carriers),
-            m(rec.gross),
-            m(rec.deducted),
-            m(rec.net),
+            total.gross,
+            total.deducted,
+            total.net,
             sum(len(cs.unjudged) for cs in rec.carriers),
-            m(rec.net_year_to_date),
+            rec.total_year_to_date.net,
             rec.paid_to_date,
             rec.balance_due,
         )
@@ -164,7 +166,10 @@ def reconciliation_document(
             (L("budget"), c.payments.budget, "", ""),
             (L("budget_remaining"), rec.budget_remaining, "", ""),
         ]
-    pay_rows += [(L("net_ytd"), m(rec.net_year_to_date), "", ""), (L("balance_due"), rec.balance_due, "", "")]
+    pay_rows += [
+        (L("net_ytd"), rec.total_year_to_date.net, "", ""),
+        (L("balance_due"), rec.balance_due, "", ""),
+    ]
     payments = table(L("payments"), [L("quarter"), L("amount"), L("paid_on"), L("note")], pay_rows, (1,))
     tables = [summary, tiers, basis, deductions, payments]
     if discrepancies is not None:
@@ -291,15 +296,16 @@ def reconciliation_json(
 
     carriers = []
     for cs, ytd in zip(rec.carriers, rec.year_to_date, strict=True):
+        a = rec.amounts(cs)
         carriers.append(
             {
                 "carrier": cs.carrier,
                 "terminals": len({ch.terminal for ch in cs.charges}),
                 "terminal_days": cs.terminal_days,
-                "gross": money(cs.gross),
-                "deducted": money(cs.deducted),
-                "net": money(cs.net),
-                "net_year_to_date": money(ytd.net),
+                "gross": str(a.gross),
+                "deducted": str(a.deducted),
+                "net": str(a.net),
+                "net_year_to_date": str(rec.amounts(ytd).net),
                 "paid_to_date": money(rec.carrier_paid_to_date(cs.carrier)),
                 "balance_due": money(rec.carrier_balance_due(cs.carrier)),
                 "unjudged_terminal_months": [[ch.terminal, str(ch.month)] for ch in cs.unjudged],
@@ -332,10 +338,10 @@ def reconciliation_json(
             for mo, day, n in rec.price_basis
         ],
         "carriers": carriers,
-        "gross": money(rec.gross),
-        "deducted": money(rec.deducted),
-        "net": money(rec.net),
-        "net_year_to_date": money(rec.net_year_to_date),
+        "gross": str(rec.total.gross),
+        "deducted": str(rec.total.deducted),
+        "net": str(rec.total.net),
+        "net_year_to_date": str(rec.total_year_to_date.net),
         "installments_to_date": [_installment(i) for i in rec.installments_to_date],
         "installments_later": [_installment(i) for i in rec.installments_later],
         "paid_to_date": money(rec.paid_to_date),

@@ -6,20 +6,20 @@ Exactness and the rounding rule
 -------------------------------
 Prices, percentages and caps are ``Decimal`` from the contract file. A prorated fee such as
 960 × 17 / 31 has no finite decimal expansion, so every intermediate amount is kept as an exact
-``fractions.Fraction`` built from those Decimals: no figure is ever rounded on its way to a total, and
-the sum of a year does not depend on the order in which terminals are added. ``round_money`` is the one
-rounding rule: each figure a report shows is its exact value rounded once, to the contract's quantum
-(0.01 CNY by default), with the contract's mode (half up by default). Totals are rounded from exact
-sums, never summed from rounded parts, so a column of rounded parts may differ from its rounded total
-by at most half a quantum per part.
+``fractions.Fraction`` built from those Decimals: nothing is rounded on its way to a total, and the sum
+of a year does not depend on the order in which terminals are added. ``round_money`` is the one rounding
+rule (the contract's quantum, 0.01 CNY by default, and mode, half up by default), applied once, at the
+end: to each carrier's gross fee and deductions for the settled period (``reconcile.Amounts``; net is
+their difference, so printed figures add up), and to each detail line shown on its own.
 
 Order of the rules for one terminal-month
 -----------------------------------------
 1. fee = unit price × in-service days / days in month. The unit price is the tier's price band selected
    by the number of terminals open province-wide on the contract's count day (all units at that price).
 2. availability deduction = band percent × fee, from the band containing the month's availability
-   (bands are [from, below): exactly at a threshold falls in the higher band). No measured interval → no
-   availability deduction (nothing was proven), reported as unjudged.
+   (bands are [from, below): exactly at a threshold falls in the higher band). No measured interval, or
+   less measured time than the contract's ``min_measured_percent`` → no availability deduction (nothing
+   was proven), reported as unjudged. Incidents still count: an outage seen is a fact.
 3. incident deductions: each outage (joined across month boundaries) longer than a rule's threshold,
    charged once, in the month it began, by the highest rule it exceeds.
 4. terminal cap: the sum of 2 and 3 is limited to cap % of the fee (and never above the fee).
@@ -92,9 +92,17 @@ def billable_days(terminal: Terminal, month: Month) -> int:
     return max((end - start).days + 1, 0)
 
 
-def availability_percent(ta: TerminalAvailability | None) -> Fraction | None:
-    """Exact availability in percent (a threshold of 99.9 compares exactly), or None if unjudged."""
+def availability_percent(
+    ta: TerminalAvailability | None, min_measured_percent: Decimal = Decimal(0)
+) -> Fraction | None:
+    """Exact availability in percent (a threshold of 99.9 compares exactly), or None if unjudged.
+
+    Unjudged: nothing measured, or measured time below ``min_measured_percent`` of the time that counts
+    (in service minus maintenance): a month we mostly did not see is not priced from its few hours.
+    """
     if ta is None or ta.measured_s <= 0:
+        return None
+    if ta.measured_s * 100 < exact(min_measured_percent) * (ta.in_service_s - ta.maintenance_s):
         return None
     return Fraction(100 * ta.available_s, ta.measured_s)
 
@@ -225,7 +233,7 @@ def charge_terminal_month(
     tier = contract.tier(terminal.tier)
     price = price_band(tier.monthly_price, open_terminals).price
     fee = exact(price) * days / month.days
-    avail = availability_percent(ta)
+    avail = availability_percent(ta, contract.min_measured_percent)
     lines: list[Deduction] = []
     if avail is not None:
         band = deduction_band(contract.deduction_bands(terminal.tier), avail)

@@ -168,6 +168,7 @@ class Contract:
     deductions: tuple[DeductionBand, ...] = ()
     incidents: tuple[IncidentRule, ...] = ()
     caps: Caps = field(default_factory=Caps)
+    min_measured_percent: Decimal = Decimal(0)  # judge a terminal-month only if this much was measured
     payments: Payments = field(default_factory=Payments)
     evaluation: EvaluationPlan = field(default_factory=EvaluationPlan)
     source: str = field(default="", metadata={"key": "__source__"})
@@ -242,10 +243,13 @@ def validate_contract(c: Contract) -> list[str]:
             )
         if tier.incidents is not None:
             p += _check_incidents(f"{key}.incidents", tier.incidents)
-    for k in ("terminal_month_percent", "carrier_month_percent"):
-        v = getattr(c.caps, k)
+    for key, v in (
+        ("caps.terminal_month_percent", c.caps.terminal_month_percent),
+        ("caps.carrier_month_percent", c.caps.carrier_month_percent),
+        ("min_measured_percent", c.min_measured_percent),
+    ):
         if not Decimal(0) <= v <= HUNDRED:
-            p.append(f"caps.{k}: must be in [0, 100], got {v}")
+            p.append(f"{key}: must be in [0, 100], got {v}")
     p += _check_payments(c)
     p += _check_evaluation(c.evaluation)
     return p

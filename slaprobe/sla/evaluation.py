@@ -146,8 +146,10 @@ def evaluate(
     level_of = {t.id: t.level for t in terminals}
     for m in months:
         for tid, ta in availability[m].items():
+            if tid not in level_of:
+                continue  # not in the inventory: not part of the evaluated network
             everything.append(ta)
-            group = group_of.get(level_of[tid]) if tid in level_of else None
+            group = group_of.get(level_of[tid])
             if group is not None:
                 by_group[group].append(ta)
     target = plan.availability_target_percent

@@ -71,6 +71,26 @@ class _Summed:
 
 
 @dataclass(frozen=True, slots=True)
+class Amounts:
+    """Payable figures of a carrier (or a sum of carriers) for a period.
+
+    The rounding rule applied to what is paid: a carrier's gross fee and its deductions for the period are
+    each rounded ONCE from their exact values; net = gross − deductions, exactly, so the printed figures
+    always add up; province totals add the carriers' figures. Balances subtract exact installments.
+    """
+
+    gross: Decimal = Decimal(0)
+    deducted: Decimal = Decimal(0)
+
+    @property
+    def net(self) -> Decimal:
+        return self.gross - self.deducted
+
+    def __add__(self, other: Amounts) -> Amounts:
+        return Amounts(self.gross + other.gross, self.deducted + other.deducted)
+
+
+@dataclass(frozen=True, slots=True)
 class TierLine:
     carrier: str
     tier: str
@@ -140,18 +160,27 @@ class Reconciliation(_Summed):
     installments_later: tuple[Installment, ...]  # recorded, but paid after the period end
 
     def money(self, value: Fraction | Decimal) -> Decimal:
-        """A figure as reported: the exact value rounded once by the contract's rule."""
+        """A detail figure as reported: the exact value rounded once by the contract's rule."""
         return round_money(Fraction(value), self.contract.rounding)
+
+    def amounts(self, settlement: CarrierSettlement) -> Amounts:
+        """A carrier's payable figures: gross and deductions rounded once, net their difference."""
+        return Amounts(self.money(settlement.gross), self.money(settlement.deducted))
+
+    @property
+    def total(self) -> Amounts:
+        """The province's figures for the period: the sum of the carriers' payable figures."""
+        return sum((self.amounts(c) for c in self.carriers), Amounts())
+
+    @property
+    def total_year_to_date(self) -> Amounts:
+        return sum((self.amounts(c) for c in self.year_to_date), Amounts())
 
     def carrier(self, carrier: str) -> CarrierSettlement:
         return next(c for c in self.carriers if c.carrier == carrier)
 
     def _parts(self) -> Sequence[CarrierSettlement]:
         return self.carriers
-
-    @property
-    def net_year_to_date(self) -> Fraction:
-        return sum((c.net for c in self.year_to_date), ZERO)
 
     @property
     def paid_to_date(self) -> Decimal:
@@ -163,8 +192,8 @@ class Reconciliation(_Summed):
 
     @property
     def balance_due(self) -> Decimal:
-        """Year-to-date net fee − installments paid to date (rounded once: the paid amounts are exact)."""
-        return self.money(self.net_year_to_date - Fraction(self.paid_to_date))
+        """Year-to-date net fee − installments paid to date."""
+        return self.total_year_to_date.net - self.paid_to_date
 
     @property
     def budget_remaining(self) -> Decimal | None:
@@ -182,7 +211,7 @@ class Reconciliation(_Summed):
         if paid is None:
             return None
         ytd = next(c for c in self.year_to_date if c.carrier == carrier)
-        return self.money(ytd.net - Fraction(paid))
+        return self.amounts(ytd).net - paid
 
     @property
     def price_basis(self) -> tuple[tuple[Month, dt.date, int], ...]:

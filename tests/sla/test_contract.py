@@ -184,6 +184,23 @@ def test_charge_terminal_month(case, start, n_open, seen, fee, lines, total) -> 
     assert (charge.availability is None) == (seen is None)
 
 
+@pytest.mark.parametrize(
+    ("available_s", "unknown_s", "judged"),
+    [
+        # in service 1000 s, maintenance 200 s -> 800 s count; 50 % of it = 400 s must be measured
+        (390, 400, True),  # measured 390 + 10 = 400 s: exactly enough; 97.5 % -> 25 % of 900 = 225
+        (389, 401, False),  # 399 s measured: unjudged, no availability deduction
+    ],
+)
+def test_min_measured_percent(available_s: int, unknown_s: int, judged: bool) -> None:
+    c = small_contract(min_measured_percent="50")
+    ta = avail("T1", MAR, available_s, 10, unknown_s=unknown_s, maintenance_s=200)
+    charge = charge_terminal_month(c, term("T1"), MAR, 12, ta)
+    assert charge is not None
+    assert (charge.availability is not None) == judged
+    assert charge.deducted == (225 if judged else 0)
+
+
 def test_not_in_service_has_no_charge() -> None:
     assert charge_terminal_month(C, term("T1", start=dt.date(2022, 4, 1)), MAR, 12, None) is None
 

@@ -112,6 +112,7 @@ BAD = [
         "incidents[1].longer_than_hours: 4 is listed twice",
     ),
     ("caps", {"terminal_month_percent": "150"}, "caps.terminal_month_percent: must be in [0, 100]"),
+    ("min_measured_percent", "-5", "min_measured_percent: must be in [0, 100]"),
     ("volume_count_on", "quarter_end", "volume_count_on: expected year_end, month_end or a date"),
     (
         "payments",

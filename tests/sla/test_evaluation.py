@@ -108,6 +108,7 @@ def test_availability_by_group_and_months_outside_the_year_ignored() -> None:
         JAN: {"P1": avail("P1", JAN, 900, 100), "C1": avail("C1", JAN, 50, 50)},
         Month(2021, 12): {"P1": avail("P1", Month(2021, 12), 0, 1000)},
     }
+    data[JAN]["ZZ"] = avail("ZZ", JAN, 0, 5000)  # not in the inventory: not part of the network
     ev = evaluate(PLAN, TERMINALS, data, 2022)
     by = {a.key: a.rate for a in ev.availability_by_group}
     assert by == {"province": Fraction(90), "city": Fraction(50), "township": None, "village": None}

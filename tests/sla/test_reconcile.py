@@ -99,7 +99,8 @@ def test_q1_per_carrier_by_hand() -> None:
     assert [m.deducted for m in tel.months] == [100, 140, 500]
     assert [m.deducted for m in uni.months] == [248, Fraction("15.5"), 0]
     assert uni.months[0].cap is not None and uni.months[0].cap.amount == -62
-    assert (rec.money(rec.gross), rec.money(rec.deducted), rec.money(rec.net)) == (
+    total = rec.total
+    assert (total.gross, total.deducted, total.net) == (
         Decimal("19460.00"),
         Decimal("1003.50"),
         Decimal("18456.50"),
@@ -153,7 +154,7 @@ def test_q1_reasons_are_listed() -> None:
 )
 def test_installments_and_balance(period, net_ytd, paid, balance, tel_balance, uni_balance, later) -> None:  # type: ignore[no-untyped-def]
     rec = reconcile(CONTRACT, TERMINALS, scenario(), Period.parse(period))
-    assert rec.money(rec.net_year_to_date) == Decimal(net_ytd)
+    assert rec.total_year_to_date.net == Decimal(net_ytd)
     assert rec.paid_to_date == Decimal(paid)
     assert rec.balance_due == Decimal(balance)
     assert rec.carrier_balance_due("telecom") == Decimal(tel_balance)
@@ -181,13 +182,20 @@ def test_year_end_count_prices_the_whole_year() -> None:
 
 def test_rounded_once_from_the_exact_sum() -> None:
     # Three terminals opened 22 March (10 of 31 days) at 100.00: each 1000/31 = 32.258..., which would
-    # round to 32.26 (3 x 32.26 = 96.78); the exact total 3000/31 = 96.774... is reported as 96.77.
+    # round to 32.26 (3 x 32.26 = 96.78); the exact gross 3000/31 = 96.774... is reported as 96.77.
+    # T0 is at 99 % -> 10 % of 1000/31 = 100/31 = 3.2258... -> deductions 3.23. Net = 96.77 - 3.23
+    # = 93.54 (rounding the exact net 2900/31 = 93.548... on its own would print 93.55, and the three
+    # printed figures would not add up).
     tiers = {"gold": {"availability_target": "99.9", "monthly_price": [{"from_open": 0, "price": "100.00"}]}}
-    c = small_contract(tiers=tiers, deductions=[], volume_count_on="year_end")
+    c = small_contract(tiers=tiers, volume_count_on="year_end")
     ts = [term(f"T{i}", start=dt.date(2022, 3, 22)) for i in range(3)]
-    rec = reconcile(c, ts, {m: {} for m in Period.year(2022).months}, Period.month(MAR))
-    assert rec.money(rec.gross) == Decimal("96.77")
-    assert rec.money(rec.carrier("telecom").gross_of("T0")) == Decimal("32.26")
+    data = {m: {} for m in Period.year(2022).months}
+    data[MAR] = {"T0": avail("T0", MAR, 99, 1)}
+    rec = reconcile(c, ts, data, Period.month(MAR))
+    a = rec.amounts(rec.carrier("telecom"))
+    assert (a.gross, a.deducted, a.net) == (Decimal("96.77"), Decimal("3.23"), Decimal("93.54"))
+    assert rec.total == a and rec.balance_due == Decimal("93.54")
+    assert rec.money(rec.carrier("telecom").gross_of("T0")) == Decimal("32.26")  # a detail line
 
 
 def test_missing_month_and_unpriceable_rows_are_errors() -> None:
@@ -302,12 +310,13 @@ def test_2022_example_installments_and_year_end_price() -> None:
     # year is priced 3000 / 1500 / 910, January included (only 1,224 were open then).
     assert {b[2] for b in year.price_basis} == {1820}
     prices = {"premium": Fraction(3000), "standard": Fraction(1500), "basic": Fraction(910)}
-    expected = Fraction(0)
+    expected = {"telecom": Fraction(0), "unicom": Fraction(0)}
     for t in inventory.terminals:
         for m in Period.year(2022).months:
             days = sum(1 for d in range(m.days) if t.in_service_on(m.first_day + dt.timedelta(days=d)))
-            expected += prices[t.tier] * days / m.days
-    assert year.gross == expected
-    assert year.balance_due == year.money(expected) - Decimal("21000000.00")  # nothing measured: no deduction
+            expected[t.carrier] += prices[t.tier] * days / m.days
+    assert year.gross == sum(expected.values())
+    # nothing measured: no deduction; each carrier's gross rounded once, then added
+    assert year.balance_due == sum(year.money(v) for v in expected.values()) - Decimal("21000000.00")
     jan = year.carrier("telecom").months[0]
     assert {c.unit_price for c in jan.charges if c.tier == "premium"} == {Decimal("3000.00")}
