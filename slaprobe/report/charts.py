@@ -387,7 +387,7 @@ def loss_bins_chart(
     """
     colors = ("#1A9850", "#A6D96A", "#FEE08B", "#FDAE61", "#F46D43", "#D73027", "#7F0000")
     with _style(text_as_paths):
-        fig = Figure(figsize=(WIDTH_IN / 2 - 0.05, 1.3 + 0.35 * max(len(groups), 1)), layout="constrained")
+        fig = Figure(figsize=(WIDTH_IN, 1.1 + 0.3 * max(len(groups), 1)), layout="constrained")
         ax = fig.subplots()
         n = 0
         for y, (_label, counts, _g) in enumerate(groups):
@@ -407,7 +407,7 @@ def loss_bins_chart(
         ax.grid(axis="y", visible=False)
         ax.set_title(title, loc="left")
         handles = [Patch(color=colors[k % len(colors)], label=lab) for k, lab in enumerate(bin_labels)]
-        fig.legend(handles=handles, loc="outside lower center", ncols=4, fontsize=6)
+        fig.legend(handles=handles, loc="outside right center", ncols=1, fontsize=6.5)
         return _finish(fig, name, title)
 
 

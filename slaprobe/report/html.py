@@ -4,9 +4,9 @@ script, no network) that reads on screen and prints to A4.
 Why no template engine: the page is a handful of sections generated from values; Python functions with
 ``html.escape`` on every interpolated string are as readable as a Jinja template here and keep the
 dependency list short. Every figure comes from the view (``report.view``) and is formatted by the same
-rules as the other formats: percentages truncated (``truncate_percent``), money as the reconciliation
-JSON states it. Elements holding a figure carry ``data-figure`` / ``data-key`` so a test can compare the
-page with the JSON report.
+rules as the other formats: availability rounded once to 4 decimals (``aggregate.availability_pct``),
+durations in hours with 2 decimals, money as the reconciliation JSON states it. Elements holding a
+figure carry ``data-figure`` / ``data-key`` so a test can compare the page with the JSON report.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import datetime as dt
 import itertools
 import time
 from collections.abc import Sequence
-from fractions import Fraction
 from html import escape
 
 from slaprobe import __version__
@@ -23,11 +22,10 @@ from slaprobe.report import charts
 from slaprobe.report.fonts import EMBEDDED_FAMILY, font_face_css
 from slaprobe.report.i18n_html import label
 from slaprobe.report.money_table import Document, Table
-from slaprobe.report.reconcile import truncate_percent
 from slaprobe.report.view import LOSS_BIN_NAMES, MonthView, YearView, month_days, percent_text
+from slaprobe.sla.aggregate import availability_pct
 from slaprobe.sla.types import GroupAvailability, Outage
 
-PERCENT_PLACES = 3
 TIMELINE_ROWS = 25  # terminals drawn on the outage timeline
 OUTAGE_ROWS = 300  # outages listed in the page's table (all of them are in JSON / CSV)
 
@@ -79,21 +77,24 @@ footer{margin-top:8mm;color:var(--muted);font-size:8pt;border-top:1px solid var(
 # -------------------------------------------------------------------------------------------- format
 
 
-def pct_of(available_s: int, unavailable_s: int, places: int = PERCENT_PLACES) -> str | None:
-    """Availability as the report prints it: exact ratio, truncated to ``places`` decimals."""
-    measured = available_s + unavailable_s
-    if measured == 0:
-        return None
-    return truncate_percent(Fraction(100 * available_s, measured), places)
+def pct_of(available_s: int, unavailable_s: int) -> str | None:
+    """Availability as every report prints it (``aggregate.availability_pct``: exact ratio, rounded
+    once, half-even, to 4 decimals); None when nothing was judged."""
+    value = availability_pct(available_s, available_s + unavailable_s)
+    return None if value is None else str(value)
 
 
 def group_pct(g: GroupAvailability) -> str | None:
     return pct_of(g.available_s, g.unavailable_s)
 
 
+def hours(seconds: int) -> str:
+    """Seconds as hours with two decimals, as the text and CSV reports print durations."""
+    return f"{seconds / 3600:.2f}"
+
+
 def duration(seconds: int, lang: str) -> str:
-    minutes = seconds // 60
-    return label("hm", lang, h=minutes // 60, m=minutes % 60)
+    return label("hours", lang, h=hours(seconds))
 
 
 def at(ns: int, tz: dt.tzinfo) -> dt.datetime:
@@ -110,9 +111,10 @@ def _e(value: object) -> str:
 
 
 def _fig(key: str, value: str, text: str | None = None, cls: str = "") -> str:
-    """An element holding one figure, marked for the JSON comparison."""
+    """An element showing one figure; ``data-value`` holds it as the JSON report states it."""
     klass = f' class="{cls}"' if cls else ""
-    return f'<span{klass} data-figure="{_e(key)}">{_e(value if text is None else text)}</span>'
+    shown = value if text is None else text
+    return f'<span{klass} data-figure="{_e(key)}" data-value="{_e(value)}">{_e(shown)}</span>'
 
 
 def _table(
@@ -219,10 +221,8 @@ def _card(view: MonthView, g: GroupAvailability, lang: str, key: str) -> str:
 
 
 def pct_of_value(value: float | None) -> str:
-    """A float percent (the engine's worst-terminal figure) truncated like the rest; '-' if none."""
-    if value is None:
-        return "-"
-    return truncate_percent(Fraction(value), PERCENT_PLACES) + "%"
+    """The engine's worst-terminal figure as the text report prints it; '-' if none."""
+    return "-" if value is None else f"{value:.4f}%"
 
 
 def render_month(view: MonthView, lang: str = "zh") -> str:
@@ -270,11 +270,11 @@ def _rule_section(view: MonthView, lang: str) -> str:
     interval = f"{r.interval_s // 60} min" if r.interval_s % 60 == 0 else f"{r.interval_s} s"
     if lang == "zh":
         interval = f"{r.interval_s // 60} 分钟" if r.interval_s % 60 == 0 else f"{r.interval_s} 秒"
-    in_service = p.available_s + p.unavailable_s + p.unknown_s + p.maintenance_s
-    share = "-" if in_service == 0 else truncate_percent(Fraction(100 * p.unknown_s, in_service), 3) + "%"
-    threshold = (
-        truncate_percent(Fraction(r.threshold).limit_denominator(10**6) * 100, 2).rstrip("0").rstrip(".")
-    )
+    in_service = int(p.extra.get("in_service_s") or 0)
+    # the JSON's excluded.not_judged_pct: in service but not judged (unknown + maintenance)
+    not_judged = availability_pct(in_service - (p.available_s + p.unavailable_s), in_service)
+    share = "-" if not_judged is None else f"{not_judged}%"
+    threshold = f"{r.threshold * 100:g}"
     parts = [
         f'<section id="rule"><h2>{_e(L("rule.title"))}</h2>',
         "<p>"
@@ -291,7 +291,7 @@ def _rule_section(view: MonthView, lang: str) -> str:
         parts.append(_table(L("rule.exclusions"), [L("start"), L("end"), L("scope"), L("reason")], rows))
     else:
         parts.append(f"<p>{_e(L('rule.no_exclusions'))}</p>")
-    parts.append(f"<p class=sub>{_e(L('rule.truncation'))}</p></section>")
+    parts.append(f"<p class=sub>{_e(L('rule.rounding'))}</p></section>")
     return "\n".join(parts)
 
 
@@ -479,8 +479,8 @@ def _quality_section(view: MonthView, lang: str, cidx: dict[str, int]) -> str:
         xlabel=L("quality.loss_axis"),
         name="loss",
     )
-    figs.append(_figure(loss_svg))
     parts.append('<div class="pair">' + "".join(figs) + "</div>")
+    parts.append(_figure(loss_svg, L("quality.note")))
     rows = []
     for q in qs:
         for metric, key in (("rtt_ms", "quality.rtt"), ("jitter_ms", "quality.jitter")):
@@ -501,7 +501,7 @@ def _quality_section(view: MonthView, lang: str, cidx: dict[str, int]) -> str:
     for q in qs:
         total = sum(q.loss_bins)
         lossy = total - q.loss_bins[0]
-        loss = "-" if q.sent == 0 else truncate_percent(Fraction(100 * q.lost, q.sent), 4) + "%"
+        loss = "-" if q.sent == 0 else f"{round(100.0 * q.lost / q.sent, 4)}%"  # as kpi.figures() rounds
         loss_rows.append((view.name(q.carrier), str(q.sent), loss, str(total), str(lossy)))
     heads = [L("carrier"), L("packets"), L("loss_pct"), L("terminals"), L("lossy")]
     parts.append(_table(L("quality.loss"), heads, loss_rows, {1, 2, 3, 4}))

@@ -42,7 +42,7 @@ _LABELS: dict[str, tuple[str, str]] = {
     "start": ("Start", "开始"),
     "end": ("End", "结束"),
     "duration": ("Duration", "时长"),
-    "hm": ("{h} h {m:02d} min", "{h}小时{m:02d}分"),
+    "hours": ("{h} h", "{h} 小时"),
     "rule.title": ("How availability is counted", "可用性计算规则"),
     "rule.body": (
         "Each terminal's month is cut into {interval} intervals. An interval whose probes lost more than "
@@ -57,10 +57,11 @@ _LABELS: dict[str, tuple[str, str]] = {
     "rule.unknown": (
         "Unknown time is time we could not judge: no probe was sent, the probe host sent no heartbeat, "
         "its reference targets failed, or most of its targets failed at once. It is neither counted as "
-        "available nor as unavailable, and is reported here: {unknown} in total, {share} of the terminals' "
-        "time in service.",
+        "available nor as unavailable, and is reported here: {unknown} in total. With maintenance, {share} "
+        "of the terminals' time in service was not judged.",
         "未知时长指无法判定的时间：未发出探测、探测主机无心跳、其参照目标失败，或其大部分目标同时失败。"
-        "未知时长既不计为可用，也不计为不可用，在此如实列出：合计 {unknown}，占终端在网时长的 {share}。",
+        "未知时长既不计为可用，也不计为不可用，在此如实列出：合计 {unknown}。"
+        "连同维护时长，终端在网时长中有 {share} 未作判定。",
     ),
     "rule.maintenance": (
         "Announced maintenance is excluded: {maintenance} in total.",
@@ -70,10 +71,10 @@ _LABELS: dict[str, tuple[str, str]] = {
     "rule.exclusions": ("Excluded periods", "不计入的时段"),
     "scope": ("Scope", "范围"),
     "reason": ("Reason", "原因"),
-    "rule.truncation": (
-        "Percentages are truncated, never rounded up: 99.8999 % shows as 99.899 %, so no figure "
-        "appears to meet a target it missed.",
-        "百分比一律截尾、不向上舍入：99.8999% 显示为 99.899%，不会显示为达到实际未达到的目标。",
+    "rule.rounding": (
+        "Availability is printed rounded half-to-even to 4 decimals, as in every other format of this "
+        "report; whether a terminal meets its target is decided on the exact figure.",
+        "可用性按四舍六入五成双保留4位小数，与本报告其他格式一致；终端是否达标按精确值判定。",
     ),
     "regions.title": ("Availability by region", "各区域可用性"),
     "regions.chart": ("Availability by region (%) against the target", "各区域可用性（%）与目标"),
@@ -109,6 +110,12 @@ _LABELS: dict[str, tuple[str, str]] = {
         "箱体：p25-p75，线：中位数，须：p5-p95",
     ),
     "quality.table": ("Quality figures", "质量指标"),
+    "quality.note": (
+        "RTT and jitter quantiles are the upper edges of the engine's histogram buckets, as in the "
+        "JSON report's KPIs; loss: each terminal's lost / sent packets over the month.",
+        "时延与抖动分位数取 SLA 引擎直方图桶的上界，与 JSON 报告的指标一致；"
+        "丢包率为每个终端当月丢失包数 / 发送包数。",
+    ),
     "quality.none": ("No probe data for the period.", "本期无探测数据。"),
     "probes": ("Probes", "探测次数"),
     "metric": ("Metric", "指标"),
@@ -138,6 +145,19 @@ _LABELS: dict[str, tuple[str, str]] = {
     ),
     "contents": ("Contents", "目录"),
 }
+
+
+CARRIERS: dict[str, tuple[str, str]] = {
+    "telecom": ("China Telecom", "中国电信"),
+    "unicom": ("China Unicom", "中国联通"),
+    "mobile": ("China Mobile", "中国移动"),
+}
+
+
+def carrier_name(carrier: str, lang: str) -> str:
+    """A well-known carrier id's short name (the contract's label wins where there is one)."""
+    pair = CARRIERS.get(carrier)
+    return carrier if pair is None else (pair[1] if lang == "zh" else pair[0])
 
 
 def label(key: str, lang: str, **values: object) -> str:
