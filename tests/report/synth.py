@@ -70,18 +70,25 @@ def write_inventory(path: Path) -> Path:
 
 
 def in_service(tid: str, t_ns: int) -> bool:
-    since = next(row[6] for row in TERMINALS if row[0] == tid)
-    return dt.datetime.fromtimestamp(t_ns // NS_PER_S, TZ).date() >= dt.date.fromisoformat(since)
+    return t_ns >= _SINCE_NS[tid]
+
+
+_SINCE_NS = {
+    row[0]: int(dt.datetime.combine(dt.date.fromisoformat(row[6]), dt.time(), TZ).timestamp()) * NS_PER_S
+    for row in TERMINALS
+}
 
 
 def samples(step_s: int = 60, kinds: tuple[ProbeKind, ...] = (ProbeKind.ICMP,)) -> Iterator[Sample]:
-    """Every probe of the month, time-ordered; a seeded RNG makes RTTs and jitter reproducible."""
+    """Every probe of the month, time-ordered; RTTs and jitter from a seeded pool (reproducible)."""
     rnd = random.Random(2022)
+    pool = [(1 + rnd.lognormvariate(-2.0, 0.6), rnd.lognormvariate(-0.5, 0.7)) for _ in range(4099)]
     start = int(START.timestamp()) * NS_PER_S
     end = int(END.timestamp()) * NS_PER_S
+    n = 0
     for t in range(start, end, step_s * NS_PER_S):
         for tid, _name, carrier, *_ in TERMINALS:
-            if not in_service(tid, t):
+            if t < _SINCE_NS[tid]:
                 continue
             received = 5
             if any(a <= t < b for a, b in BLACKOUTS.get(tid, ())):
@@ -90,10 +97,11 @@ def samples(step_s: int = 60, kinds: tuple[ProbeKind, ...] = (ProbeKind.ICMP,)) 
             if lossy and lossy[0] <= t < lossy[1]:
                 received = lossy[2]
             base = 8.0 if carrier == "telecom" else 15.0
+            answered = received > 0
             for kind in kinds:
-                rtt = base * (1 + rnd.lognormvariate(-2.0, 0.6))
-                jit = rnd.lognormvariate(-0.5, 0.7)
-                answered = received > 0
+                factor, jit = pool[n % len(pool)]
+                n += 1
+                rtt = base * factor
                 extra = {}
                 if kind is ProbeKind.RTP:
                     extra = {"mos": 4.3 if answered else None, "r_factor": 90.0 if answered else None}
