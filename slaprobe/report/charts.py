@@ -240,8 +240,7 @@ def availability_heatmap(
 
     bounds = heat_bounds(target)
     colors = list(HEAT_COLORS[-(len(bounds) - 1) :])
-    cmap = ListedColormap(colors)
-    cmap.set_bad(NO_DATA)
+    cmap = ListedColormap(colors).with_extremes(bad=NO_DATA)
     norm = BoundaryNorm(bounds, cmap.N)
     data = np.ma.masked_invalid(
         np.array([[np.nan if v is None else v for v in r] for r in values], dtype=float)
