@@ -367,9 +367,19 @@ _MONEY_OPTIONS = (
     click.option(
         "--availability", type=click.Path(dir_okay=False), required=True, help="Monthly JSON lines."
     ),
-    click.option("--format", "fmt", type=click.Choice(["table", "csv", "markdown", "json"]), default="table"),
+    click.option(
+        "--format", "fmt", type=click.Choice(["table", "csv", "markdown", "json", "html"]), default="table"
+    ),
     click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True),
+    click.option("--out", type=click.Path(dir_okay=False), help="Write here instead of stdout."),
 )
+
+
+def _emit(text: str, out: str | None) -> None:
+    if out:
+        Path(out).write_text(text, encoding="utf-8")
+    else:
+        click.echo(text, nl=False)
 
 
 def _money_options(f: click.decorators.FC) -> click.decorators.FC:
@@ -399,7 +409,7 @@ def reconcile_cmd(
         text = reconcile_report(
             _money_inputs(opts), period, invoice, opts["fmt"] or "table", opts["lang"] or "zh"
         )
-        click.echo(text, nl=False)
+        _emit(text, opts["out"])
     except (ConfigError, ReconcileError) as exc:
         _fail(exc)
 
@@ -410,8 +420,15 @@ def reconcile_cmd(
 def evaluation_cmd(year: int, **opts: str | None) -> None:
     """The annual performance evaluation's output indicators (coverage, availability, open terminals)."""
     try:
-        text = evaluation_report(_money_inputs(opts), year, opts["fmt"] or "table", opts["lang"] or "zh")
-        click.echo(text, nl=False)
+        if opts["fmt"] == "html":  # monthly availability chart, coverage, indicators, the year's money
+            from slaprobe.report.html import render_year
+            from slaprobe.report.year_view import year_view
+
+            lang = opts["lang"] or "zh"
+            text = render_year(year_view(_money_inputs(opts), year, lang), lang)
+        else:
+            text = evaluation_report(_money_inputs(opts), year, opts["fmt"] or "table", opts["lang"] or "zh")
+        _emit(text, opts["out"])
     except ValueError as exc:
         _fail(exc)
 

@@ -431,9 +431,8 @@ def monthly_lines(
         for n, (label, vs, group) in enumerate(series):
             xs = [i for i, v in enumerate(vs) if v is not None]
             ys = [v for v in vs if v is not None]
-            (line,) = ax.plot(
-                xs, ys, marker="o", markersize=3, color=PALETTE[group % len(PALETTE)], label=label
-            )
+            color = "#222222" if group < 0 else PALETTE[group % len(PALETTE)]  # -1: the province
+            (line,) = ax.plot(xs, ys, marker="o", markersize=3, color=color, label=label)
             _mark(line, name, n)
         ax.axhline(target, color=TARGET, linestyle="--", linewidth=1, label=target_label)
         ax.set_xticks(list(range(len(months))), list(months))

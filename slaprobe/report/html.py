@@ -58,6 +58,9 @@ th,td{border-bottom:1px solid var(--rule);padding:.8mm 1.5mm;text-align:left;ver
 th{background:var(--band);font-weight:700}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 tr{break-inside:avoid}
+table.pivot{font-size:7.5pt}
+table.pivot td:first-child{white-space:nowrap}
+table.pivot th,table.pivot td{padding:.8mm .8mm}
 thead{display:table-header-group}
 .bad{color:var(--bad)}
 .notes{font-size:8.5pt;color:var(--muted);padding-left:5mm}
@@ -153,6 +156,15 @@ def document_html(doc: Document, data_doc: str = "") -> str:
 def _doc_table(t: Table, data_table: str) -> str:
     html = _table(t.title, t.headers, t.rows, t.numeric)
     return html.replace("<table>", f'<table data-table="{_e(data_table)}">', 1) if data_table else html
+
+
+def _pivot(caption: str, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A table whose first cell per row is plain text and the rest ready-made ``<td>`` elements."""
+    head = "".join(f"<th{' class=n' if i else ''}>{_e(h)}</th>" for i, h in enumerate(headers))
+    body = "".join(f"<tr><td>{_e(r[0])}</td>{''.join(r[1:])}</tr>" for r in rows)
+    return (
+        f"<table><caption>{_e(caption)}</caption><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    )
 
 
 def _figure(svg: str, caption: str = "") -> str:
@@ -513,23 +525,25 @@ def render_year(view: YearView, lang: str = "zh") -> str:
     """The year's report: monthly availability per carrier, coverage, the evaluation and money tables."""
     L = lambda k, **kw: label(k, lang, **kw)  # noqa: E731
     title = L("year.title", year=view.year)
-    gen = dt.datetime.fromtimestamp((view.generated_ns or time.time_ns()) / 1e9, dt.UTC).strftime(
-        "%Y-%m-%d %H:%M UTC"
-    )
+    gen = at(view.generated_ns or time.time_ns(), dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     months = sorted({m for s in view.series for m, _, _ in s.months})
     target = float(view.target_percent)
     series = []
-    rows, attrs = [], []
-    for i, s in enumerate(view.series):
+    carriers = [s.key for s in view.series if s.key != "province"]
+    avail_rows, down_rows = [], []
+    for s in view.series:
         by_month = {m: (a, u) for m, a, u in s.months}
         values = []
+        avail_row, down_row = [view.name(s.key)], [view.name(s.key)]
         for m in months:
             a, u = by_month.get(m, (0, 0))
             values.append(None if a + u == 0 else 100.0 * a / (a + u))
             value = pct_of(a, u)
-            rows.append((view.name(s.key), m, "-" if value is None else value + "%", duration(u, lang)))
-            attrs.append(f'data-key="{_e(s.key)}@{m}"')
-        series.append((view.name(s.key), values, i))
+            avail_row.append(f'<td class=n data-key="{_e(s.key)}@{_e(m)}">{_e(value or "-")}</td>')
+            down_row.append(f"<td class=n>{_e(hours(u))}</td>")
+        avail_rows.append(avail_row)
+        down_rows.append(down_row)
+        series.append((view.name(s.key), values, -1 if s.key == "province" else carriers.index(s.key)))
     out = [f"<header><h1>{_e(title)}</h1><p class=sub>{_e(gen)}</p></header>"]
     out.append(f'<section id="months"><h2>{_e(L("months.title"))}</h2>')
     out.append(
@@ -545,15 +559,9 @@ def render_year(view: YearView, lang: str = "zh") -> str:
             )
         )
     )
-    out.append(
-        _table(
-            L("months.table"),
-            [L("carrier"), L("month"), L("availability"), L("unavailable")],
-            rows,
-            {2, 3},
-            attrs,
-        )
-    )
+    heads = [L("scope"), *(m[-2:] for m in months)]
+    out.append(_pivot(L("months.table"), heads, avail_rows))
+    out.append(_pivot(L("months.down"), heads, down_rows))
     out.append("</section>")
     out.append(f'<section id="evaluation"><h2>{_e(L("evaluation.title"))}</h2>')
     if view.coverage:
@@ -566,8 +574,16 @@ def render_year(view: YearView, lang: str = "zh") -> str:
         )
     out.append(document_html(view.evaluation, "evaluation"))
     out.append("</section>")
-    if view.money is not None:
-        money = document_html(view.money, "money")
-        out.append(f'<section id="money"><h2>{_e(L("money.title"))}</h2>{money}</section>')
+    money = document_html(view.money, "money") if view.money is not None else f"<p>{_e(L('money.year'))}</p>"
+    out.append(f'<section id="money"><h2>{_e(L("money.title"))}</h2>{money}</section>')
     out.append(f"<footer>{_e(L('footer', version=__version__))}</footer>")
     return page(title, lang, "\n".join(out))
+
+
+def render_document(doc: Document, lang: str = "zh") -> str:
+    """Any money / evaluation ``Document`` as a page of its own (``slaprobe reconcile --format html``)."""
+    body = (
+        f"<header><h1>{_e(doc.title)}</h1></header>\n{document_html(doc, 'doc')}\n"
+        f"<footer>{_e(label('footer', lang, version=__version__))}</footer>"
+    )
+    return page(doc.title, lang, body)

@@ -69,7 +69,6 @@ _LABELS: dict[str, tuple[str, str]] = {
     ),
     "rule.no_exclusions": ("No maintenance window was announced in the period.", "本期无公告的维护时段。"),
     "rule.exclusions": ("Excluded periods", "不计入的时段"),
-    "scope": ("Scope", "范围"),
     "reason": ("Reason", "原因"),
     "rule.rounding": (
         "Availability is printed rounded half-to-even to 4 decimals, as in every other format of this "
@@ -126,6 +125,11 @@ _LABELS: dict[str, tuple[str, str]] = {
         "No contract was given: deductions and reconciliation are not part of this report.",
         "未提供合同文件：本报告不含扣减与对账。",
     ),
+    "money.year": (
+        "The year's reconciliation needs all twelve months in the availability file; it is left out.",
+        "全年对账需要可用性文件包含全部12个月的数据，此处从略。",
+    ),
+    "scope": ("Scope", "范围"),
     "band.below": ("< {v}", "< {v}"),
     "band.range": ("{lo}–{hi}", "{lo}–{hi}"),
     "band.target": ("≥ {v} (target)", "≥ {v}（目标）"),
@@ -133,7 +137,8 @@ _LABELS: dict[str, tuple[str, str]] = {
     "percent": ("%", "%"),
     "months.chart": ("Availability by month (%)", "逐月可用性（%）"),
     "months.title": ("Availability by month", "逐月可用性"),
-    "months.table": ("Availability by month", "逐月可用性明细"),
+    "months.table": ("Availability by month (%)", "逐月可用性（%）"),
+    "months.down": ("Unavailable time by month (h)", "逐月不可用时长（小时）"),
     "month": ("Month", "月份"),
     "coverage.chart": ("Planned and open terminals by level", "各层级计划与开通终端数"),
     "planned": ("Planned", "计划数"),

@@ -291,3 +291,70 @@ def test_prints_to_a4(zh: Browser, tmp_path: Path) -> None:
     zh.call("Emulation.setEmulatedMedia", media="")
     assert styles and set(styles) == {"avoid"}
     (tmp_path / "report.pdf").write_bytes(pdf)
+
+
+# ----------------------------------------------------------------------------- the year's report
+
+DOWN = {("T0001", 3): 3 * 3600, ("T0006", 7): 10 * 3600}  # hand-made year: two bad terminal-months
+
+
+def _year_handover(path: Path) -> dict[str, dict[str, tuple[int, int]]]:
+    """A 2022 hand-over file for the synthetic terminals; returns carrier -> month -> (available, down)."""
+    from slaprobe.sla.availability_file import write_availability
+    from slaprobe.sla.periods import Month
+    from slaprobe.sla.types import TerminalAvailability
+
+    data, sums = {}, {}
+    for m in range(1, 13):
+        month = Month(2022, m)
+        start = int(synth.dt.datetime(2022, m, 1, tzinfo=synth.TZ).timestamp()) * 1_000_000_000
+        first_day = 15 if m == 3 else 1
+        data[month] = {}
+        for tid, _n, carrier, *_rest, since in synth.TERMINALS:
+            if since == "2022-03-15" and m < 3:
+                continue
+            days = month.days - (first_day - 1 if since == "2022-03-15" and m == 3 else 0)
+            seconds = days * 86400
+            down = DOWN.get((tid, m), 0)
+            ta = TerminalAvailability(tid, start, start + month.days * 86400 * 10**9, 60, seconds, 0, 0,
+                                      seconds - down, down, down // 60)  # fmt: skip
+            data[month][tid] = ta
+            for key in ("province", carrier):
+                acc = sums.setdefault(key, {}).setdefault(str(month), [0, 0])
+                acc[0] += seconds - down
+                acc[1] += down
+    write_availability(path, data)
+    return sums
+
+
+def test_year_report(browser: Browser, month: dict[str, Path]) -> None:
+    d = month["dir"]
+    sums = _year_handover(d / "year.jsonl")
+    common = ["--config", str(d / "slaprobe.yaml"), "--year", "2022", "--availability", str(d / "year.jsonl")]
+    slaprobe("evaluation", *common, "--format", "html", "--out", str(d / "year.html"))
+    evaluation = json.loads(slaprobe("evaluation", *common, "--format", "json").stdout)
+    money = json.loads(slaprobe("reconcile", *common, "--format", "json").stdout)
+    browser.events.clear()
+    browser.open((d / "year.html").as_uri())
+    assert browser.problems() == []
+    lines = browser.evaluate(
+        '[...document.querySelectorAll(\'svg[data-chart="months"] [id^="months-mark-"]\')].length'
+    )
+    assert lines == 3  # province, telecom, unicom
+    rows = dict(
+        browser.evaluate(
+            "[...document.querySelectorAll('td[data-key]')].map(td => [td.dataset.key, td.textContent])"
+        )
+    )
+    assert len(rows) == 3 * 12
+    from decimal import ROUND_HALF_EVEN, Decimal
+
+    for key, by_month in sums.items():
+        for m, (a, u) in by_month.items():
+            exact = (Decimal(100 * a) / Decimal(a + u)).quantize(Decimal("0.0001"), ROUND_HALF_EVEN)
+            assert rows[f"{key}@{m}"] == str(exact), (key, m)
+    text = browser.evaluate("document.body.innerText")
+    rate = evaluation["availability"]["rate_percent"]  # truncated to 6 places; the table shows 2
+    assert rate[: rate.index(".") + 3] + "%" in text
+    assert evaluation["months"] == [f"2022-{m:02d}" for m in range(1, 13)]
+    assert money["net"] in text and money["gross"] in text and money["deducted"] in text
