@@ -290,7 +290,11 @@ def status_cmd(config_path: str | None, as_json: bool) -> None:
 @click.option("--carrier", help="Only this carrier's terminals.")
 @click.option("--region", help="Only this region's terminals.")
 @click.option(
-    "--format", "fmt", type=click.Choice(["table", "csv", "json", "markdown", "html"]), default="table"
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json", "markdown", "html", "pdf"]),
+    default="table",
+    help="html: one self-contained page with charts; pdf: that page printed to A4 (needs chromium).",
 )
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
@@ -305,6 +309,7 @@ def status_cmd(config_path: str | None, as_json: bool) -> None:
 def report_cmd(config_path, fmt, lang, out, availability_out, **opts):  # type: ignore[no-untyped-def]
     """Availability per terminal, region, carrier, level and tier for one month, with every outage."""
     from slaprobe.report.availability_text import render
+    from slaprobe.report.fonts import FontError
     from slaprobe.sla.engine import PeriodError
     from slaprobe.sla.maintenance import MaintenanceError
     from slaprobe.sla.reconcile import ReconcileError
@@ -320,10 +325,12 @@ def report_cmd(config_path, fmt, lang, out, availability_out, **opts):  # type: 
         opts["preset"], opts["carrier"], opts["region"],
     )  # fmt: skip
     try:
-        if fmt == "html":  # self-contained page with charts (slaprobe/report/html.py)
+        if fmt in ("html", "pdf"):  # self-contained page with charts (slaprobe/report/html.py)
             from slaprobe.report.html import render_month
             from slaprobe.report.month_view import build_month_view
 
+            if fmt == "pdf" and not out:
+                raise click.UsageError("--format pdf needs --out FILE")
             view, report = build_month_view(cfg, req, lang, availability_out)
             text = render_month(view, lang)
         else:
@@ -339,9 +346,17 @@ def report_cmd(config_path, fmt, lang, out, availability_out, **opts):  # type: 
         RuleError,
         MaintenanceError,
         ReconcileError,
+        FontError,
     ) as exc:
         _fail(exc)
-    if out:
+    if fmt == "pdf":
+        from slaprobe.report.pdf import PdfError, html_to_pdf
+
+        try:
+            html_to_pdf(text, out)
+        except PdfError as exc:
+            _fail(exc)
+    elif out:
         Path(out).write_text(text, encoding="utf-8")
     else:
         click.echo(text, nl=False)

@@ -71,6 +71,8 @@ footer{margin-top:8mm;color:var(--muted);font-size:8pt;border-top:1px solid var(
  body{max-width:none;padding:0}
  h2{break-before:auto}
  section{break-inside:auto}
+ table{break-inside:avoid}
+ caption{break-after:avoid}
  .cards{grid-template-columns:repeat(3,1fr)}
  a{color:inherit;text-decoration:none}
 }

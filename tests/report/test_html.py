@@ -280,17 +280,33 @@ def test_english_report_has_no_chinese_label(browser: Browser, month: dict[str, 
 def test_prints_to_a4(zh: Browser, tmp_path: Path) -> None:
     pdf = zh.print_pdf()
     assert pdf.startswith(b"%PDF")
-    boxes = re.findall(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)\s*\]", pdf)
-    assert len(boxes) >= 2
-    for w, h in boxes:  # A4 = 210 x 297 mm = 595.3 x 841.9 pt (Chromium rounds to its pixel grid)
-        assert abs(float(w) - 595.3) < 2 and abs(float(h) - 841.9) < 2
+    assert _a4_pages(pdf) >= 2
     zh.call("Emulation.setEmulatedMedia", media="print")
     styles = zh.evaluate(
-        "[...document.querySelectorAll('figure, .card')].map(e => getComputedStyle(e).breakInside)"
+        "[...document.querySelectorAll('figure, .card, table')].map(e => getComputedStyle(e).breakInside)"
     )
     zh.call("Emulation.setEmulatedMedia", media="")
     assert styles and set(styles) == {"avoid"}
     (tmp_path / "report.pdf").write_bytes(pdf)
+
+
+def _a4_pages(pdf: bytes) -> int:
+    boxes = re.findall(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)\s*\]", pdf)
+    for w, h in boxes:  # A4 = 210 x 297 mm = 595.3 x 841.9 pt (Chromium rounds to its pixel grid)
+        assert abs(float(w) - 595.3) < 2 and abs(float(h) - 841.9) < 2
+    return len(boxes)
+
+
+def test_pdf_export(month: dict[str, Path], tmp_path: Path) -> None:
+    """``--format pdf`` prints the page with Chromium's own print path (no DevTools)."""
+    from slaprobe.report.pdf import html_to_pdf
+
+    html_to_pdf(month["html.zh"].read_text(encoding="utf-8"), tmp_path / "r.pdf")
+    pdf = (tmp_path / "r.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF") and _a4_pages(pdf) >= 2
+    # the glyphs travel inside the PDF (Skia embeds the CFF web font as Type 3) with a ToUnicode map,
+    # so the text stays copyable
+    assert b"/FontDescriptor" in pdf and b"/ToUnicode" in pdf
 
 
 # ----------------------------------------------------------------------------- the year's report
