@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from slaprobe.config import Config
-from slaprobe.inventory import load_inventory
-from slaprobe.sla.engine import MonthReport, month_period, report_month
+from slaprobe.inventory import Inventory, load_inventory
+from slaprobe.sla.engine import MonthReport, Period, month_period, report_month
 from slaprobe.sla.inputs import SlaSource
-from slaprobe.sla.maintenance import load_maintenance
+from slaprobe.sla.maintenance import MaintenanceWindow, load_maintenance
 from slaprobe.sla.rule import Rule, rule_from, rule_from_config
 
 
@@ -72,8 +72,17 @@ def tier_targets(config: Config) -> dict[str, float]:
     return {name: float(tier.availability_target) for name, tier in contract.tiers.items()}
 
 
-def build_report(config: Config, req: ReportRequest) -> MonthReport:
-    """Everything ``slaprobe report`` computes; raises ConfigError / JournalError / InfluxError."""
+@dataclass(frozen=True)
+class RequestInputs:
+    """What a report request resolves to before the store is read (shared with the HTML report)."""
+
+    rule: Rule
+    period: Period
+    inventory: Inventory
+    windows: tuple[MaintenanceWindow, ...]
+
+
+def resolve_request(config: Config, req: ReportRequest) -> RequestInputs:
     rule = rule_for(config, req.preset)
     period = month_period(req.month, config.sla.timezone)
     inventory = load_inventory(req.inventory or config.resolve(config.inventory))
@@ -81,8 +90,16 @@ def build_report(config: Config, req: ReportRequest) -> MonthReport:
         config.resolve(config.sla.maintenance) if config.sla.maintenance else None
     )
     windows = load_maintenance(maint_path, period.tz) if maint_path else ()
+    return RequestInputs(rule, period, inventory, tuple(windows))
+
+
+def build_report(config: Config, req: ReportRequest) -> MonthReport:
+    """Everything ``slaprobe report`` computes; raises ConfigError / JournalError / InfluxError."""
+    r = resolve_request(config, req)
     with open_source(config, req.store, req.journal) as source:
-        report = report_month(source, inventory.terminals, rule, period, windows, tier_targets(config))
+        report = report_month(
+            source, r.inventory.terminals, r.rule, r.period, r.windows, tier_targets(config)
+        )
     return report.filtered(carrier=req.carrier, region=req.region)
 
 
