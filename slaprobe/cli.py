@@ -35,18 +35,21 @@ def lab_group() -> None:
 @click.option("--netns", help="namespace name (default slp-lab-<pid>-1); must not exist yet")
 @click.option("--truth", type=click.Path(dir_okay=False), help="write ground truth (JSON lines) here")
 @click.option("--no-packets", is_flag=True, help="ground truth without per-packet records (counters only)")
-def lab_serve(profile_path: str, netns: str | None, truth: str | None, no_packets: bool) -> None:
+@click.option("--udp", multiple=True, metavar="PORT=MODULE:FUNC", help="extra UDP handler (repeatable)")
+def lab_serve(
+    profile_path: str, netns: str | None, truth: str | None, no_packets: bool, udp: tuple[str, ...]
+) -> None:
     """Serve the lab in the foreground until Ctrl-C / SIGTERM; probers run inside its namespace."""
     from slaprobe.lab import Lab, ProfileError, load_profile
     from slaprobe.lab.control import describe, wait_for_stop_signal
 
     try:
         profile = load_profile(profile_path)
-    except ProfileError as exc:
+        handlers = {int(port): spec for port, _, spec in (u.partition("=") for u in udp)}
+    except (ProfileError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
-    with Lab.start(
-        profile, truth=truth or False, netns=netns, packets=bool(truth) and not no_packets
-    ) as running:
+    packets = bool(truth) and not no_packets
+    with Lab.start(profile, truth=truth or False, netns=netns, udp=handlers, packets=packets) as running:
         click.echo(describe(running), nl=False)
         wait_for_stop_signal()
     click.echo(
