@@ -191,6 +191,9 @@ class Responder:
         self.pending: list[tuple[Any, ...]] = []  # final pkt records not yet formatted
         self.lateness = Lateness()
         self.counters = dict.fromkeys(("malformed", "foreign", "write_errors", "handler_errors"), 0)
+        self.counters["internal_errors"] = 0
+        # running totals, so ``stats`` is O(1) however many terminals there are
+        self.totals = dict.fromkeys(("requests", *_COUNTERS, "duplicates"), 0)
         self.imp_cache: dict[tuple[tuple[str, float], ...], Impairment] = {}
         self.active: set[int] = set()
         self.matchers = [_Matcher(o.targets, profile) for o in profile.outages]
@@ -244,17 +247,21 @@ class Responder:
         heap = self.heap
         while heap and heap[0][0] <= self.clock():
             due, _, kind, data = heapq.heappop(heap)
-            if kind == _RELEASE:
-                self.release(due, *data)
-            elif kind == _UDP_ARRIVE:
-                self.udp_arrive(due, *data)
-            elif kind == _OUTAGE_START:
-                self.active.add(data)
-                self.outage_times[data][2] = self.clock()
-            else:
-                self.active.discard(data)
-                self.outage_times[data][3] = self.clock()
-                self.write_outage(data)
+            try:
+                if kind == _RELEASE:
+                    self.release(due, *data)
+                elif kind == _UDP_ARRIVE:
+                    self.udp_arrive(due, *data)
+                elif kind == _OUTAGE_START:
+                    self.active.add(data)
+                    self.outage_times[data][2] = self.clock()
+                else:
+                    self.active.discard(data)
+                    self.outage_times[data][3] = self.clock()
+                    self.write_outage(data)
+            except Exception as exc:  # a bug must cost one event, not the lab; say so loudly
+                self.counters["internal_errors"] += 1
+                print(f"lab responder: internal error on event {kind}: {exc!r}", file=sys.stderr)
 
     def release(
         self, due: int, pkt: bytes, copies: int, rec: list[Any] | None, term: Term, action: str = "replied"
@@ -271,8 +278,11 @@ class Responder:
         self.finish(rec, term, action, tx, copies - 1)
 
     def finish(self, rec: list[Any] | None, term: Term, action: str, tx: int | None, dups: int) -> None:
-        term.counts[action if action in term.counts else "other"] += 1
+        key = action if action in term.counts else "other"
+        term.counts[key] += 1
         term.dups += dups
+        self.totals[key] += 1
+        self.totals["duplicates"] += dups
         if rec is not None:
             rec[6], rec[10], rec[11] = action, tx, dups
             self.pending.append(tuple(rec))
@@ -290,6 +300,7 @@ class Responder:
             return
         n = term.n
         term.n = n + 1
+        self.totals["requests"] += 1
         u_loss, u_rev, u_jf, u_jr, u_dup, u_reo = term.draws(n)
         imp = term.imp
         fwd = imp.delay_fwd_ms
@@ -338,6 +349,8 @@ class Responder:
         ctx = UdpContext(src, p.sport, term.addr, p.dport, term.tid, due, due, state)
         try:
             answer = handler(p.payload, ctx)
+            if answer is not None:
+                answer = bytes(answer)  # a handler returning str or int is a handler error, not our crash
         except Exception as exc:
             self.counters["handler_errors"] += 1
             if self.counters["handler_errors"] <= 5:
@@ -349,7 +362,7 @@ class Responder:
         elif lost_rev:
             self.finish(rec, term, "dropped_loss_rev", None, 0)
         else:
-            self.push(due + back_ns, _RELEASE, (packets.udp_reply(p, bytes(answer)), copies, rec, term))
+            self.push(due + back_ns, _RELEASE, (packets.udp_reply(p, answer), copies, rec, term))
 
     # ------------------------------------------------------------------ ground truth
 
@@ -384,16 +397,8 @@ class Responder:
         )  # fmt: skip
 
     def stats(self) -> dict[str, Any]:
-        totals = dict.fromkeys(_COUNTERS, 0)
-        requests = dups = 0
-        for t in self.terms.values():
-            if t is not None:
-                requests += t.n
-                dups += t.dups
-                for k, v in t.counts.items():
-                    totals[k] += v
         return {
-            "requests": requests, **totals, "duplicates": dups, **self.counters,
+            **self.totals, **self.counters,
             "pending_events": len(self.heap),
             "late_us": self.lateness.summary(),
             "kernel_tx_dropped": _tun_tx_dropped(),
