@@ -205,15 +205,20 @@ class LabProfile:
                 return addr
         raise KeyError(terminal_id)
 
-    def impairment_for(self, address: IPAddress | str) -> Impairment:
-        """The resolved impairments of one address: defaults < ranges (less specific first) < per-terminal."""
-        addr = ipaddress.ip_address(address)
+    def merged_impairments(self, address: IPAddress | str) -> dict[str, float]:
+        """The impairment keys that apply to one address: defaults < ranges (less specific first) <
+        per-terminal, before the per-direction split."""
+        addr = address if isinstance(address, IPAddress) else ipaddress.ip_address(address)
         merged = dict(self.defaults)
         for rule in self.ranges:  # sorted by prefix length at validation (stable: file order breaks ties)
             if addr.version == rule.prefix.version and addr in rule.prefix:
                 merged.update(rule.impairments)
         merged.update(self.per_terminal.get(addr, {}))
-        return Impairment.resolve(merged)
+        return merged
+
+    def impairment_for(self, address: IPAddress | str) -> Impairment:
+        """The resolved impairments of one address."""
+        return Impairment.resolve(self.merged_impairments(address))
 
 
 def profile_for_inventory(

@@ -152,17 +152,25 @@ class Lateness:
 
 
 class _Matcher:
-    """Which addresses one outage covers: exact addresses plus (version, network int, mask) prefixes."""
+    """Which addresses one outage covers: a set of single addresses (ids, /32, /128) plus real prefixes,
+    so an outage naming thousands of terminals costs one set lookup per terminal."""
 
     def __init__(self, targets: tuple[str, ...], profile: LabProfile) -> None:
         ids = dict(profile.terminals)
-        self.nets = []
+        self.single: set[ipaddress.IPv4Address | ipaddress.IPv6Address] = set()
+        self.nets: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
         for t in targets:
-            net = ipaddress.ip_network(str(ids[t]) if t in ids else t)
-            self.nets.append(net)
+            if t in ids:
+                self.single.add(ids[t])
+                continue
+            net = ipaddress.ip_network(t)
+            if net.num_addresses == 1:
+                self.single.add(net.network_address)
+            else:
+                self.nets.append(net)
 
     def covers(self, addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-        return any(addr.version == n.version and addr in n for n in self.nets)
+        return addr in self.single or any(addr.version == n.version and addr in n for n in self.nets)
 
 
 class Responder:
@@ -221,19 +229,15 @@ class Responder:
         if not any(addr.version == b.version and addr in b for b in self.blocks):
             t = None
         else:
-            merged = dict(self.profile.defaults)
-            for rule in self.profile.ranges:
-                if addr.version == rule.prefix.version and addr in rule.prefix:
-                    merged.update(rule.impairments)
-            merged.update(self.profile.per_terminal.get(addr, {}))
+            merged = self.profile.merged_impairments(addr)
             key = tuple(sorted(merged.items()))
             imp = self.imp_cache.get(key)
             if imp is None:
                 imp = self.imp_cache[key] = Impairment.resolve(merged)
             outs = frozenset(i for i, m in enumerate(self.matchers) if m.covers(addr))
             t = Term(str(addr), self.ids.get(addr), imp, outs, self.profile.seed)
-        if len(self.terms) > 500_000:  # a scan of the /64 must not eat memory; listed ones come back
-            self.terms.clear()
+        if len(self.terms) > 500_000:  # a scan of the /64 must not eat memory: forget unlisted addresses
+            self.terms = {k: v for k, v in self.terms.items() if v is not None and v.tid is not None}
         self.terms[dst] = t
         return t
 
