@@ -29,10 +29,12 @@ from apscheduler.triggers.interval import IntervalTrigger
 from slaprobe.config import Config
 from slaprobe.inventory import Inventory, load_inventory
 from slaprobe.model import Heartbeat, ProbeKind, Sample
+from slaprobe.notify import Notifier
 from slaprobe.probes.base import ProbeEngine, ProbeTarget
 from slaprobe.probes.registry import make_engine
 from slaprobe.scheduler import CycleRunner, CycleSpec
 from slaprobe.store.journal import JournalStore
+from slaprobe.store.shipper import Shipper, shipper_for
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +102,9 @@ class DaemonState:
 
 
 class Daemon:
-    def __init__(self, config: Config, *, inventory: Inventory | None = None) -> None:
+    def __init__(
+        self, config: Config, *, inventory: Inventory | None = None, shipper: Shipper | None = None
+    ) -> None:
         self.config = config
         self.inventory = inventory or self._load_inventory()
         self.store = JournalStore(config.journal_path)
@@ -113,6 +117,12 @@ class Daemon:
         self._running: set[asyncio.Task] = set()
         self._stop = asyncio.Event()
         self._reload_task: asyncio.Future[None] | None = None
+        # InfluxDB: the journal stays the first stop; a shipper thread forwards it (store.kind: influx).
+        if shipper is None and config.store.kind == "influx":
+            shipper = shipper_for(config)
+        self.shipper = shipper
+        self.notifier = Notifier()  # sd_notify; a no-op outside systemd
+        self._started = time.time()
 
     # ------------------------------------------------------------------ inventory
     def _load_inventory(self) -> Inventory:
@@ -124,10 +134,14 @@ class Daemon:
     def _write_samples(self, samples: list[Sample]) -> None:
         self.store.write_samples(samples)
         self.state.samples += len(samples)
+        if self.shipper is not None:
+            self.shipper.wake()
 
     def _write_heartbeat(self, hb: Heartbeat) -> None:
         self.store.write_heartbeats([hb])
         self.state.cycles += 1
+        if self.shipper is not None:
+            self.shipper.wake()
         self.state.last_heartbeat[hb.group] = hb
         log.info(
             "cycle done",
@@ -194,10 +208,12 @@ class Daemon:
 
     def reload(self) -> None:
         """SIGHUP: re-read the inventory; a broken file is reported and the old one kept."""
+        self.notifier.reloading()
         try:
             inventory = self._load_inventory()
         except Exception as exc:  # any failure keeps the running inventory
             log.error("reload failed, keeping the current inventory: %s", exc)
+            self.notifier.ready("reload failed; running with the previous inventory")
             return
         self.inventory = inventory
         self.store.set_terminal_tags(inventory.tags())
@@ -212,6 +228,13 @@ class Daemon:
         except Exception:
             log.exception("reload: cannot start a probe engine; new probe kinds stay idle")
         self._schedule()
+        self.notifier.ready(f"probing {len(self.inventory)} terminals (reloaded)")
+
+    def _healthy(self) -> bool:
+        """For the systemd watchdog: a cycle finished recently (3 of the longest intervals + 60 s)."""
+        longest = max((s.interval_s for s in self.specs.values()), default=60.0)
+        last = max((hb.time_ns for hb in self.state.last_heartbeat.values()), default=0) / 1e9
+        return time.time() - max(last, self._started) < 3 * longest + 60
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
@@ -233,6 +256,10 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop)
         loop.add_signal_handler(signal.SIGHUP, self.reload)
+        if self.shipper is not None:
+            self.shipper.start()
+        watchdog = asyncio.create_task(self.notifier.watchdog_loop(self._healthy))
+        self.notifier.ready(f"probing {len(self.inventory)} terminals as {self.config.vantage}")
         log.info(
             "slaprobe running",
             extra={
@@ -243,12 +270,16 @@ class Daemon:
             },
         )
         await self._stop.wait()
+        self.notifier.stopping("draining probes in flight")
         log.info("stopping: draining probes in flight")
         self.scheduler.shutdown(wait=False)
         if self._running:
             await asyncio.gather(*self._running, return_exceptions=True)
         for engine in self.engines.values():
             await engine.close()
+        watchdog.cancel()
+        if self.shipper is not None:
+            await asyncio.to_thread(self.shipper.stop)  # last flush, bounded; the rest waits in the journal
         self.store.close()
         log.info("stopped", extra={"samples": self.state.samples, "cycles": self.state.cycles})
         return 0
@@ -267,5 +298,10 @@ def network_namespace(name: str) -> Iterator[None]:
 
 
 def run_daemon(config: Config) -> int:
+    shipper = shipper_for(config) if config.store.kind == "influx" else None
+    if shipper is not None:
+        # Started before entering ``config.netns`` (namespaces are per thread): only probe traffic
+        # belongs in the lab's namespace; InfluxDB is reached through the host's network.
+        shipper.start()
     with network_namespace(config.netns):
-        return asyncio.run(Daemon(config).run())
+        return asyncio.run(Daemon(config, shipper=shipper).run())
