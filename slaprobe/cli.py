@@ -179,6 +179,7 @@ def probe(addresses: tuple[str, ...], kind: str, sources: tuple[str, ...], fmt: 
     """Probe ADDRESS... once (exit 0: all answered, 1: some did not, 2: bad usage, 3: cannot probe)."""
     from slaprobe.model import ProbeKind
     from slaprobe.probes.oneshot import build_settings, parse_targets, probe_once
+
     try:
         targets = parse_targets(addresses)
         settings = build_settings(ProbeKind(kind), sources, **opts)
@@ -268,6 +269,92 @@ def status_cmd(config_path: str | None, as_json: bool) -> None:
 
 
 # ---------------------------------------------------------------- report, reconcile (SLA engine, money)
+
+
+def _money_inputs(
+    config_path: str | None, contract: str | None, inventory_path: str | None, availability: str
+):
+    """Contract and inventory default to the config's ``sla.contract`` and ``inventory``."""
+    from slaprobe.settle import load_inputs
+
+    config = _load_config(config_path)
+    contract_path = contract or (config.resolve(config.sla.contract) if config.sla.contract else None)
+    if not contract_path:
+        raise click.UsageError("no contract: pass --contract FILE or set sla.contract in the config")
+    try:
+        return load_inputs(contract_path, inventory_path or config.resolve(config.inventory), availability)
+    except ConfigError as exc:
+        _fail(exc)
+
+
+def _money_options(f):  # type: ignore[no-untyped-def]
+    for option in reversed(
+        [
+            config_option,
+            click.option(
+                "--contract", type=click.Path(dir_okay=False), help="Contract YAML [config sla.contract]."
+            ),
+            click.option(
+                "--inventory", "inventory_path", type=click.Path(dir_okay=False), help="[config inventory]"
+            ),
+            click.option(
+                "--availability",
+                type=click.Path(dir_okay=False),
+                required=True,
+                help="Monthly availability (JSON lines from the SLA engine).",
+            ),
+            click.option(
+                "--format", "fmt", type=click.Choice(["table", "csv", "markdown", "json"]), default="table"
+            ),
+            click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True),
+        ]
+    ):
+        f = option(f)
+    return f
+
+
+@cli.command("reconcile")
+@click.option("--quarter", help="e.g. 2022Q4")
+@click.option("--year", type=int, help="the whole contract year")
+@click.option("--month", help="e.g. 2022-03")
+@click.option("--invoice", type=click.Path(exists=True, dir_okay=False), help="A carrier's bill (CSV).")
+@_money_options
+def reconcile_cmd(quarter, year, month, invoice, **opts):  # type: ignore[no-untyped-def]
+    """Settle a quarter or year per carrier: fees, deductions with reasons, installments, balance due."""
+    from slaprobe.settle import reconcile_report
+    from slaprobe.sla.periods import Period
+    from slaprobe.sla.reconcile import ReconcileError
+
+    chosen = [p for p in (quarter, None if year is None else str(year), month) if p]
+    if len(chosen) != 1:
+        raise click.UsageError("give exactly one of --quarter, --year, --month")
+    try:
+        period = Period.parse(chosen[0])
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    inputs = _money_inputs(
+        opts["config_path"], opts["contract"], opts["inventory_path"], opts["availability"]
+    )
+    try:
+        click.echo(reconcile_report(inputs, period, invoice, opts["fmt"], opts["lang"]), nl=False)
+    except (ConfigError, ReconcileError) as exc:
+        _fail(exc)
+
+
+@cli.command("evaluation")
+@click.option("--year", type=int, required=True)
+@_money_options
+def evaluation_cmd(year, **opts):  # type: ignore[no-untyped-def]
+    """The annual performance evaluation's output indicators (coverage, availability, open terminals)."""
+    from slaprobe.settle import evaluation_report
+
+    inputs = _money_inputs(
+        opts["config_path"], opts["contract"], opts["inventory_path"], opts["availability"]
+    )
+    try:
+        click.echo(evaluation_report(inputs, year, opts["fmt"], opts["lang"]), nl=False)
+    except ValueError as exc:
+        _fail(exc)
 
 
 def main() -> None:

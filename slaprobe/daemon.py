@@ -33,8 +33,9 @@ from slaprobe.notify import Notifier
 from slaprobe.probes.base import ProbeEngine, ProbeTarget
 from slaprobe.probes.registry import make_engine
 from slaprobe.scheduler import CycleRunner, CycleSpec
+from slaprobe.store.influx import InfluxClient, InfluxError
 from slaprobe.store.journal import JournalStore
-from slaprobe.store.shipper import Shipper, shipper_for
+from slaprobe.store.shipper import Shipper
 
 log = logging.getLogger(__name__)
 
@@ -116,13 +117,9 @@ class Daemon:
         self.runner: CycleRunner | None = None
         self._running: set[asyncio.Task] = set()
         self._stop = asyncio.Event()
+        self.notifier = Notifier()
+        self.shipper: Shipper | None = shipper  # run_daemon starts it outside config.netns
         self._reload_task: asyncio.Future[None] | None = None
-        # InfluxDB: the journal stays the first stop; a shipper thread forwards it (store.kind: influx).
-        if shipper is None and config.store.kind == "influx":
-            shipper = shipper_for(config)
-        self.shipper = shipper
-        self.notifier = Notifier()  # sd_notify; a no-op outside systemd
-        self._started = time.time()
 
     # ------------------------------------------------------------------ inventory
     def _load_inventory(self) -> Inventory:
@@ -134,15 +131,14 @@ class Daemon:
     def _write_samples(self, samples: list[Sample]) -> None:
         self.store.write_samples(samples)
         self.state.samples += len(samples)
-        if self.shipper is not None:
-            self.shipper.wake()
 
     def _write_heartbeat(self, hb: Heartbeat) -> None:
         self.store.write_heartbeats([hb])
         self.state.cycles += 1
-        if self.shipper is not None:
-            self.shipper.wake()
         self.state.last_heartbeat[hb.group] = hb
+        if self.shipper is not None:
+            self.shipper.wake()  # the cycle's samples and heartbeat are committed: ship them now
+        self.notifier.status(f"cycle {hb.group}: {hb.probed}/{hb.due} probed, {hb.skipped} skipped")
         log.info(
             "cycle done",
             extra={
@@ -213,7 +209,7 @@ class Daemon:
             inventory = self._load_inventory()
         except Exception as exc:  # any failure keeps the running inventory
             log.error("reload failed, keeping the current inventory: %s", exc)
-            self.notifier.ready("reload failed; running with the previous inventory")
+            self.notifier.ready("running")
             return
         self.inventory = inventory
         self.store.set_terminal_tags(inventory.tags())
@@ -228,13 +224,20 @@ class Daemon:
         except Exception:
             log.exception("reload: cannot start a probe engine; new probe kinds stay idle")
         self._schedule()
-        self.notifier.ready(f"probing {len(self.inventory)} terminals (reloaded)")
+        self.notifier.ready("running")  # READY=1 closes the RELOADING=1 sent by reload()
 
-    def _healthy(self) -> bool:
-        """For the systemd watchdog: a cycle finished recently (3 of the longest intervals + 60 s)."""
-        longest = max((s.interval_s for s in self.specs.values()), default=60.0)
-        last = max((hb.time_ns for hb in self.state.last_heartbeat.values()), default=0) / 1e9
-        return time.time() - max(last, self._started) < 3 * longest + 60
+    def _start_shipper(self) -> None:
+        if self.shipper is None:
+            self.shipper = start_shipper(self.config)
+
+    def healthy(self) -> bool:
+        """For the systemd watchdog: every cycle kind has finished a cycle within three intervals."""
+        now_ns = time.time_ns()
+        for name, spec in self.specs.items():
+            hb = self.state.last_heartbeat.get(name)
+            if hb is not None and now_ns - hb.time_ns > 3 * spec.interval_s * 1e9 + 60e9:
+                return False
+        return True
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
@@ -253,13 +256,12 @@ class Daemon:
         self.scheduler = AsyncIOScheduler(event_loop=loop, timezone=dt.UTC)
         self._schedule()
         self.scheduler.start()
+        self._start_shipper()
+        watchdog = asyncio.ensure_future(self.notifier.watchdog_loop(self.healthy))
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop)
         loop.add_signal_handler(signal.SIGHUP, self.reload)
-        if self.shipper is not None:
-            self.shipper.start()
-        watchdog = asyncio.create_task(self.notifier.watchdog_loop(self._healthy))
-        self.notifier.ready(f"probing {len(self.inventory)} terminals as {self.config.vantage}")
+        self.notifier.ready("running")
         log.info(
             "slaprobe running",
             extra={
@@ -270,17 +272,18 @@ class Daemon:
             },
         )
         await self._stop.wait()
-        self.notifier.stopping("draining probes in flight")
         log.info("stopping: draining probes in flight")
+        self.notifier.stopping("draining probes in flight")
+        watchdog.cancel()
         self.scheduler.shutdown(wait=False)
         if self._running:
             await asyncio.gather(*self._running, return_exceptions=True)
         for engine in self.engines.values():
             await engine.close()
-        watchdog.cancel()
         if self.shipper is not None:
-            await asyncio.to_thread(self.shipper.stop)  # last flush, bounded; the rest waits in the journal
+            await asyncio.to_thread(self.shipper.stop)
         self.store.close()
+        self.notifier.close()
         log.info("stopped", extra={"samples": self.state.samples, "cycles": self.state.cycles})
         return 0
 
@@ -297,11 +300,27 @@ def network_namespace(name: str) -> Iterator[None]:
         yield
 
 
+def start_shipper(config: Config) -> Shipper | None:
+    """store.kind = influx: a shipper thread forwards the journal to InfluxDB.
+
+    A wrong URL, credentials or database is logged loudly here and by the shipper on every retry,
+    but never stops probing: samples wait in the journal until InfluxDB accepts them.
+    """
+    if config.store.kind != "influx":
+        return None
+    try:
+        client = InfluxClient(config.influx)
+    except InfluxError as exc:
+        log.error("InfluxDB shipping disabled, samples stay in the journal: %s", exc)
+        return None
+    shipper = Shipper(JournalStore(config.journal_path), client, config.shipper)
+    shipper.start()
+    return shipper
+
+
 def run_daemon(config: Config) -> int:
-    shipper = shipper_for(config) if config.store.kind == "influx" else None
-    if shipper is not None:
-        # Started before entering ``config.netns`` (namespaces are per thread): only probe traffic
-        # belongs in the lab's namespace; InfluxDB is reached through the host's network.
-        shipper.start()
+    # The shipper thread starts before entering ``config.netns`` (namespaces are per thread): only probe
+    # traffic belongs in the lab's namespace; InfluxDB is reached through the host's network.
+    shipper = start_shipper(config)
     with network_namespace(config.netns):
         return asyncio.run(Daemon(config, shipper=shipper).run())

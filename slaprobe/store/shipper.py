@@ -40,7 +40,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from slaprobe.config import Config, ShipperConfig
+from slaprobe.config import ShipperConfig
 from slaprobe.model import NS_PER_S
 from slaprobe.store.influx import ErrorKind, InfluxClient, InfluxError
 from slaprobe.store.journal import JournalStore
@@ -75,15 +75,6 @@ class ShipperState:
 
 class _Rejected(Exception):
     """A single line InfluxDB refuses for good (400 on one point, 413 on one point)."""
-
-
-def shipper_for(config: Config) -> Shipper:
-    """The daemon's shipper: its own journal connection on the daemon's file, the configured InfluxDB.
-
-    Nothing is contacted here, so a daemon whose InfluxDB is down still starts and journals.
-    """
-    log.info("shipping the journal to InfluxDB at %s", config.influx.url)
-    return Shipper(JournalStore(config.journal_path), InfluxClient(config.influx), config.shipper)
 
 
 def backoff_delay(failures: int, min_s: float, max_s: float, rng: random.Random) -> float:
