@@ -1,0 +1,218 @@
+"""The daemon's configuration: YAML onto frozen dataclasses, every default in this one file.
+
+``config/slaprobe.example.yaml`` mirrors these classes option by option (a test keeps them in step), so
+the sample file *is* the reference. Secrets (InfluxDB password/token) are never required in the config
+file itself: each can come from an environment variable or a separate file readable only by the service.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from slaprobe.configload import ConfigError, load_dataclass, opt, read_yaml
+from slaprobe.model import ProbeKind
+
+DEFAULT_CONFIG_PATH = Path("/etc/slaprobe/slaprobe.yaml")
+
+
+@dataclass(frozen=True, slots=True)
+class IcmpConfig:
+    count: int = opt(5, min=1, max=1000)  # echoes per terminal per cycle
+    interval_ms: float = opt(200.0, min=1.0, max=60_000.0)  # spacing between echoes
+    timeout_ms: float = opt(1000.0, min=10.0, max=60_000.0)  # an answer later than this is lost (and late)
+    dscp: int = opt(34, min=0, max=63)  # AF41: the class video conferencing rides in
+    payload_size: int = opt(56, min=16, max=1472)
+    source_v4: str | None = None
+    source_v6: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IcmpJitterConfig:
+    count: int = opt(20, min=2, max=10_000)
+    interval_ms: float = opt(20.0, min=1.0, max=60_000.0)
+    timeout_ms: float = opt(1000.0, min=10.0, max=60_000.0)
+    dscp: int = opt(34, min=0, max=63)
+    payload_size: int = opt(56, min=16, max=1472)
+
+
+@dataclass(frozen=True, slots=True)
+class StreamConfig:
+    """An RTP or STAMP stream: like a call's media, paced evenly."""
+
+    rate_pps: float = opt(50.0, min=0.1, max=10_000.0)
+    duration_s: float = opt(2.0, min=0.01, max=600.0)
+    size: int = opt(200, min=44, max=1472)  # UDP payload bytes
+    dscp: int = opt(34, min=0, max=63)
+    timeout_ms: float = opt(1000.0, min=10.0, max=60_000.0)  # wait for the last packet's answer
+    port: int = opt(862, min=1, max=65535)  # reflector port when the inventory gives none
+    codec: str = "g711"  # E-model codec profile (see probes/emodel.py)
+
+
+@dataclass(frozen=True, slots=True)
+class ProbesConfig:
+    default: list[ProbeKind] = opt([ProbeKind.ICMP])  # probe kinds for terminals that name none
+    intervals_s: dict[ProbeKind, float] = opt({})  # per-kind cycle length, e.g. {icmp-jitter: 300}
+    icmp: IcmpConfig = field(default_factory=IcmpConfig)
+    icmp_jitter: IcmpJitterConfig = field(default_factory=IcmpJitterConfig, metadata={"key": "icmp-jitter"})
+    rtp: StreamConfig = field(default_factory=lambda: StreamConfig(port=5004))
+    stamp: StreamConfig = field(default_factory=lambda: StreamConfig(size=44, port=862))
+
+
+@dataclass(frozen=True, slots=True)
+class GroupConfig:
+    interval_s: float = opt(60.0, min=1.0, max=86_400.0)
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleConfig:
+    interval_s: float = opt(60.0, min=1.0, max=86_400.0)  # cycle length for the default group
+    groups: dict[str, GroupConfig] = opt({})  # e.g. {province: {interval_s: 30}}
+    slot_ms: float = opt(100.0, min=10.0, max=10_000.0)  # granularity of the even spread
+    spread: float = opt(0.9, min=0.1, max=1.0)  # fraction of the cycle over which starts are spread
+    late_tolerance_ms: float = opt(1000.0, min=0.0)  # a start later than this counts as late
+    reference_targets: list[str] = opt([])  # addresses that must answer for a cycle to count
+
+
+@dataclass(frozen=True, slots=True)
+class ShardConfig:
+    """Which part of the inventory this probe host probes (several hosts share one inventory)."""
+
+    index: int = opt(1, min=1)  # K in K/N
+    count: int = opt(1, min=1)  # N in K/N
+    regions: list[str] = opt([])  # alternatively: only these regions (empty = all)
+
+
+@dataclass(frozen=True, slots=True)
+class InfluxConfig:
+    url: str = "http://127.0.0.1:8086"
+    api: str = opt("auto", choices=("auto", "v1", "v2"))
+    database: str = "slaprobe"  # v1 database (v2: mapped bucket of the same name by default)
+    retention_policy: str = ""
+    username: str = ""
+    password: str = ""  # prefer password_env or password_file
+    password_env: str = "SLAPROBE_INFLUX_PASSWORD"
+    password_file: str = ""
+    org: str = ""  # v2
+    bucket: str = ""  # v2; empty = database/retention_policy
+    token: str = ""  # prefer token_env or token_file
+    token_env: str = "SLAPROBE_INFLUX_TOKEN"
+    token_file: str = ""
+    timeout_s: float = opt(10.0, min=0.1, max=600.0)
+    verify_tls: bool = True
+
+    def resolved_password(self) -> str:
+        return resolve_secret(self.password, self.password_env, self.password_file)
+
+    def resolved_token(self) -> str:
+        return resolve_secret(self.token, self.token_env, self.token_file)
+
+
+@dataclass(frozen=True, slots=True)
+class ShipperConfig:
+    batch_size: int = opt(5000, min=1, max=1_000_000)  # points per write
+    max_backoff_s: float = opt(60.0, min=0.1, max=3600.0)
+    journal_cap_mb: float = opt(4096.0, min=1.0)  # journal disk cap; rows already shipped are pruned first
+    keep_shipped_days: float = opt(40.0, min=0.0)  # keep shipped rows this long (reports from the journal)
+
+
+@dataclass(frozen=True, slots=True)
+class StoreConfig:
+    kind: str = opt("embedded", choices=("embedded", "influx"))  # influx = journal + shipper to InfluxDB
+    journal: str = "journal.sqlite"  # relative to state_dir
+
+
+@dataclass(frozen=True, slots=True)
+class SlaConfig:
+    preset: str = opt("mef10.3", choices=("mef10.3", "y1540", "strict"))
+    interval_s: int | None = opt(None, min=1)  # overrides the preset's Δt
+    threshold: float | None = opt(None, min=0.0, max=1.0)  # overrides the preset's loss threshold C
+    consecutive: int | None = opt(None, min=1)  # overrides the preset's n
+    min_probes: int = opt(1, min=1)  # fewer packets sent in an interval -> UNKNOWN
+    quorum: float = opt(0.5, min=0.0, max=1.0)  # share of measuring vantages that must see it down
+    timezone: str = "Asia/Shanghai"  # months are local calendar months
+    maintenance: str = ""  # YAML file of announced maintenance windows
+    contract: str = ""  # contract YAML (prices, targets, deductions)
+
+
+@dataclass(frozen=True, slots=True)
+class LogConfig:
+    level: str = opt("info", choices=("debug", "info", "warning", "error"))
+    format: str = opt("json", choices=("json", "text"))
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    vantage: str = "probe-1"  # this probe host's id, the `vantage` tag of every sample
+    inventory: str = "/etc/slaprobe/terminals.csv"
+    state_dir: str = "/var/lib/slaprobe"
+    netns: str = ""  # probe from inside this network namespace (the lab); empty = current one
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    probes: ProbesConfig = field(default_factory=ProbesConfig)
+    shard: ShardConfig = field(default_factory=ShardConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
+    influx: InfluxConfig = field(default_factory=InfluxConfig)
+    shipper: ShipperConfig = field(default_factory=ShipperConfig)
+    sla: SlaConfig = field(default_factory=SlaConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+    source: str = field(default="", metadata={"key": "__source__"})  # where it was loaded from
+
+    @property
+    def journal_path(self) -> Path:
+        return Path(self.state_dir) / self.store.journal
+
+    def resolve(self, relative: str) -> Path:
+        """Paths in the config are relative to the config file's folder."""
+        p = Path(relative)
+        if p.is_absolute() or not self.source:
+            return p
+        return Path(self.source).parent / p
+
+
+def resolve_secret(inline: str, env: str, file: str) -> str:
+    """Inline value, else the named environment variable, else the first line of the file."""
+    if inline:
+        return inline
+    if env and os.environ.get(env):
+        return os.environ[env]
+    if file:
+        try:
+            return Path(file).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(file, [f"cannot read secret file: {exc.strerror or exc}"]) from exc
+    return ""
+
+
+def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Config:
+    """Load and validate a config file (None = all defaults); every problem is reported at once."""
+    data: Any = {}
+    source = "(defaults)"
+    if path is not None:
+        source = str(path)
+        data = read_yaml(path) or {}
+        if not isinstance(data, dict):
+            raise ConfigError(source, ["the file must be a YAML mapping of options"])
+    data = dict(data)
+    for key, value in (overrides or {}).items():
+        data[key] = value
+    problems: list[str] = []
+    try:
+        cfg = load_dataclass(Config, data, source)
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+        cfg = None
+    if cfg is not None:
+        if cfg.shard.index > cfg.shard.count:
+            problems.append(f"shard.index: {cfg.shard.index} is larger than shard.count {cfg.shard.count}")
+        if not cfg.vantage or any(c in cfg.vantage for c in " ,=\\\"'"):
+            problems.append(
+                f"vantage: {cfg.vantage!r} must be non-empty without spaces, commas, quotes or '='"
+            )
+    if problems:
+        raise ConfigError(source, problems)
+    assert cfg is not None
+    from dataclasses import replace
+
+    return replace(cfg, source=str(path) if path is not None else "")

@@ -1,0 +1,247 @@
+"""ICMP echo probes: ``icmp`` (a short burst per target) and ``icmp-jitter`` (a paced train).
+
+One :class:`IcmpEngine` measures any number of targets concurrently through one shared
+:class:`~slaprobe.probes.icmp_socket.IcmpTransport` (one socket per address family). ``probe`` is a
+coroutine that sends ``count`` echoes spaced ``interval_ms`` apart on absolute times, waits until the
+last echo's timeout (or less, once every echo is answered), and turns what came back into a Sample:
+loss over the echoes actually sent, RTT min/avg/max/median, RFC 3550 jitter over consecutive RTTs in
+arrival order and RFC 5481 PDV (DESIGN §4). A reply later than ``timeout_ms`` counts as lost and late.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from ipaddress import ip_address
+from typing import ClassVar
+
+from slaprobe.model import NS_PER_MS, Outcome, ProbeKind, Sample, outcome_for
+from slaprobe.probes.base import ProbeTarget
+from slaprobe.probes.icmp_socket import (
+    LATE,
+    NOT_SENT,
+    RECEIVED,
+    TOKEN_SIZE,
+    UNREACHED,
+    EchoProbe,
+    IcmpStats,
+    IcmpTransport,
+    SocketMode,
+    padding,
+)
+from slaprobe.probes.stats import summarize
+
+MAX_PAYLOAD = 65_000  # leaves room for IPv4 + ICMP headers inside 65,535
+
+
+@dataclass(frozen=True, slots=True)
+class IcmpSettings:
+    """Settings of the ``icmp`` probe (a burst of echoes per target per cycle).
+
+    Defaults: 5 echoes 200 ms apart, 1 s timeout each, DSCP AF41 (34, TOS 0x88) like the video traffic
+    whose path we judge, 56 payload bytes like ping (the first 8 carry the matching token).
+    """
+
+    kind: ClassVar[ProbeKind] = ProbeKind.ICMP
+
+    count: int = 5
+    interval_ms: float = 200.0
+    timeout_ms: float = 1000.0
+    dscp: int = 34
+    payload_size: int = 56
+    source_v4: str | None = None
+    source_v6: str | None = None
+    socket_mode: SocketMode = SocketMode.AUTO  # auto = raw if permitted, else unprivileged ping sockets
+
+    def __post_init__(self) -> None:
+        name = self.kind.value
+        if not isinstance(self.count, int) or isinstance(self.count, bool) or self.count < 1:
+            raise ValueError(f"{name}.count: must be an integer >= 1, got {self.count!r}")
+        if self.count > 65_536:
+            raise ValueError(f"{name}.count: at most 65536 echoes per probe, got {self.count}")
+        if not self.interval_ms >= 0:
+            raise ValueError(f"{name}.interval_ms: must be >= 0, got {self.interval_ms!r}")
+        if not self.timeout_ms > 0:
+            raise ValueError(f"{name}.timeout_ms: must be > 0, got {self.timeout_ms!r}")
+        if not isinstance(self.dscp, int) or not 0 <= self.dscp <= 63:
+            raise ValueError(f"{name}.dscp: must be an integer 0..63, got {self.dscp!r}")
+        if not isinstance(self.payload_size, int) or not TOKEN_SIZE <= self.payload_size <= MAX_PAYLOAD:
+            raise ValueError(
+                f"{name}.payload_size: must be an integer {TOKEN_SIZE}..{MAX_PAYLOAD} "
+                f"(the first {TOKEN_SIZE} bytes carry the matching token), got {self.payload_size!r}"
+            )
+        for key, version in (("source_v4", 4), ("source_v6", 6)):
+            value = getattr(self, key)
+            if value is None:
+                continue
+            try:
+                addr = ip_address(str(value))
+            except ValueError:
+                raise ValueError(f"{name}.{key}: not an IP address: {value!r}") from None
+            if addr.version != version:
+                raise ValueError(f"{name}.{key}: expected an IPv{version} address, got {value!r}")
+            object.__setattr__(self, key, str(addr))
+        try:
+            object.__setattr__(self, "socket_mode", SocketMode(self.socket_mode))
+        except ValueError:
+            modes = ", ".join(m.value for m in SocketMode)
+            got = self.socket_mode
+            raise ValueError(f"{name}.socket_mode: must be one of {modes}, got {got!r}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class IcmpJitterSettings(IcmpSettings):
+    """Settings of the ``icmp-jitter`` probe: a train of 20 echoes 20 ms apart (like a voice stream's
+    packet rate), enough consecutive RTTs for jitter and PDV to mean something."""
+
+    kind: ClassVar[ProbeKind] = ProbeKind.ICMP_JITTER
+
+    count: int = 20
+    interval_ms: float = 20.0
+
+
+class IcmpEngine:
+    """The ICMP probe engine (implements :class:`~slaprobe.probes.base.ProbeEngine`).
+
+    Pass a ``transport`` to share one socket pair between the ``icmp`` and ``icmp-jitter`` engines (its
+    DSCP and source addresses must equal the settings'); otherwise the engine makes its own.
+    """
+
+    def __init__(self, settings: IcmpSettings | None = None, *, transport: IcmpTransport | None = None):
+        self.settings = settings if settings is not None else IcmpSettings()
+        self.kind: ProbeKind = self.settings.kind
+        s = self.settings
+        if transport is None:
+            transport = IcmpTransport(
+                dscp=s.dscp, source_v4=s.source_v4, source_v6=s.source_v6, mode=s.socket_mode
+            )
+        elif (transport.dscp, transport.source_v4, transport.source_v6) != (
+            s.dscp,
+            s.source_v4,
+            s.source_v6,
+        ):
+            raise ValueError(
+                f"{self.kind.value}: a shared ICMP transport must have the same dscp and source "
+                f"addresses as the settings ({s.dscp}, {s.source_v4}, {s.source_v6})"
+            )
+        self.transport = transport
+        self._started = False
+        self._packet = bytearray(8 + s.payload_size)
+        pad, self._pad_sum = padding(s.payload_size - TOKEN_SIZE)
+        self._packet[8 + TOKEN_SIZE :] = pad
+        self._interval_s = s.interval_ms / 1000.0
+        self._timeout_s = s.timeout_ms / 1000.0
+        self._timeout_ns = round(s.timeout_ms * NS_PER_MS)
+
+    @property
+    def stats(self) -> IcmpStats:
+        """Counters of the (possibly shared) transport, including everything it ignored."""
+        return self.transport.stats
+
+    async def start(self) -> None:
+        if not self._started:
+            self.transport.acquire(asyncio.get_running_loop())
+            self._started = True
+
+    async def close(self) -> None:
+        if self._started:
+            self._started = False
+            self.transport.release()
+
+    async def __aenter__(self) -> IcmpEngine:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def probe(self, target: ProbeTarget, vantage: str) -> Sample:
+        """Send the burst/train to ``target`` and return its Sample (never raises for network errors)."""
+        if not self._started:
+            raise RuntimeError("IcmpEngine.probe() before start()")
+        loop = asyncio.get_running_loop()
+        transport = self.transport
+        count = self.settings.count
+        probe = EchoProbe(target.address, count, self._timeout_ns)
+        transport.begin(probe)
+        packet, pad_sum = self._packet, self._pad_sum
+        sent = 0
+        start_ns = time.time_ns()
+        t0 = loop.time()
+        last_send = t0
+        try:
+            for i in range(count):
+                if i:
+                    delay = t0 + i * self._interval_s - loop.time()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                if not transport.is_open:
+                    break
+                last_send = loop.time()
+                if transport.send(probe, i, packet, pad_sum):
+                    sent += 1
+            probe.sending = False
+            if probe.outstanding > 0:
+                done = loop.create_future()
+                probe.done = done
+                timer = loop.call_at(last_send + self._timeout_s, _resolve, done)
+                try:
+                    await done
+                finally:
+                    timer.cancel()
+        finally:
+            probe.sending = False
+            probe.done = None
+            if transport.is_open:
+                transport.finish(probe)
+        return self._sample(probe, target, vantage, start_ns, sent)
+
+    def _sample(self, p: EchoProbe, target: ProbeTarget, vantage: str, start_ns: int, sent: int) -> Sample:
+        received = late = unreached = 0
+        burst = max_burst = 0
+        for st in p.state:
+            if st == NOT_SENT:
+                continue
+            if st == RECEIVED:
+                received += 1
+                burst = 0
+                continue
+            if st == LATE:
+                late += 1
+            elif st == UNREACHED:
+                unreached += 1
+            burst += 1
+            if burst > max_burst:
+                max_burst = burst
+        if sent == 0:
+            error = Outcome.SEND_ERROR
+        elif received == 0 and unreached:
+            error = Outcome.UNREACHABLE
+        else:
+            error = outcome_for(sent, received)
+        summary = summarize([r / NS_PER_MS for r in p.rtts_ns])
+        return Sample(
+            time_ns=start_ns,
+            terminal=target.terminal,
+            vantage=vantage,
+            kind=self.kind,
+            sent=sent,
+            received=received,
+            duplicates=p.duplicates,
+            reordered=p.reordered,
+            late=late,
+            rtt_min_ms=summary.min if summary else None,
+            rtt_avg_ms=summary.avg if summary else None,
+            rtt_max_ms=summary.max if summary else None,
+            rtt_p50_ms=summary.p50 if summary else None,
+            jitter_ms=summary.jitter if summary else None,
+            pdv_ms=summary.pdv if summary else None,
+            max_loss_burst=max_burst if sent else 0,
+            error=error,
+        )
+
+
+def _resolve(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)

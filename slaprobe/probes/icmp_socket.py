@@ -1,0 +1,587 @@
+"""The ICMP transport: one socket per address family shared by every ICMP probe, and reply matching.
+
+Why one shared socket: every raw ICMP socket receives a copy of every ICMP packet the host gets, so a
+socket per target costs N² work and loses replies under load (DESIGN §7: icmplib with 2,000 concurrent
+sockets reported 1,771 of 1,820 healthy terminals as dead). Here each family has exactly one socket,
+read by one ``loop.add_reader`` callback that drains it until EAGAIN, and every reply is matched to its
+echo through a dict lookup.
+
+Matching: each echo carries an 8-byte token at the start of its payload: a random per-transport nonce
+and a 32-bit per-echo counter. The counter also fixes the ICMP sequence (its low 16 bits) and, on raw
+sockets, the identifier (base + its high 16 bits), so (identifier, sequence) pairs do not repeat before
+2³² echoes and a reply is accepted only if nonce, counter, sequence, identifier and source address all
+agree. Another process's echo replies (other nonce), forged replies from another source, truncated
+packets and ICMP errors quoting garbage are counted in :class:`IcmpStats` and otherwise ignored.
+
+Unprivileged fallback: a ``SOCK_DGRAM`` ICMP ("ping") socket, allowed when ``net.ipv4.ping_group_range``
+covers our group. The kernel then owns the identifier and delivers only our replies; ICMP errors arrive
+on the socket's error queue (``IP_RECVERR``). Matching uses the token, sequence and source only.
+
+Timing: RTT = kernel receive timestamp (``SO_TIMESTAMPNS``, CLOCK_REALTIME) minus ``time.time_ns()``
+taken right before ``sendto`` (the same clock), so the event loop's latency never enters the RTT.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import errno
+import socket
+import struct
+import time
+from dataclasses import dataclass, fields
+from ipaddress import IPv4Address, IPv6Address, ip_address
+from secrets import randbits
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import asyncio
+
+# Linux constants the socket module does not export (uapi values, stable ABI).
+SO_TIMESTAMPNS = 35  # == SCM_TIMESTAMPNS; struct timespec on 64-bit time_t
+SO_RXQ_OVFL = 40  # cmsg with the socket's receive-queue drop counter, present only once drops happened
+SO_RCVBUFFORCE = 33
+SOL_RAW = 255
+ICMP_FILTER = 1  # SOL_RAW, u32 bitmask: bit t set = drop ICMP type t
+ICMP6_FILTER = 1  # IPPROTO_ICMPV6, 8 x u32 bitmap: bit set = drop
+IP_RECVERR = 11
+IPV6_RECVERR = 25
+SO_EE_ORIGIN_ICMP = 2
+SO_EE_ORIGIN_ICMP6 = 3
+
+ICMP_ECHO_REPLY, ICMP_DEST_UNREACH, ICMP_ECHO = 0, 3, 8
+ICMP6_DEST_UNREACH, ICMP6_ECHO, ICMP6_ECHO_REPLY = 1, 128, 129
+
+TOKEN_SIZE = 8  # payload bytes holding nonce + counter
+RECV_BUFFER_BYTES = 4 << 20  # survives a burst of ~30k replies if the loop stalls for a moment
+MAX_BATCH = 512  # packets per reader callback before yielding to other callbacks
+_MASK32 = 0xFFFFFFFF
+
+_ECHO = struct.Struct("!BBHHHII")  # type, code, checksum, identifier, sequence, nonce, counter
+_IDS = struct.Struct("!HHII")  # identifier, sequence, nonce, counter (at ICMP offset 4)
+_TIMESPEC = struct.Struct("@qq")
+_U32 = struct.Struct("@I")
+_EXT_ERR = struct.Struct("@IBBBBII")  # struct sock_extended_err
+
+_ANC_SIZE = socket.CMSG_SPACE(_TIMESPEC.size) + socket.CMSG_SPACE(_U32.size)
+_ERRQ_ANC_SIZE = 512
+
+# Per-echo states inside a probe. NOT_SENT until sendto succeeded (a failed send is not a loss).
+NOT_SENT, WAITING, RECEIVED, LATE, UNREACHED = 0, 1, 2, 3, 4
+
+
+class SocketMode(enum.StrEnum):
+    """How ICMP is sent: raw (CAP_NET_RAW), unprivileged datagram "ping" sockets, or raw then dgram."""
+
+    AUTO = "auto"
+    RAW = "raw"
+    DGRAM = "dgram"
+
+
+class IcmpPermissionError(PermissionError):
+    """The host can neither open raw ICMP sockets nor unprivileged ping sockets."""
+
+
+@dataclass(slots=True)
+class IcmpStats:
+    """Engine-wide counters: what the transport saw that is not (only) in a Sample.
+
+    Everything ignored is counted here, so a test or an operator can prove that hostile or foreign
+    packets were seen and discarded rather than silently mismatched.
+    """
+
+    sent: int = 0  # echoes that left via sendto
+    send_errors: int = 0  # sendto failures (those echoes are not counted as sent)
+    rx_packets: int = 0  # packets read from the sockets (replies, errors, anything)
+    replies: int = 0  # in-time replies matched to an echo
+    late: int = 0  # matched replies after the timeout (counted lost in the sample)
+    duplicates: int = 0  # further replies to an already answered echo
+    unreachable: int = 0  # ICMP destination-unreachable quoting one of our echoes
+    foreign: int = 0  # echo replies that are not ours (other nonce / id / seq)
+    stale: int = 0  # our replies arriving after their probe finished
+    wrong_source: int = 0  # our token, but from an address other than the target
+    truncated: int = 0  # too short to carry what its type needs
+    errors_ignored: int = 0  # ICMP errors quoting something that is not one of our live echoes
+    other_types: int = 0  # ICMP types we do not use
+    socket_errors: int = 0  # recvmsg errors other than EAGAIN
+    rx_queue_drops: int = 0  # kernel receive-queue overflow counter (SO_RXQ_OVFL), cumulative
+    clock_anomalies: int = 0  # receive stamp before send stamp (wall clock stepped)
+
+    def snapshot(self) -> dict[str, int]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+class EchoProbe:
+    """Book-keeping for one burst/train to one address; the transport fills it as replies arrive.
+
+    A plain slots class (not a dataclass) because the reader touches it for every packet.
+    """
+
+    __slots__ = (
+        "addr_packed",
+        "addr_str",
+        "base",
+        "count",
+        "done",
+        "duplicates",
+        "family",
+        "max_index",
+        "outstanding",
+        "reordered",
+        "rtts_ns",
+        "send_ns",
+        "sending",
+        "state",
+        "timeout_ns",
+    )
+
+    def __init__(self, address: IPv4Address | IPv6Address, count: int, timeout_ns: int) -> None:
+        self.family = socket.AF_INET if address.version == 4 else socket.AF_INET6
+        self.addr_packed = address.packed
+        self.addr_str = str(address)
+        self.count = count
+        self.timeout_ns = timeout_ns
+        self.base = 0
+        self.send_ns = [0] * count
+        self.state = [NOT_SENT] * count
+        self.rtts_ns: list[int] = []  # in-time RTTs in arrival order
+        self.duplicates = 0
+        self.reordered = 0
+        self.max_index = -1
+        self.outstanding = 0  # sent echoes still WAITING
+        self.sending = True  # more echoes will be sent
+        self.done: asyncio.Future[None] | None = None  # set when nothing more can arrive early
+
+    def reply(self, index: int, rx_ns: int, stats: IcmpStats) -> None:
+        state = self.state[index]
+        if state in (WAITING, UNREACHED):
+            rtt = rx_ns - self.send_ns[index]
+            if rtt < 0:
+                stats.clock_anomalies += 1
+                rtt = 0
+            if rtt <= self.timeout_ns:
+                self.state[index] = RECEIVED
+                self.rtts_ns.append(rtt)
+                stats.replies += 1
+                if index < self.max_index:
+                    self.reordered += 1
+                else:
+                    self.max_index = index
+            else:
+                self.state[index] = LATE
+                stats.late += 1
+            if state == WAITING:
+                self._answered()
+        else:
+            self.duplicates += 1
+            stats.duplicates += 1
+
+    def unreachable(self, index: int, stats: IcmpStats) -> None:
+        if self.state[index] == WAITING:
+            self.state[index] = UNREACHED
+            stats.unreachable += 1
+            self._answered()
+        else:
+            stats.errors_ignored += 1
+
+    def _answered(self) -> None:
+        self.outstanding -= 1
+        if self.outstanding == 0 and not self.sending and self.done is not None and not self.done.done():
+            self.done.set_result(None)
+
+
+class _Family:
+    """One address family's socket and how to read it."""
+
+    __slots__ = ("family", "raw", "reply_type", "request_type", "sock", "unreach_type")
+
+    def __init__(self, family: int, sock: socket.socket, raw: bool) -> None:
+        self.family = family
+        self.sock = sock
+        self.raw = raw
+        v4 = family == socket.AF_INET
+        self.request_type = ICMP_ECHO if v4 else ICMP6_ECHO
+        self.reply_type = ICMP_ECHO_REPLY if v4 else ICMP6_ECHO_REPLY
+        self.unreach_type = ICMP_DEST_UNREACH if v4 else ICMP6_DEST_UNREACH
+
+
+class IcmpTransport:
+    """The shared sockets of one DSCP / source-address combination.
+
+    Several engines (``icmp`` and ``icmp-jitter``) may share one transport; it opens on the first
+    :meth:`acquire` and closes on the last :meth:`release`. Must be used from one event loop.
+    """
+
+    def __init__(
+        self,
+        *,
+        dscp: int = 34,
+        source_v4: str | None = None,
+        source_v6: str | None = None,
+        mode: SocketMode = SocketMode.AUTO,
+    ) -> None:
+        self.dscp = dscp
+        self.source_v4 = source_v4
+        self.source_v6 = source_v6
+        self.mode = SocketMode(mode)
+        self.stats = IcmpStats()
+        self.raw: bool | None = None  # decided on open
+        self._families: dict[int, _Family] = {}
+        self.open_errors: dict[int, str] = {}  # family -> why it could not be opened
+        self._pending: dict[int, EchoProbe] = {}
+        self._users = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._nonce = 0
+        self._ident_base = 0
+        self._counter = 0
+        self._bufsize = 2048
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def acquire(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Open the sockets on first use. Raises IcmpPermissionError / OSError if no family opens."""
+        if self._users == 0:
+            self._open(loop)
+        self._users += 1
+
+    def release(self) -> None:
+        self._users -= 1
+        if self._users <= 0:
+            self._users = 0
+            self._close()
+
+    @property
+    def is_open(self) -> bool:
+        return bool(self._families)
+
+    def family_ready(self, family: int) -> bool:
+        return family in self._families
+
+    def _open(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._nonce = randbits(32) or 1
+        self._ident_base = randbits(16)
+        self._counter = randbits(32)
+        modes = {SocketMode.AUTO: (True, False), SocketMode.RAW: (True,), SocketMode.DGRAM: (False,)}
+        denied: list[str] = []
+        for raw in modes[self.mode]:
+            opened = {}
+            for family, source in ((socket.AF_INET, self.source_v4), (socket.AF_INET6, self.source_v6)):
+                try:
+                    opened[family] = _Family(family, self._make_socket(family, raw, source), raw)
+                except PermissionError as exc:
+                    denied.append(f"{'raw' if raw else 'dgram'} {_fam_name(family)}: {exc.strerror}")
+                except OSError as exc:
+                    if source is not None and exc.errno == errno.EADDRNOTAVAIL:
+                        for f in opened.values():
+                            f.sock.close()
+                        msg = f"cannot bind ICMP source address {source}: {exc.strerror}"
+                        raise OSError(exc.errno, msg) from None
+                    self.open_errors[family] = f"{_fam_name(family)}: {exc.strerror}"
+            if opened:
+                self.raw = raw
+                self._families = opened
+                break
+        if not self._families:
+            if denied:
+                raise IcmpPermissionError(
+                    "cannot open ICMP sockets ("
+                    + "; ".join(denied)
+                    + "): run as root / with CAP_NET_RAW, or allow unprivileged ping sockets for your "
+                    "group via sysctl net.ipv4.ping_group_range"
+                )
+            raise OSError(errno.EAFNOSUPPORT, "no ICMP socket could be opened: " + str(self.open_errors))
+        for fam in self._families.values():
+            loop.add_reader(fam.sock.fileno(), self._read, fam)
+
+    def _make_socket(self, family: int, raw: bool, source: str | None) -> socket.socket:
+        proto = socket.IPPROTO_ICMP if family == socket.AF_INET else socket.IPPROTO_ICMPV6
+        sock = socket.socket(family, socket.SOCK_RAW if raw else socket.SOCK_DGRAM, proto)
+        try:
+            sock.setblocking(False)
+            sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+            sock.setsockopt(socket.SOL_SOCKET, SO_RXQ_OVFL, 1)
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, RECV_BUFFER_BYTES)
+            except PermissionError:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECV_BUFFER_BYTES)
+            if family == socket.AF_INET:
+                sock.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, self.dscp << 2)
+                if raw:  # let the kernel drop every ICMP type except echo reply and unreachable
+                    keep = (1 << ICMP_ECHO_REPLY) | (1 << ICMP_DEST_UNREACH)
+                    sock.setsockopt(SOL_RAW, ICMP_FILTER, _U32.pack(~keep & _MASK32))
+                else:
+                    sock.setsockopt(socket.IPPROTO_IP, IP_RECVERR, 1)
+            else:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_TCLASS, self.dscp << 2)
+                if raw:
+                    words = [_MASK32] * 8
+                    for t in (ICMP6_ECHO_REPLY, ICMP6_DEST_UNREACH):
+                        words[t >> 5] &= ~(1 << (t & 31)) & _MASK32
+                    sock.setsockopt(socket.IPPROTO_ICMPV6, ICMP6_FILTER, struct.pack("@8I", *words))
+                else:
+                    sock.setsockopt(socket.IPPROTO_IPV6, IPV6_RECVERR, 1)
+            if source is not None:
+                sock.bind((source, 0))
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+
+    def _close(self) -> None:
+        for fam in self._families.values():
+            if self._loop is not None:
+                with contextlib.suppress(Exception):
+                    self._loop.remove_reader(fam.sock.fileno())
+            fam.sock.close()
+        self._families = {}
+        for probe in set(self._pending.values()):
+            probe.sending = False
+            if probe.done is not None and not probe.done.done():
+                probe.done.set_result(None)
+        self._pending.clear()
+
+    # ------------------------------------------------------------------ sending
+
+    def begin(self, probe: EchoProbe) -> None:
+        """Reserve ``probe.count`` consecutive counters for the probe."""
+        probe.base = self._counter
+        self._counter = (self._counter + probe.count) & _MASK32
+
+    def send(self, probe: EchoProbe, index: int, packet: bytearray, pad_sum: int) -> bool:
+        """Send echo ``index`` of ``probe``; False (and nothing counted as sent) if sendto failed.
+
+        ``packet`` is the engine's reusable buffer (header + token + padding); ``pad_sum`` the one's
+        complement sum of its padding, so the IPv4 checksum costs a few additions, not a loop.
+        """
+        fam = self._families.get(probe.family)
+        if fam is None:
+            self.stats.send_errors += 1
+            return False
+        counter = (probe.base + index) & _MASK32
+        seq = counter & 0xFFFF
+        ident = (self._ident_base + (counter >> 16)) & 0xFFFF
+        nonce = self._nonce
+        checksum = 0
+        if fam.raw and probe.family == socket.AF_INET:  # v6 and ping sockets: the kernel sums
+            s = (fam.request_type << 8) + ident + seq + (nonce >> 16) + (nonce & 0xFFFF)
+            s += (counter >> 16) + (counter & 0xFFFF) + pad_sum
+            s = (s & 0xFFFF) + (s >> 16)
+            s = (s & 0xFFFF) + (s >> 16)
+            checksum = ~s & 0xFFFF
+        _ECHO.pack_into(packet, 0, fam.request_type, 0, checksum, ident, seq, nonce, counter)
+        self._pending[counter] = probe
+        probe.send_ns[index] = time.time_ns()
+        try:
+            fam.sock.sendto(packet, (probe.addr_str, 0))
+        except OSError:
+            del self._pending[counter]
+            self.stats.send_errors += 1
+            return False
+        probe.state[index] = WAITING
+        probe.outstanding += 1
+        self.stats.sent += 1
+        return True
+
+    def finish(self, probe: EchoProbe) -> None:
+        """Read what is already queued (replies the kernel stamped before the deadline), then forget
+        the probe's echoes so later replies count as stale."""
+        fam = self._families.get(probe.family)
+        if fam is not None:
+            self._read(fam)
+        pending = self._pending
+        for i in range(probe.count):
+            key = (probe.base + i) & _MASK32
+            if pending.get(key) is probe:
+                del pending[key]
+
+    # ------------------------------------------------------------------ receiving
+
+    def _read(self, fam: _Family) -> None:
+        """Reader callback: drain the socket (up to MAX_BATCH packets) and match every packet."""
+        recvmsg = fam.sock.recvmsg
+        bufsize = self._bufsize
+        pending = self._pending
+        stats = self.stats
+        nonce = self._nonce
+        raw = fam.raw
+        hdr_v4 = raw and fam.family == socket.AF_INET
+        reply_type = fam.reply_type
+        sol_socket = socket.SOL_SOCKET
+        for _ in range(MAX_BATCH):
+            try:
+                data, anc, _flags, addr = recvmsg(bufsize, _ANC_SIZE)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:
+                # ping sockets report ICMP errors this way; the detail is on the error queue
+                if raw:
+                    stats.socket_errors += 1
+                else:
+                    self._read_errqueue(fam)
+                continue
+            stats.rx_packets += 1
+            rx_ns = 0
+            for level, ctype, cdata in anc:
+                if level == sol_socket:
+                    if ctype == SO_TIMESTAMPNS and len(cdata) >= 16:
+                        sec, nsec = _TIMESPEC.unpack_from(cdata)
+                        rx_ns = sec * 1_000_000_000 + nsec
+                    elif ctype == SO_RXQ_OVFL and len(cdata) >= 4:
+                        stats.rx_queue_drops = _U32.unpack_from(cdata)[0]
+            if not rx_ns:
+                rx_ns = time.time_ns()
+            n = len(data)
+            if hdr_v4:
+                if n < 28:
+                    stats.truncated += 1
+                    continue
+                off = (data[0] & 0x0F) << 2
+            else:
+                off = 0
+            if n < off + 8:
+                stats.truncated += 1
+                continue
+            icmp_type = data[off]
+            if icmp_type == reply_type:
+                if n < off + 16:
+                    stats.truncated += 1
+                    continue
+                ident, seq, tnonce, counter = _IDS.unpack_from(data, off + 4)
+                if tnonce != nonce:
+                    stats.foreign += 1
+                    continue
+                probe = pending.get(counter)
+                if probe is None:
+                    stats.stale += 1
+                    continue
+                if seq != counter & 0xFFFF or (
+                    raw and ident != (self._ident_base + (counter >> 16)) & 0xFFFF
+                ):
+                    stats.foreign += 1
+                    continue
+                if hdr_v4:
+                    if data[12:16] != probe.addr_packed:
+                        stats.wrong_source += 1
+                        continue
+                elif addr[0] != probe.addr_str and not _same_address(fam.family, addr[0], probe):
+                    stats.wrong_source += 1
+                    continue
+                probe.reply((counter - probe.base) & _MASK32, rx_ns, stats)
+            elif icmp_type == fam.unreach_type:
+                self._icmp_error(fam, data, off)
+            else:
+                stats.other_types += 1
+
+    def _icmp_error(self, fam: _Family, data: bytes, off: int) -> None:
+        """A destination-unreachable seen on a raw socket: find the echo it quotes, if it is ours."""
+        stats = self.stats
+        q = off + 8  # quoted IP header
+        n = len(data)
+        if fam.family == socket.AF_INET:
+            if n < q + 20 or data[q] >> 4 != 4:
+                stats.errors_ignored += 1
+                return
+            qihl = (data[q] & 0x0F) << 2
+            if data[q + 9] != socket.IPPROTO_ICMP or qihl < 20:
+                stats.errors_ignored += 1
+                return
+            dst = data[q + 16 : q + 20]
+            e = q + qihl
+        else:
+            if n < q + 40 or data[q] >> 4 != 6 or data[q + 6] != socket.IPPROTO_ICMPV6:
+                stats.errors_ignored += 1
+                return
+            dst = data[q + 24 : q + 40]
+            e = q + 40
+        self._match_quoted_echo(fam, data, e, dst)
+
+    def _match_quoted_echo(self, fam: _Family, data: bytes, e: int, dst: bytes) -> None:
+        """Mark the echo quoted at ``data[e:]`` (sent to ``dst``) unreachable if it is a live one of ours.
+
+        With the token quoted (Linux and RFC 1812 routers quote enough) nonce and counter must match;
+        an error quoting only the 8-byte ICMP header (RFC 792 minimum) is matched by identifier and
+        sequence on raw sockets, where those encode the counter.
+        """
+        stats = self.stats
+        n = len(data)
+        if n < e + 8 or data[e] != fam.request_type:
+            stats.errors_ignored += 1
+            return
+        if n >= e + 16:
+            ident, seq, tnonce, counter = _IDS.unpack_from(data, e + 4)
+            if tnonce != self._nonce:
+                stats.errors_ignored += 1
+                return
+        elif fam.raw:
+            ident, seq = struct.unpack_from("!HH", data, e + 4)
+            counter = (((ident - self._ident_base) & 0xFFFF) << 16) | seq
+        else:
+            stats.errors_ignored += 1
+            return
+        probe = self._pending.get(counter)
+        if (
+            probe is None
+            or seq != counter & 0xFFFF
+            or (fam.raw and ident != (self._ident_base + (counter >> 16)) & 0xFFFF)
+            or dst != probe.addr_packed
+        ):
+            stats.errors_ignored += 1
+            return
+        probe.unreachable((counter - probe.base) & _MASK32, stats)
+
+    def _read_errqueue(self, fam: _Family) -> None:
+        """Ping sockets: drain the error queue (original echo + sock_extended_err per ICMP error)."""
+        stats = self.stats
+        origin = SO_EE_ORIGIN_ICMP if fam.family == socket.AF_INET else SO_EE_ORIGIN_ICMP6
+        for _ in range(MAX_BATCH):
+            try:
+                data, anc, _flags, addr = fam.sock.recvmsg(self._bufsize, _ERRQ_ANC_SIZE, socket.MSG_ERRQUEUE)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                stats.socket_errors += 1
+                return
+            stats.rx_packets += 1
+            unreach = False
+            for _level, ctype, cdata in anc:
+                if ctype in (IP_RECVERR, IPV6_RECVERR) and len(cdata) >= _EXT_ERR.size:
+                    _eno, ee_origin, ee_type, _code, _pad, _info, _data = _EXT_ERR.unpack_from(cdata)
+                    unreach = ee_origin == origin and ee_type == fam.unreach_type
+            if not unreach:
+                stats.errors_ignored += 1
+                continue
+            try:
+                dst = socket.inet_pton(fam.family, addr[0].partition("%")[0])
+            except (OSError, IndexError, TypeError):
+                stats.errors_ignored += 1
+                continue
+            self._match_quoted_echo(fam, data, 0, dst)
+
+
+def _same_address(family: int, text: str, probe: EchoProbe) -> bool:
+    """Slow path when the kernel's text form differs from ours (IPv6 spelling, scope suffix)."""
+    try:
+        return socket.inet_pton(family, text.partition("%")[0]) == probe.addr_packed
+    except OSError:
+        return False
+
+
+def _fam_name(family: int) -> str:
+    return "IPv4" if family == socket.AF_INET else "IPv6"
+
+
+def padding(size: int) -> tuple[bytes, int]:
+    """Padding after the 8-byte token (a recognisable byte ramp, like ping) and its one's complement sum."""
+    pad = bytes((8 + i) & 0xFF for i in range(size))
+    s = 0
+    for i in range(0, len(pad) - 1, 2):
+        s += (pad[i] << 8) | pad[i + 1]
+    if len(pad) % 2:
+        s += pad[-1] << 8
+    return pad, s
+
+
+def parse_address(text: str) -> IPv4Address | IPv6Address:
+    """An IP literal (no name resolution: the inventory holds addresses, and DNS must not stall probes)."""
+    return ip_address(text.strip())
