@@ -48,7 +48,7 @@ class StreamSettings:
     """One paced stream: ``rate_pps`` packets per second for ``duration_s``, ``size`` bytes of UDP payload.
 
     ``start_offset_s`` delays the first packet so a scheduler can spread many streams over a cycle;
-    ``timeout_s`` is how long after its own send time a reply still counts (later: lost and late).
+    ``timeout_ms`` is how long after its own send time a reply still counts (later: lost and late).
     """
 
     rate_pps: float = 50.0
@@ -56,7 +56,7 @@ class StreamSettings:
     size: int = 172  # UDP payload bytes (RTP: 12-byte header + 160 bytes of G.711 20 ms)
     dscp: int = DSCP_AF41
     start_offset_s: float = 0.0
-    timeout_s: float = 1.0
+    timeout_ms: float = 1000.0
 
     def __post_init__(self) -> None:
         checks = (
@@ -65,7 +65,7 @@ class StreamSettings:
             ("size", 12 <= self.size <= 1472, "must be 12..1472 bytes"),
             ("dscp", 0 <= self.dscp <= 63, "must be 0..63"),
             ("start_offset_s", self.start_offset_s >= 0, "must be >= 0"),
-            ("timeout_s", 0 < self.timeout_s <= 60, "must be in (0, 60]"),
+            ("timeout_ms", 0 < self.timeout_ms <= 60_000, "must be in (0, 60000]"),
         )
         for name, ok, why in checks:
             if not ok:
@@ -142,7 +142,9 @@ class _Running:
 
     __slots__ = ("codec", "count", "done", "finish_handle", "key", "next_index", "record", "sock", "start_ns")
 
-    def __init__(self, codec: StreamCodec, record: StreamRecord, sock: socket.socket, key: tuple, start_ns: int):
+    def __init__(
+        self, codec: StreamCodec, record: StreamRecord, sock: socket.socket, key: tuple, start_ns: int
+    ):
         self.codec = codec
         self.record = record
         self.sock = sock
@@ -242,7 +244,12 @@ class StreamEngine:
         return session_id in self._peers.get((addr, int(dest[1])), {})
 
     async def run(
-        self, dest: tuple[str, int], codec: StreamCodec, settings: StreamSettings, *, start_ns: int | None = None
+        self,
+        dest: tuple[str, int],
+        codec: StreamCodec,
+        settings: StreamSettings,
+        *,
+        start_ns: int | None = None,
     ) -> StreamRecord:
         """Send one stream to ``dest`` and return its record once the last reply's timeout has passed.
 
@@ -306,7 +313,7 @@ class StreamEngine:
             if run.next_index < run.count:
                 heapq.heappush(heap, (run.start_ns + run.next_index * interval, next(self._order), run))
             else:
-                timeout = round(run.record.settings.timeout_s * 1e9)
+                timeout = round(run.record.settings.timeout_ms * 1e6)
                 assert self._loop is not None
                 run.finish_handle = self._loop.call_at((due + timeout) / 1e9, self._finish, run)
         self._arm()

@@ -1,42 +1,14 @@
-"""Pure statistics over one packet stream: loss pattern, reordering, duplicates, RFC 3550 jitter.
+"""Pure statistics over the loss pattern of one packet stream: loss, reordering, duplicates, bursts.
 
-Kept apart from the socket code so that tests and the benchmark can compute the same figures from the
-lab's ground truth with the very same definitions (and so the definitions are in one readable place).
+Kept apart from the socket code so tests and the benchmark compute the same figures from the lab's
+ground truth with the very same definitions. Delay statistics (RFC 3550 jitter, RFC 5481 PDV,
+percentiles) are shared with the ICMP probes in ``slaprobe.probes.stats``.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-
-
-def rfc3550_jitter(transits: Iterable[float]) -> float | None:
-    """RFC 3550 §6.4.1 interarrival jitter over transit times given in arrival order.
-
-    D(i-1, i) = transit_i - transit_{i-1}; J += (|D| - J) / 16, starting from J = 0. Units are those of
-    the input. None when fewer than two transits exist (no difference to take).
-    """
-    jitter = 0.0
-    previous: float | None = None
-    n = 0
-    for transit in transits:
-        if previous is not None:
-            jitter += (abs(transit - previous) - jitter) / 16.0
-            n += 1
-        previous = transit
-    return jitter if n else None
-
-
-def percentile(values: Sequence[float], q: float) -> float | None:
-    """Linear-interpolated percentile (numpy's default method), q in [0, 100]; None for no values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    pos = (len(ordered) - 1) * q / 100.0
-    low = math.floor(pos)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
 
 
 @dataclass(frozen=True, slots=True)
