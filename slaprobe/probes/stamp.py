@@ -90,22 +90,27 @@ class StampSettings:
         return EmodelSettings(codec=self.codec)
 
 
+_T1_TOLERANCE = 4295  # 1 µs in NTP fraction units (2^-32 s)
+
+
 class StampCodec:
     """Builds Session-Sender packets for one stream and accepts the reflector's answers to them.
 
     A reply is ours when its SSID is ours (or 0, from an RFC 8762 reflector that predates SSIDs) and it
-    echoes the exact sequence number and T1 of a packet we sent: a garbled or forged datagram fails that.
+    echoes the sequence number and T1 of a packet we sent: a garbled or forged datagram fails that. T1
+    may differ by up to 1 µs, because some reflectors (scapy's, for one) round-trip it through a decimal.
     """
 
-    __slots__ = ("_t1", "session_id", "size")
+    __slots__ = ("_pad", "_t1", "session_id", "size")
 
     def __init__(self, ssid: int, size: int = wire.BASE_SIZE):
         self.session_id = ssid
         self.size = size
+        self._pad = wire.padding(size)
         self._t1: list[int] = []  # NTP T1 per packet index
 
     def encode(self, index: int, send_ns: int) -> bytes:
-        packet = wire.build_sender(index, send_ns, self.session_id, self.size)
+        packet = wire.build_sender(index, send_ns, self.session_id, self.size, self._pad)
         self._t1.append(wire.SENDER.unpack_from(packet)[1])
         return packet
 
@@ -115,7 +120,7 @@ class StampCodec:
         seq, t3, _err, ssid, t2, s_seq, s_ts, _s_err, _mbz, ttl = wire.REFLECTOR.unpack_from(data)
         if ssid != self.session_id and ssid != 0:
             return None
-        if not s_seq < len(self._t1) or self._t1[s_seq] != s_ts:
+        if not s_seq < len(self._t1) or abs(self._t1[s_seq] - s_ts) > _T1_TOLERANCE:
             return None
         return s_seq, StampReplyInfo(seq, t2, t3, ttl)
 

@@ -10,7 +10,8 @@ Session-Reflector test packet (44 bytes, RFC 8762 §4.3.1)::
     16 Receive Timestamp T2 (8)   | 24 Sender Sequence (4)      | 28 Sender Timestamp T1 (8)
     36 Sender Error Estimate (2)  | 38 MBZ (2) | 40 Sender TTL (1) | 41 MBZ (3)
 
-Bytes past 44 (padding or RFC 8972 TLVs) are copied back unchanged, so a reply is exactly as long as
+Our sender pads past 44 bytes with an RFC 8972 Extra Padding TLV. Bytes past 44 (padding or TLVs)
+are copied back unchanged by our reflector, so a reply is exactly as long as
 its request: the reflector can never amplify. Timestamps are NTP 64-bit (Z = 0 in the error estimate).
 """
 
@@ -28,6 +29,7 @@ _NS = 1_000_000_000
 # Error estimate: S=0 (no claim of external sync), Z=0 (NTP format), Scale=22, Multiplier=1,
 # i.e. 1 × 2^-32 × 2^22 s ≈ 0.98 ms. RFC 4656 §4.1.2: the multiplier must not be zero.
 ERROR_ESTIMATE = (22 << 8) | 1
+EXTRA_PADDING_TLV = 1  # RFC 8972 §4.1
 
 SENDER = struct.Struct("!IQHH28x")
 REFLECTOR = struct.Struct("!IQHHQIQHHB3x")
@@ -71,10 +73,21 @@ class ReflectorPacket:
     sender_ttl: int
 
 
-def build_sender(seq: int, send_ns: int, ssid: int, size: int = BASE_SIZE) -> bytes:
-    """A Session-Sender test packet padded with zeros to ``size`` bytes (>= 44)."""
+def padding(size: int) -> bytes:
+    """What follows the 44-byte base packet to make it ``size`` bytes: an RFC 8972 §4.1 Extra Padding TLV
+    (flags 0, type 1, length, zeros) when there is room for its 4-byte header, else plain zeros."""
+    extra = size - BASE_SIZE
+    if extra <= 0:
+        return b""
+    if extra < 4:
+        return bytes(extra)
+    return struct.pack("!BBH", 0, EXTRA_PADDING_TLV, extra - 4) + bytes(extra - 4)
+
+
+def build_sender(seq: int, send_ns: int, ssid: int, size: int = BASE_SIZE, pad: bytes | None = None) -> bytes:
+    """A Session-Sender test packet of ``size`` bytes (>= 44); ``pad`` is ``padding(size)`` precomputed."""
     head = SENDER.pack(seq & 0xFFFFFFFF, ns_to_ntp(send_ns), ERROR_ESTIMATE, ssid & 0xFFFF)
-    return head if size <= BASE_SIZE else head + bytes(size - BASE_SIZE)
+    return head + (padding(size) if pad is None else pad)
 
 
 def parse_sender(data: bytes) -> SenderPacket | None:
