@@ -1,4 +1,7 @@
-"""The daemon's configuration: YAML onto frozen dataclasses, every default in this one file.
+"""The daemon's configuration: YAML onto frozen dataclasses.
+
+Every default lives in one place: here, or, for a probe kind's settings, in that engine's own settings
+dataclass (which validates itself), so the engine and the config cannot disagree.
 
 ``config/slaprobe.example.yaml`` mirrors these classes option by option (a test keeps them in step), so
 the sample file *is* the reference. Secrets (InfluxDB password/token) are never required in the config
@@ -14,28 +17,9 @@ from typing import Any
 
 from slaprobe.configload import ConfigError, load_dataclass, opt, read_yaml
 from slaprobe.model import ProbeKind
+from slaprobe.probes.icmp import IcmpJitterSettings, IcmpSettings
 
 DEFAULT_CONFIG_PATH = Path("/etc/slaprobe/slaprobe.yaml")
-
-
-@dataclass(frozen=True, slots=True)
-class IcmpConfig:
-    count: int = opt(5, min=1, max=1000)  # echoes per terminal per cycle
-    interval_ms: float = opt(200.0, min=1.0, max=60_000.0)  # spacing between echoes
-    timeout_ms: float = opt(1000.0, min=10.0, max=60_000.0)  # an answer later than this is lost (and late)
-    dscp: int = opt(34, min=0, max=63)  # AF41: the class video conferencing rides in
-    payload_size: int = opt(56, min=16, max=1472)
-    source_v4: str | None = None
-    source_v6: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class IcmpJitterConfig:
-    count: int = opt(20, min=2, max=10_000)
-    interval_ms: float = opt(20.0, min=1.0, max=60_000.0)
-    timeout_ms: float = opt(1000.0, min=10.0, max=60_000.0)
-    dscp: int = opt(34, min=0, max=63)
-    payload_size: int = opt(56, min=16, max=1472)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,8 +39,10 @@ class StreamConfig:
 class ProbesConfig:
     default: list[ProbeKind] = opt([ProbeKind.ICMP])  # probe kinds for terminals that name none
     intervals_s: dict[ProbeKind, float] = opt({})  # per-kind cycle length, e.g. {icmp-jitter: 300}
-    icmp: IcmpConfig = field(default_factory=IcmpConfig)
-    icmp_jitter: IcmpJitterConfig = field(default_factory=IcmpJitterConfig, metadata={"key": "icmp-jitter"})
+    icmp: IcmpSettings = field(default_factory=IcmpSettings)
+    icmp_jitter: IcmpJitterSettings = field(
+        default_factory=IcmpJitterSettings, metadata={"key": "icmp-jitter"}
+    )
     rtp: StreamConfig = field(default_factory=lambda: StreamConfig(port=5004))
     stamp: StreamConfig = field(default_factory=lambda: StreamConfig(size=44, port=862))
 
@@ -102,6 +88,7 @@ class InfluxConfig:
     token_file: str = ""
     timeout_s: float = opt(10.0, min=0.1, max=600.0)
     verify_tls: bool = True
+    gzip: bool = True  # compress writes (line protocol shrinks ~10x; costs a little CPU)
 
     def resolved_password(self) -> str:
         return resolve_secret(self.password, self.password_env, self.password_file)
@@ -113,9 +100,11 @@ class InfluxConfig:
 @dataclass(frozen=True, slots=True)
 class ShipperConfig:
     batch_size: int = opt(5000, min=1, max=1_000_000)  # points per write
+    min_backoff_s: float = opt(1.0, min=0.01, max=3600.0)  # first retry after ~this; doubles per failure
     max_backoff_s: float = opt(60.0, min=0.1, max=3600.0)
+    poll_s: float = opt(2.0, min=0.05, max=600.0)  # look for new rows at least this often (wake() is sooner)
     journal_cap_mb: float = opt(4096.0, min=1.0)  # journal disk cap; rows already shipped are pruned first
-    keep_shipped_days: float = opt(40.0, min=0.0)  # keep shipped rows this long (reports from the journal)
+    keep_shipped_days: float = opt(40.0, min=0.0)  # keep shipped rows this long; 0 = no age limit
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,9 +3,12 @@
 One :class:`IcmpEngine` measures any number of targets concurrently through one shared
 :class:`~slaprobe.probes.icmp_socket.IcmpTransport` (one socket per address family). ``probe`` is a
 coroutine that sends ``count`` echoes spaced ``interval_ms`` apart on absolute times, waits until the
-last echo's timeout (or less, once every echo is answered), and turns what came back into a Sample:
+last echo's timeout and turns what came back into a Sample:
 loss over the echoes actually sent, RTT min/avg/max/median, RFC 3550 jitter over consecutive RTTs in
 arrival order and RFC 5481 PDV (DESIGN §4). A reply later than ``timeout_ms`` counts as lost and late.
+The observation window is fixed (first send to last send + timeout) even when every echo is answered
+early: duplicates then count the same way for every probe, and a probe's duration does not depend on
+the network's answers, which keeps a scheduler's load predictable.
 """
 
 from __future__ import annotations
@@ -181,8 +184,7 @@ class IcmpEngine:
                 last_send = loop.time()
                 if transport.send(probe, i, packet, pad_sum):
                     sent += 1
-            probe.sending = False
-            if probe.outstanding > 0:
+            if sent:
                 done = loop.create_future()
                 probe.done = done
                 timer = loop.call_at(last_send + self._timeout_s, _resolve, done)
@@ -191,7 +193,6 @@ class IcmpEngine:
                 finally:
                     timer.cancel()
         finally:
-            probe.sending = False
             probe.done = None
             if transport.is_open:
                 transport.finish(probe)

@@ -1,0 +1,271 @@
+"""The probe daemon: wiring of config, inventory, engines, scheduler and store; signals; lifecycle.
+
+One asyncio loop. APScheduler (3.x, AsyncIOScheduler) starts one job per scheduling group × probe kind,
+aligned to multiples of its interval on the wall clock; each job runs a cycle (``scheduler.CycleRunner``)
+that spreads the targets over the interval. Every sample is committed to the journal before anything
+else happens to it.
+
+Signals: SIGTERM/SIGINT drain (no new cycles, no new probes; probes in flight finish and are stored;
+exit 0). SIGHUP reloads the inventory: cycles in flight finish with the old list, the next cycle of each
+group uses the new one, on the same time grid, so no cycle is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import ipaddress
+import logging
+import math
+import signal
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from slaprobe.config import Config
+from slaprobe.inventory import Inventory, load_inventory
+from slaprobe.model import Heartbeat, ProbeKind, Sample
+from slaprobe.probes.base import ProbeEngine, ProbeTarget
+from slaprobe.probes.registry import make_engine
+from slaprobe.scheduler import CycleRunner, CycleSpec
+from slaprobe.store.journal import JournalStore
+
+log = logging.getLogger(__name__)
+
+REFERENCE_KINDS = (ProbeKind.ICMP, ProbeKind.ICMP_JITTER)
+
+
+def engine_settings(config: Config, kind: ProbeKind) -> object:
+    """The config section holding ``kind``'s engine settings."""
+    return {
+        ProbeKind.ICMP: config.probes.icmp,
+        ProbeKind.ICMP_JITTER: config.probes.icmp_jitter,
+        ProbeKind.RTP: config.probes.rtp,
+        ProbeKind.STAMP: config.probes.stamp,
+    }[kind]
+
+
+def build_specs(config: Config, inventory: Inventory) -> dict[str, CycleSpec]:
+    """Group the inventory into cycles: (scheduling group, probe kind) → targets and interval.
+
+    A terminal is probed from its in-service date on; terminals not yet open (or retired) are not
+    probed, because nobody pays for them and their silence must not look like an outage.
+    """
+    today = dt.datetime.now(dt.UTC).date()
+    buckets: dict[tuple[str, ProbeKind], list[ProbeTarget]] = {}
+    for t in inventory:
+        if not t.in_service_on(today):
+            continue
+        for kind in t.probes or tuple(config.probes.default):
+            target = ProbeTarget(terminal=t.id, address=t.address, reflector=t.reflector)
+            buckets.setdefault((t.group, kind), []).append(target)
+    refs = tuple(
+        ProbeTarget(terminal=f"ref:{addr}", address=ipaddress.ip_address(addr))
+        for addr in config.schedule.reference_targets
+    )
+    specs: dict[str, CycleSpec] = {}
+    for (group, kind), targets in sorted(buckets.items(), key=lambda kv: (kv[0][0], kv[0][1].value)):
+        group_cfg = config.schedule.groups.get(group)
+        interval = config.probes.intervals_s.get(
+            kind, group_cfg.interval_s if group_cfg else config.schedule.interval_s
+        )
+        spec = CycleSpec(
+            group=group,
+            kind=kind,
+            interval_s=interval,
+            targets=tuple(targets),
+            references=refs if kind in REFERENCE_KINDS else (),
+        )
+        specs[spec.name] = spec
+    return specs
+
+
+def next_boundary(now: float, interval_s: float) -> float:
+    """The next multiple of the interval on the wall clock (cycles of all hosts share a grid)."""
+    return math.floor(now / interval_s) * interval_s + interval_s
+
+
+@dataclass
+class DaemonState:
+    """What the daemon exposes about itself (for status, logs and tests)."""
+
+    cycles: int = 0
+    samples: int = 0
+    last_heartbeat: dict[str, Heartbeat] = field(default_factory=dict)
+    reloads: int = 0
+
+
+class Daemon:
+    def __init__(self, config: Config, *, inventory: Inventory | None = None) -> None:
+        self.config = config
+        self.inventory = inventory or self._load_inventory()
+        self.store = JournalStore(config.journal_path)
+        self.store.set_terminal_tags(self.inventory.tags())
+        self.state = DaemonState()
+        self.engines: dict[ProbeKind, ProbeEngine] = {}
+        self.specs: dict[str, CycleSpec] = {}
+        self.scheduler: AsyncIOScheduler | None = None
+        self.runner: CycleRunner | None = None
+        self._running: set[asyncio.Task] = set()
+        self._stop = asyncio.Event()
+        self._reload_task: asyncio.Future[None] | None = None
+
+    # ------------------------------------------------------------------ inventory
+    def _load_inventory(self) -> Inventory:
+        inv = load_inventory(self.config.resolve(self.config.inventory))
+        shard = self.config.shard
+        return inv.select(shard.index, shard.count, shard.regions)
+
+    # ------------------------------------------------------------------ sinks
+    def _write_samples(self, samples: list[Sample]) -> None:
+        self.store.write_samples(samples)
+        self.state.samples += len(samples)
+
+    def _write_heartbeat(self, hb: Heartbeat) -> None:
+        self.store.write_heartbeats([hb])
+        self.state.cycles += 1
+        self.state.last_heartbeat[hb.group] = hb
+        log.info(
+            "cycle done",
+            extra={
+                "group": hb.group,
+                "due": hb.due,
+                "probed": hb.probed,
+                "late": hb.late,
+                "skipped": hb.skipped,
+                "duration_s": hb.duration_s,
+            },
+        )
+
+    # ------------------------------------------------------------------ lifecycle
+    async def _ensure_engines(self) -> None:
+        for spec in self.specs.values():
+            if spec.kind not in self.engines:
+                engine = make_engine(spec.kind, engine_settings(self.config, spec.kind))
+                await engine.start()
+                self.engines[spec.kind] = engine
+
+    def _schedule(self) -> None:
+        assert self.scheduler is not None
+        wanted = set(self.specs)
+        for job in self.scheduler.get_jobs():
+            if job.id not in wanted:
+                job.remove()
+        now = time.time()
+        for name, spec in self.specs.items():
+            job = self.scheduler.get_job(name)
+            if job is not None and job.trigger.interval.total_seconds() == spec.interval_s:
+                continue
+            if job is not None:
+                job.remove()
+            start = dt.datetime.fromtimestamp(next_boundary(now, spec.interval_s), dt.UTC)
+            self.scheduler.add_job(
+                self._fire,
+                IntervalTrigger(seconds=spec.interval_s, start_date=start, timezone=dt.UTC),
+                args=[name],
+                id=name,
+                name=name,
+                max_instances=3,
+                coalesce=True,
+                misfire_grace_time=max(int(spec.interval_s // 2), 1),
+            )
+
+    async def _fire(self, name: str) -> None:
+        spec = self.specs.get(name)
+        if spec is None or self._stop.is_set() or self.runner is None:
+            return
+        start = math.floor(time.time() / spec.interval_s) * spec.interval_s
+        task = asyncio.current_task()
+        if task is not None:
+            self._running.add(task)
+        try:
+            await self.runner.run(spec, start=start, stop=self._stop)
+        finally:
+            if task is not None:
+                self._running.discard(task)
+
+    def stop(self) -> None:
+        """Drain and exit (what SIGTERM does)."""
+        self._stop.set()
+
+    def reload(self) -> None:
+        """SIGHUP: re-read the inventory; a broken file is reported and the old one kept."""
+        try:
+            inventory = self._load_inventory()
+        except Exception as exc:  # any failure keeps the running inventory
+            log.error("reload failed, keeping the current inventory: %s", exc)
+            return
+        self.inventory = inventory
+        self.store.set_terminal_tags(inventory.tags())
+        self.specs = build_specs(self.config, inventory)
+        self.state.reloads += 1
+        self._reload_task = asyncio.ensure_future(self._apply_reload())
+        log.info("inventory reloaded", extra={"terminals": len(inventory), "cycles": sorted(self.specs)})
+
+    async def _apply_reload(self) -> None:
+        try:
+            await self._ensure_engines()
+        except Exception:
+            log.exception("reload: cannot start a probe engine; new probe kinds stay idle")
+        self._schedule()
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        self.specs = build_specs(self.config, self.inventory)
+        await self._ensure_engines()
+        sched = self.config.schedule
+        self.runner = CycleRunner(
+            vantage=self.config.vantage,
+            engines=self.engines,
+            sink=self._write_samples,
+            heartbeat_sink=self._write_heartbeat,
+            spread=sched.spread,
+            slot_s=sched.slot_ms / 1000,
+            late_tolerance_s=sched.late_tolerance_ms / 1000,
+        )
+        self.scheduler = AsyncIOScheduler(event_loop=loop, timezone=dt.UTC)
+        self._schedule()
+        self.scheduler.start()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stop)
+        loop.add_signal_handler(signal.SIGHUP, self.reload)
+        log.info(
+            "slaprobe running",
+            extra={
+                "vantage": self.config.vantage,
+                "terminals": len(self.inventory),
+                "cycles": {n: len(s.targets) for n, s in self.specs.items()},
+                "journal": str(self.config.journal_path),
+            },
+        )
+        await self._stop.wait()
+        log.info("stopping: draining probes in flight")
+        self.scheduler.shutdown(wait=False)
+        if self._running:
+            await asyncio.gather(*self._running, return_exceptions=True)
+        for engine in self.engines.values():
+            await engine.close()
+        self.store.close()
+        log.info("stopped", extra={"samples": self.state.samples, "cycles": self.state.cycles})
+        return 0
+
+
+@contextlib.contextmanager
+def network_namespace(name: str) -> Iterator[None]:
+    """Run inside a named network namespace (the lab) when configured; a no-op otherwise."""
+    if not name:
+        yield
+        return
+    from slaprobe.lab.netns import entered
+
+    with entered(name):
+        yield
+
+
+def run_daemon(config: Config) -> int:
+    with network_namespace(config.netns):
+        return asyncio.run(Daemon(config).run())

@@ -1,0 +1,226 @@
+"""When each terminal is probed: cycles, even spreading over slots, overrun detection, heartbeats.
+
+APScheduler owns *when a cycle starts* (one interval job per scheduling group and probe kind, aligned to
+the wall clock, so cycles of different hosts line up and a restart does not shift them). Within a cycle
+this module spreads the targets' start times evenly over ``spread × interval`` in ``slot_ms`` steps, so
+the send rate is flat instead of a burst at the top of the minute. It knows nothing about packets: it
+hands targets to a probe engine and collects Samples.
+
+A target whose slot cannot be served before the cycle ends (the loop is overloaded, or the host was
+suspended) is *skipped*: it gets a ``not_scheduled`` Sample (sent = 0), never a loss. Each finished cycle
+writes a Heartbeat, after its samples, so a heartbeat in the store proves its samples are there too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from slaprobe.model import NS_PER_S, Heartbeat, Outcome, ProbeKind, Sample
+from slaprobe.probes.base import ProbeEngine, ProbeTarget
+
+log = logging.getLogger(__name__)
+
+SampleSink = Callable[[Sequence[Sample]], None]
+HeartbeatSink = Callable[[Heartbeat], None]
+
+
+def _slots(interval_s: float, spread: float, slot_s: float) -> int:
+    return max(int(max(interval_s * spread, slot_s) / slot_s), 1)
+
+
+def spread_offsets(n: int, interval_s: float, spread: float, slot_s: float) -> list[float]:
+    """Start offsets (s) for n targets: evenly over spread × interval, rounded down to whole slots.
+
+    Rounding to slots keeps the number of timer wake-ups bounded (one per slot, not one per target)
+    while no slot gets more than ``slot_capacity`` targets, so the rate stays flat within one slot.
+    """
+    slots = _slots(interval_s, spread, slot_s)
+    return [math.floor(i * slots / n) * slot_s for i in range(n)]
+
+
+def slot_capacity(n: int, interval_s: float, spread: float, slot_s: float) -> int:
+    """Most targets any one slot holds (ceil of n / slots)."""
+    return max(math.ceil(n / _slots(interval_s, spread, slot_s)), 1)
+
+
+@dataclass(frozen=True, slots=True)
+class CycleSpec:
+    """A scheduling group × probe kind: the unit APScheduler starts every interval."""
+
+    group: str
+    kind: ProbeKind
+    interval_s: float
+    targets: tuple[ProbeTarget, ...]
+    references: tuple[ProbeTarget, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return f"{self.group}/{self.kind.value}"
+
+
+@dataclass
+class CycleStats:
+    due: int = 0
+    probed: int = 0
+    late: int = 0
+    skipped: int = 0
+    reference_ok: int = 0
+    reference_total: int = 0
+    lateness_s: list[float] = field(default_factory=list)
+
+
+class CycleRunner:
+    """Runs one cycle of one CycleSpec: dispatch by slot, collect, flush, heartbeat."""
+
+    def __init__(
+        self,
+        *,
+        vantage: str,
+        engines: dict[ProbeKind, ProbeEngine],
+        sink: SampleSink,
+        heartbeat_sink: HeartbeatSink,
+        spread: float = 0.9,
+        slot_s: float = 0.1,
+        late_tolerance_s: float = 1.0,
+        flush_every_s: float = 1.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.vantage = vantage
+        self.engines = engines
+        self.sink = sink
+        self.heartbeat_sink = heartbeat_sink
+        self.spread = spread
+        self.slot_s = slot_s
+        self.late_tolerance_s = late_tolerance_s
+        self.flush_every_s = flush_every_s
+        self.clock = clock
+        self.last_heartbeat: dict[str, Heartbeat] = {}
+
+    async def run(
+        self, spec: CycleSpec, start: float | None = None, stop: asyncio.Event | None = None
+    ) -> Heartbeat:
+        """Run the cycle that starts at ``start`` (wall-clock seconds; default now).
+
+        ``stop`` (shutdown) ends dispatching early: targets not yet started are recorded as not
+        measured, probes in flight finish and are stored, and the heartbeat says how many were skipped.
+        """
+        stop = stop or asyncio.Event()
+        t0 = self.clock() if start is None else start
+        end = t0 + spec.interval_s
+        engine = self.engines[spec.kind]
+        targets = list(spec.references) + list(spec.targets)
+        n_refs = len(spec.references)
+        offsets = spread_offsets(len(targets), spec.interval_s, self.spread, self.slot_s)
+        stats = CycleStats(due=len(spec.targets), reference_total=n_refs)
+        pending: set[asyncio.Task[Sample]] = set()
+        done: list[Sample] = []
+        last_flush = self.clock()
+        i = 0
+        cap = slot_capacity(len(targets), spec.interval_s, self.spread, self.slot_s)
+        while i < len(targets):
+            slot_at = t0 + offsets[i]
+            now = self.clock()
+            if now >= end or stop.is_set():
+                break
+            if slot_at > now:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), slot_at - now)
+                continue
+            lateness = now - slot_at
+            # Start this slot's targets (at most one slot's worth per wake-up, so catching up after a
+            # stall never bursts: overdue slots go out at twice the nominal rate until on time again).
+            started = 0
+            while i < len(targets) and t0 + offsets[i] <= now and started < cap:
+                task = asyncio.ensure_future(self._guarded(engine, spec.kind, targets[i]))
+                task.add_done_callback(lambda t, acc=done: t.cancelled() or acc.append(t.result()))
+                pending.add(task)
+                if i >= n_refs:
+                    stats.probed += 1
+                    stats.lateness_s.append(lateness)
+                    if lateness > self.late_tolerance_s:
+                        stats.late += 1
+                i += 1
+                started += 1
+            pending = {t for t in pending if not t.done()}
+            if self.clock() - last_flush >= self.flush_every_s:
+                last_flush = self.clock()
+                self._flush(done, spec, stats, n_refs)
+            if lateness > self.slot_s:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.slot_s / 2)
+        skipped = targets[i:]
+        if skipped:
+            stats.skipped = sum(1 for k in range(i, len(targets)) if k >= n_refs)
+            log.warning(
+                "cycle %s: %s skipped %d of %d targets (recorded as not measured)",
+                "stopped" if stop.is_set() else "overrun",
+                spec.name,
+                stats.skipped,
+                stats.due,
+            )
+            now_ns = int(self.clock() * NS_PER_S)
+            done.extend(
+                Sample(
+                    time_ns=now_ns,
+                    terminal=t.terminal,
+                    vantage=self.vantage,
+                    kind=spec.kind,
+                    sent=0,
+                    received=0,
+                    error=Outcome.NOT_SCHEDULED,
+                )
+                for t in skipped
+            )
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+        self._flush(done, spec, stats, n_refs)
+        hb = Heartbeat(
+            time_ns=int(t0 * NS_PER_S),
+            vantage=self.vantage,
+            group=spec.name,
+            interval_s=spec.interval_s,
+            due=stats.due,
+            probed=stats.probed,
+            late=stats.late,
+            skipped=stats.skipped,
+            duration_s=round(self.clock() - t0, 3),
+            reference_ok=stats.reference_ok,
+            reference_total=stats.reference_total,
+        )
+        self.heartbeat_sink(hb)
+        self.last_heartbeat[spec.name] = hb
+        return hb
+
+    async def _guarded(self, engine: ProbeEngine, kind: ProbeKind, target: ProbeTarget) -> Sample:
+        """An engine that raises has a bug, not a lossy link: record "not measured", log, carry on."""
+        started = self.clock()
+        try:
+            return await engine.probe(target, self.vantage)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("probe engine %s failed on %s", kind.value, target.terminal)
+            return Sample(
+                time_ns=int(started * NS_PER_S),
+                terminal=target.terminal,
+                vantage=self.vantage,
+                kind=kind,
+                sent=0,
+                received=0,
+                error=Outcome.SEND_ERROR,
+            )
+
+    def _flush(self, done: list[Sample], spec: CycleSpec, stats: CycleStats, n_refs: int) -> None:
+        if not done:
+            return
+        batch = list(done)
+        done.clear()
+        refs = {t.terminal for t in spec.references}
+        stats.reference_ok += sum(1 for s in batch if s.terminal in refs and s.received > 0)
+        self.sink(batch)

@@ -1,0 +1,105 @@
+"""Config loading: the example file is complete, and every kind of mistake is named precisely."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+import yaml
+
+from slaprobe.config import Config, load_config
+from slaprobe.configload import ConfigError
+from tests.helpers import ROOT, run_cli
+
+EXAMPLE = ROOT / "config" / "slaprobe.example.yaml"
+
+
+def _keys(cls: type) -> set[str]:
+    out = set()
+    for f in dataclasses.fields(cls):
+        key = f.metadata.get("key", f.name)
+        if key.startswith("__"):
+            continue
+        out.add(key)
+    return out
+
+
+def _walk(cls: type, data: dict, path: str = "") -> list[str]:
+    """Keys of the dataclass that the example omits (the example must show every option)."""
+    missing = []
+    for f in dataclasses.fields(cls):
+        key = f.metadata.get("key", f.name)
+        if key.startswith("__"):
+            continue
+        if key not in data:
+            missing.append(path + key)
+            continue
+        tp = f.default_factory if f.default_factory is not dataclasses.MISSING else None
+        value = tp() if tp else None
+        if dataclasses.is_dataclass(value) and isinstance(data[key], dict):
+            missing.extend(_walk(type(value), data[key], f"{path}{key}."))
+    return missing
+
+
+def test_example_config_shows_every_option_with_its_default() -> None:
+    data = yaml.safe_load(EXAMPLE.read_text())
+    assert _walk(Config, data) == []
+    loaded = load_config(EXAMPLE)
+    defaults = Config()
+    # Every value in the example is the built-in default, except the documented example group/inventory.
+    for section in ("probes", "shard", "store", "influx", "shipper", "sla", "log"):
+        assert getattr(loaded, section) == getattr(defaults, section), section
+    assert loaded.schedule.interval_s == defaults.schedule.interval_s
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("schedule: {bogus: 1}", "schedule.bogus: unknown key"),
+        ("schedule: {interval_s: -1}", "schedule.interval_s: -1.0 is below the minimum 1.0"),
+        ("schedule: {interval_s: fast}", "schedule.interval_s: expected a number, got 'fast'"),
+        ("probes: {default: [icmp, ping]}", "probes.default[1]: expected one of"),
+        ("probes: {icmp: {count: 0}}", "probes.icmp: icmp.count: must be an integer >= 1"),
+        ("store: {kind: postgres}", "store.kind: 'postgres' is not one of 'embedded', 'influx'"),
+        ("shard: {index: 3, count: 2}", "shard.index: 3 is larger than shard.count 2"),
+        ("vantage: 'probe 1'", "vantage: 'probe 1' must be non-empty"),
+        ("- a\n- b", "the file must be a YAML mapping"),
+        ("schedule: [1", "invalid YAML"),
+    ],
+)
+def test_config_errors_name_file_key_and_problem(tmp_path: Path, text: str, expected: str) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    message = str(info.value)
+    assert str(path) in message
+    assert expected in message
+
+
+def test_all_problems_are_reported_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("schedule: {bogus: 1, interval_s: 0}\nlog: {level: loud}\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert len(info.value.problems) == 3
+
+
+def test_run_with_bad_config_exits_2_and_stores_nothing(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    path = tmp_path / "bad.yaml"
+    path.write_text(f"state_dir: {state}\nschedule: {{interval_s: 0}}\n")
+    proc = run_cli("run", "--config", str(path))
+    assert proc.returncode == 2
+    assert "schedule.interval_s" in proc.stderr
+    assert not state.exists()
+
+
+def test_secrets_come_from_environment_or_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = tmp_path / "token"
+    secret.write_text("from-file\n")
+    cfg = load_config(None, {"influx": {"token_file": str(secret), "password_env": "X_PW"}})
+    monkeypatch.setenv("X_PW", "from-env")
+    assert cfg.influx.resolved_token() == "from-file"
+    assert cfg.influx.resolved_password() == "from-env"
