@@ -157,6 +157,9 @@ class RtpCodec:
         )
         return header + self._payload
 
+    def session_of(self, data: bytes) -> int | None:
+        return int.from_bytes(data[8:12], "big") if len(data) >= RTP_HEADER.size else None
+
     def decode(self, data: bytes, rx_ns: int) -> tuple[int, int] | None:
         if len(data) < RTP_HEADER.size:
             return None

@@ -114,6 +114,10 @@ class StampCodec:
         self._t1.append(wire.SENDER.unpack_from(packet)[1])
         return packet
 
+    def session_of(self, data: bytes) -> int | None:
+        ssid = int.from_bytes(data[14:16], "big") if len(data) >= wire.BASE_SIZE else 0
+        return ssid or None  # 0: an RFC 8762 reflector that does not echo SSIDs
+
     def decode(self, data: bytes, rx_ns: int) -> tuple[int, StampReplyInfo] | None:
         if len(data) < wire.BASE_SIZE:
             return None

@@ -96,6 +96,11 @@ class StreamCodec(Protocol):
 
     def decode(self, data: bytes, rx_ns: int) -> tuple[int, Any] | None: ...
 
+    def session_of(self, data: bytes) -> int | None:
+        """The session id a reply claims (cheap, no validation), so the engine can pick the stream
+        without asking every stream to the same peer; None when the reply does not say."""
+        ...
+
 
 @dataclass(slots=True)
 class Reply:
@@ -380,7 +385,12 @@ class StreamEngine:
             if not sessions:
                 self.unmatched += 1
                 continue
-            for run in sessions.values():
+            if len(sessions) == 1:
+                candidates: Any = sessions.values()
+            else:  # many streams to one peer: go by the session id the reply names
+                claimed = sessions.get(next(iter(sessions.values())).codec.session_of(data))  # type: ignore[arg-type]
+                candidates = (claimed,) if claimed is not None else sessions.values()
+            for run in candidates:
                 decoded = run.codec.decode(data, rx_ns)
                 if decoded is not None:
                     run.record.replies.append(Reply(decoded[0], rx_ns, decoded[1]))

@@ -24,6 +24,9 @@ class TagCodec:
     def encode(self, index: int, send_ns: int) -> bytes:
         return struct.pack("!II", self.session_id, index) + bytes(self.size - 8)
 
+    def session_of(self, data: bytes) -> int:
+        return struct.unpack_from("!I", data)[0]
+
     def decode(self, data: bytes, rx_ns: int):
         sid, index = struct.unpack_from("!II", data)
         return (index, None) if sid == self.session_id else None
