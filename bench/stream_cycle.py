@@ -71,7 +71,7 @@ async def run_cycle(lab: Lab, args: argparse.Namespace, addrs: list[str]) -> tup
         engine = RtpEngine(settings, streams=streams)
     n = len(addrs)
     step_ns = round(args.cycle * 1e9 / n)
-    t0 = time.monotonic_ns() + 200_000_000
+    t0 = time.monotonic_ns() + 500_000_000 + n * 50_000  # room to create every task before the first is due
     results: list = [None] * n
 
     async def one(i: int, addr: str) -> None:

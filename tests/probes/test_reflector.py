@@ -32,6 +32,8 @@ from tests.probes.streamlab import target
 
 REPO = Path(__file__).resolve().parents[2]
 T2, T3 = 1_700_000_000_100_000_000, 1_700_000_000_100_250_000
+DEFAULT_TTL = int(Path("/proc/sys/net/ipv4/ip_default_ttl").read_text())
+DEFAULT_HOPS = int(Path("/proc/sys/net/ipv6/conf/lo/hop_limit").read_text())
 
 
 def scapy_sender(seq: int, ssid: int = 7, ts: float = 3_908_988_800.5, pad: int = 0) -> bytes:
@@ -174,7 +176,8 @@ def test_server_answers_scapy_senders_over_both_families() -> None:
             parsed = wire.parse_reflector(raw)
             t2, t3 = wire.ntp_to_ns(parsed.receive_timestamp), wire.ntp_to_ns(parsed.timestamp)
             assert before <= t2 <= t3 <= time.time_ns()
-            assert parsed.sender_ttl == 64 if raw in v4 else parsed.sender_ttl in (64, 255)
+            # The received TTL / hop limit is echoed: a fresh loopback packet carries the default.
+            assert parsed.sender_ttl == (DEFAULT_TTL if raw in v4 else DEFAULT_HOPS)
     assert RTP(rtp[0]).sequence == 9 and len(rtp[0]) == 172
 
 
