@@ -15,7 +15,7 @@ from typing import NoReturn
 import click
 
 from slaprobe import __version__, sample_network
-from slaprobe.config import Config, load_config
+from slaprobe.config import Config, load_config, with_overrides
 from slaprobe.configload import ConfigError
 from slaprobe.daemon import run_daemon
 from slaprobe.inventory import load_inventory, summarize, write_csv
@@ -23,6 +23,14 @@ from slaprobe.logs import setup_logging
 from slaprobe.model import ProbeKind
 from slaprobe.report.inventory import render_summary
 from slaprobe.report.samples import render_samples_json, render_samples_table
+from slaprobe.settle import (
+    MoneyInputs,
+    Period,
+    ReconcileError,
+    evaluation_report,
+    load_inputs,
+    reconcile_report,
+)
 from slaprobe.store.journal import JournalError, JournalStore
 from slaprobe.timeutil import parse_time
 
@@ -100,12 +108,17 @@ def inventory_generate(n: int, seed: int, ipv6: bool, out: str) -> None:
 
 
 @cli.command()
-@click.option(
-    "--config", "config_path", type=click.Path(dir_okay=False), help="Config YAML (default: built-ins)."
-)
-def run(config_path: str | None) -> None:
+@config_option
+@click.option("--vantage", help="This probe host's id (overrides the config's vantage).")
+@click.option("--shard", help="Probe only shard K of N of the inventory, e.g. 2/3 (overrides shard.*).")
+@click.option("--region", "regions", multiple=True, help="Probe only this region (repeatable).")
+def run(config_path: str | None, vantage: str | None, shard: str | None, regions: tuple[str, ...]) -> None:
     """Run the probe daemon in the foreground (SIGTERM drains, SIGHUP reloads the inventory)."""
     config = _load_config(config_path)
+    try:
+        config = with_overrides(config, vantage=vantage, shard=shard, regions=regions)
+    except ConfigError as exc:
+        _fail(exc)
     setup_logging(config.log.level, config.log.format)
     try:
         code = run_daemon(config)
@@ -115,9 +128,7 @@ def run(config_path: str | None) -> None:
 
 
 @cli.command()
-@click.option(
-    "--config", "config_path", type=click.Path(dir_okay=False), help="Config YAML (journal location)."
-)
+@config_option
 @click.option("--terminal", "terminals", multiple=True, help="Terminal id (repeatable; default: all).")
 @click.option("--since", default="1h", show_default=True, help="ISO date/time (UTC) or age: 30m, 6h, 2d.")
 @click.option("--until", "until", default=None, help="ISO date/time (UTC); default now.")
@@ -179,6 +190,7 @@ def probe(addresses: tuple[str, ...], kind: str, sources: tuple[str, ...], fmt: 
     """Probe ADDRESS... once (exit 0: all answered, 1: some did not, 2: bad usage, 3: cannot probe)."""
     from slaprobe.model import ProbeKind
     from slaprobe.probes.oneshot import build_settings, parse_targets, probe_once
+
     try:
         targets = parse_targets(addresses)
         settings = build_settings(ProbeKind(kind), sources, **opts)
@@ -314,6 +326,75 @@ def status_cmd(config_path: str | None, as_json: bool) -> None:
 
 
 # ---------------------------------------------------------------- report, reconcile (SLA engine, money)
+
+
+def _money_inputs(opts: dict[str, str | None]) -> MoneyInputs:
+    """Contract and inventory default to the config's ``sla.contract`` and ``inventory``."""
+    config = _load_config(opts["config_path"])
+    contract = opts["contract"] or (config.resolve(config.sla.contract) if config.sla.contract else None)
+    if not contract:
+        raise click.UsageError("no contract: pass --contract FILE or set sla.contract in the config")
+    try:
+        inventory = opts["inventory_path"] or config.resolve(config.inventory)
+        return load_inputs(contract, inventory, opts["availability"] or "", config.sla.timezone)
+    except ConfigError as exc:
+        _fail(exc)
+
+
+_MONEY_OPTIONS = (
+    config_option,
+    click.option("--contract", type=click.Path(dir_okay=False), help="Contract YAML [config sla.contract]."),
+    click.option("--inventory", "inventory_path", type=click.Path(dir_okay=False), help="[config inventory]"),
+    click.option(
+        "--availability", type=click.Path(dir_okay=False), required=True, help="Monthly JSON lines."
+    ),
+    click.option("--format", "fmt", type=click.Choice(["table", "csv", "markdown", "json"]), default="table"),
+    click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True),
+)
+
+
+def _money_options(f: click.decorators.FC) -> click.decorators.FC:
+    for option in reversed(_MONEY_OPTIONS):
+        f = option(f)
+    return f
+
+
+@cli.command("reconcile")
+@click.option("--quarter", help="e.g. 2022Q4")
+@click.option("--year", type=int, help="the whole contract year")
+@click.option("--month", help="e.g. 2022-03")
+@click.option("--invoice", type=click.Path(exists=True, dir_okay=False), help="A carrier's bill (CSV).")
+@_money_options
+def reconcile_cmd(
+    quarter: str | None, year: int | None, month: str | None, invoice: str | None, **opts: str | None
+) -> None:
+    """Settle a quarter or year per carrier: fees, deductions with reasons, installments, balance due."""
+    chosen = [p for p in (quarter, None if year is None else str(year), month) if p]
+    if len(chosen) != 1:
+        raise click.UsageError("give exactly one of --quarter, --year, --month")
+    try:
+        period = Period.parse(chosen[0])
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    try:
+        text = reconcile_report(
+            _money_inputs(opts), period, invoice, opts["fmt"] or "table", opts["lang"] or "zh"
+        )
+        click.echo(text, nl=False)
+    except (ConfigError, ReconcileError) as exc:
+        _fail(exc)
+
+
+@cli.command("evaluation")
+@click.option("--year", type=int, required=True)
+@_money_options
+def evaluation_cmd(year: int, **opts: str | None) -> None:
+    """The annual performance evaluation's output indicators (coverage, availability, open terminals)."""
+    try:
+        text = evaluation_report(_money_inputs(opts), year, opts["fmt"] or "table", opts["lang"] or "zh")
+        click.echo(text, nl=False)
+    except ValueError as exc:
+        _fail(exc)
 
 
 def main() -> None:

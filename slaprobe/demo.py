@@ -18,7 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from slaprobe.config import Config, load_config
-from slaprobe.daemon import Daemon, network_namespace
+from slaprobe.daemon import Daemon
 from slaprobe.inventory import Inventory, load_inventory
 from slaprobe.lab import Lab, LabProfile
 from slaprobe.model import Sample
@@ -109,9 +109,8 @@ def run_demo(
             f"journal: {config.journal_path}\n"
             f"probing every {interval_s:g} s (Ctrl-C stops; a scripted 5-minute outage starts after 90 s)"
         )
-        with network_namespace(config.netns):
-            daemon = Daemon(config, inventory=inventory)
-            code = asyncio.run(_run(daemon, minutes, echo, interval_s))
+        daemon = Daemon(config, inventory=inventory)
+        code = asyncio.run(_run(daemon, minutes, echo, interval_s))
     echo(
         "read the stored samples back with\n"
         f"  slaprobe samples --journal {config.journal_path} --since 1h --terminal T00001"
