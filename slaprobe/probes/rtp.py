@@ -18,6 +18,7 @@ The echo measures both directions together: jitter and loss are round-trip figur
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import struct
 from dataclasses import dataclass
@@ -93,6 +94,17 @@ class RtpSettings:
     @property
     def rate(self) -> int:
         return self.clock_rate if self.clock_rate is not None else RTP_PROFILES[self.codec][1]
+
+    @classmethod
+    def coerce(cls, settings: object | None) -> RtpSettings:
+        """These settings from ``settings``: itself, the defaults for None, or any object with attributes
+        of the same names (the config's ``probes.rtp`` section), taking those it has."""
+        if settings is None:
+            return cls()
+        if isinstance(settings, cls):
+            return settings
+        names = [f.name for f in dataclasses.fields(cls)]
+        return cls(**{n: getattr(settings, n) for n in names if hasattr(settings, n)})
 
     @property
     def stream(self) -> StreamSettings:
@@ -288,8 +300,8 @@ class RtpEngine:
 
     kind: ClassVar[ProbeKind] = ProbeKind.RTP
 
-    def __init__(self, settings: RtpSettings | None = None, *, streams: StreamEngine | None = None):
-        self.settings = settings or RtpSettings()
+    def __init__(self, settings: RtpSettings | object | None = None, *, streams: StreamEngine | None = None):
+        self.settings = RtpSettings.coerce(settings)
         self._own = streams is None
         self.streams = streams or StreamEngine()
         self._rng = random.Random()

@@ -21,6 +21,7 @@ Every stream uses a fresh SSID (RFC 8972) so a stateful reflector starts a fresh
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections import defaultdict
 from dataclasses import dataclass
@@ -73,6 +74,17 @@ class StampSettings:
             self.emodel  # noqa: B018
         except ValueError as exc:
             raise ValueError(f"stamp: {exc}") from None
+
+    @classmethod
+    def coerce(cls, settings: object | None) -> StampSettings:
+        """These settings from ``settings``: itself, the defaults for None, or any object with attributes
+        of the same names (the config's ``probes.stamp`` section), taking those it has."""
+        if settings is None:
+            return cls()
+        if isinstance(settings, cls):
+            return settings
+        names = [f.name for f in dataclasses.fields(cls)]
+        return cls(**{n: getattr(settings, n) for n in names if hasattr(settings, n)})
 
     @property
     def stream(self) -> StreamSettings:
@@ -301,8 +313,10 @@ class StampEngine:
 
     kind: ClassVar[ProbeKind] = ProbeKind.STAMP
 
-    def __init__(self, settings: StampSettings | None = None, *, streams: StreamEngine | None = None):
-        self.settings = settings or StampSettings()
+    def __init__(
+        self, settings: StampSettings | object | None = None, *, streams: StreamEngine | None = None
+    ):
+        self.settings = StampSettings.coerce(settings)
         self._own = streams is None
         self.streams = streams or StreamEngine()
         self._ssid = session_allocator(16, start=random.randrange(1, 1 << 16))

@@ -319,3 +319,16 @@ def test_engine_shares_one_socket_per_family() -> None:
 
     v4, v6 = asyncio.run(main())
     assert v4 and v6
+
+
+def test_engines_take_the_config_sections() -> None:
+    from slaprobe.config import ProbesConfig
+    from slaprobe.probes.registry import make_engine
+    from slaprobe.probes.rtp import RtpEngine
+
+    probes = ProbesConfig()
+    stamp = make_engine(ProbeKind.STAMP, probes.stamp)
+    rtp = make_engine(ProbeKind.RTP, probes.rtp)
+    assert isinstance(stamp, StampEngine) and isinstance(rtp, RtpEngine)
+    assert (stamp.settings.size, stamp.settings.port, stamp.settings.codec) == (44, 862, "g711")
+    assert (rtp.settings.port, rtp.settings.rate_pps, rtp.settings.timeout_ms) == (5004, 50.0, 1000.0)
