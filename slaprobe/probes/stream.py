@@ -364,7 +364,9 @@ class StreamEngine:
     # ------------------------------------------------------------------ receive
     def _on_readable(self, sock: socket.socket) -> None:
         peers = self._peers
-        while True:
+        # At most 128 datagrams per call: the rest wait one loop iteration, so a burst of replies
+        # cannot hold back the pacer's timer for long (the selector reports the socket again).
+        for _ in range(128):
             try:
                 data, ancdata, _flags, src = sock.recvmsg(_RECV_BUFFER, _CMSG_SPACE)
             except (BlockingIOError, InterruptedError):

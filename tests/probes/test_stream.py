@@ -165,7 +165,7 @@ def test_many_concurrent_streams_are_demultiplexed_by_session() -> None:
         await engine.start()
         echo = Sink(echo=True)
         echo.attach()
-        settings = StreamSettings(rate_pps=50, duration_s=0.4, timeout_ms=200, size=64)
+        settings = StreamSettings(rate_pps=50, duration_s=0.4, timeout_ms=2000, size=64)
         try:
             records = await asyncio.gather(
                 *(
