@@ -243,6 +243,34 @@ def lab_serve(
     )
 
 
+@lab_group.command("month")
+@config_option
+@click.option("--terminals", "n", type=click.IntRange(1, 65_000), default=1820, show_default=True)
+@click.option("--month", required=True, help="YYYY-MM (local month, profile timezone)")
+@click.option(
+    "--profile", "profile_path", type=click.Path(exists=True, dir_okay=False), help="month profile YAML"
+)
+@click.option("--store", "store_kind", type=click.Choice(["embedded", "influx"]), default="embedded")
+@click.option("--journal", type=click.Path(dir_okay=False), help="journal file [OUT/journal.sqlite]")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True, help="side files here")
+def lab_month(config_path, n, month, profile_path, store_kind, journal, out_dir):  # type: ignore[no-untyped-def]
+    """A synthetic month of samples and heartbeats into a store; inventory, maintenance, truth in OUT."""
+    from slaprobe.lab.month import MonthProfileError, generate_month, load_month_profile
+
+    try:
+        profile = load_month_profile(profile_path)
+    except MonthProfileError as exc:
+        raise click.ClickException(str(exc)) from exc
+    cfg = _load_config(config_path)
+
+    def progress(done: int, total: int) -> None:
+        if done % 24 == 0 or done == total:
+            click.echo(f"{done}/{total} hours", err=True)
+
+    plan, count = generate_month(n, month, profile, out_dir, store_kind, journal, cfg.influx, progress)
+    click.echo(f"{count} samples of {len(plan.terminals)} terminals written; truth in {out_dir}/truth.json")
+
+
 # ---------------------------------------------------------------- reflect (STAMP / RTP echo reflector)
 
 
@@ -326,6 +354,53 @@ def status_cmd(config_path: str | None, as_json: bool) -> None:
 
 
 # ---------------------------------------------------------------- report, reconcile (SLA engine, money)
+
+
+@cli.command("report")
+@config_option
+@click.option(
+    "--month", required=True, help="Local calendar month, YYYY-MM (time zone: config sla.timezone)."
+)
+@click.option("--carrier", help="Only this carrier's terminals.")
+@click.option("--region", help="Only this region's terminals.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "markdown"]), default="table")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
+@click.option("--store", "store_kind", type=click.Choice(["embedded", "influx"]), help="[config store.kind]")
+@click.option("--journal", type=click.Path(dir_okay=False), help="Journal file [config state_dir/journal].")
+@click.option("--inventory", "inventory_path", type=click.Path(dir_okay=False), help="[config inventory]")
+@click.option("--maintenance", type=click.Path(dir_okay=False), help="Windows YAML [config sla.maintenance].")
+@click.option("--preset", type=click.Choice(["mef10.3", "y1540", "strict"]), help="[config sla.preset]")
+@click.option(
+    "--availability-out", type=click.Path(dir_okay=False), help="Also merge this month into a hand-over file."
+)
+def report_cmd(config_path, fmt, lang, out, availability_out, **opts):  # type: ignore[no-untyped-def]
+    """Availability per terminal, region, carrier, level and tier for one month, with every outage."""
+    from slaprobe.report.availability_text import render
+    from slaprobe.sla.engine import PeriodError
+    from slaprobe.sla.maintenance import MaintenanceError
+    from slaprobe.sla.rule import RuleError
+    from slaprobe.sla_report import ReportRequest, build_report, merge_handover
+    from slaprobe.store.influx import InfluxError
+
+    if availability_out and (opts["carrier"] or opts["region"]):
+        raise click.UsageError("--availability-out takes whole months: drop --carrier / --region")
+    cfg = _load_config(config_path)
+    req = ReportRequest(
+        opts["month"], opts["store_kind"], opts["journal"], opts["inventory_path"], opts["maintenance"],
+        opts["preset"], opts["carrier"], opts["region"],
+    )  # fmt: skip
+    try:
+        report = build_report(cfg, req)
+        text = render(report, fmt, lang)
+        if availability_out:
+            merge_handover(availability_out, report)
+    except (ConfigError, JournalError, InfluxError, PeriodError, RuleError, MaintenanceError) as exc:
+        _fail(exc)
+    if out:
+        Path(out).write_text(text, encoding="utf-8")
+    else:
+        click.echo(text, nl=False)
 
 
 def _money_inputs(opts: dict[str, str | None]) -> MoneyInputs:

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from slaprobe.model import Heartbeat, Outcome, ProbeKind, Sample
+from slaprobe.store.sla_journal import create_rollup_table, update_rollups
 
 log = logging.getLogger(__name__)
 
@@ -184,6 +185,7 @@ class JournalStore:
     def _migrate(self) -> None:
         with self._lock:
             self._db.executescript(_SCHEMA)
+            create_rollup_table(self._db)
             self._db.execute(
                 "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )
@@ -249,6 +251,7 @@ class JournalStore:
                     for s in samples
                 ]
                 self._db.executemany(sql, rows)
+                update_rollups(self._db, [r[1] for r in rows], samples)  # SLA KPIs, same transaction
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
