@@ -5,7 +5,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := influxdb fping iproute2 systemd
+APT_PACKAGES := influxdb fping iproute2 systemd chromium fonts-noto-cjk
 
 .PHONY: setup system-deps demo test bench lint
 

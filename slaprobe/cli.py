@@ -363,7 +363,9 @@ def status_cmd(config_path: str | None, as_json: bool) -> None:
 )
 @click.option("--carrier", help="Only this carrier's terminals.")
 @click.option("--region", help="Only this region's terminals.")
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "markdown"]), default="table")
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "csv", "json", "markdown", "html"]), default="table"
+)
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
 @click.option("--store", "store_kind", type=click.Choice(["embedded", "influx"]), help="[config store.kind]")
@@ -379,6 +381,7 @@ def report_cmd(config_path, fmt, lang, out, availability_out, **opts):  # type: 
     from slaprobe.report.availability_text import render
     from slaprobe.sla.engine import PeriodError
     from slaprobe.sla.maintenance import MaintenanceError
+    from slaprobe.sla.reconcile import ReconcileError
     from slaprobe.sla.rule import RuleError
     from slaprobe.sla_report import ReportRequest, build_report, merge_handover
     from slaprobe.store.influx import InfluxError
@@ -391,11 +394,26 @@ def report_cmd(config_path, fmt, lang, out, availability_out, **opts):  # type: 
         opts["preset"], opts["carrier"], opts["region"],
     )  # fmt: skip
     try:
-        report = build_report(cfg, req)
-        text = render(report, fmt, lang)
+        if fmt == "html":  # self-contained page with charts (slaprobe/report/html.py)
+            from slaprobe.report.html import render_month
+            from slaprobe.report.month_view import build_month_view
+
+            view, report = build_month_view(cfg, req, lang, availability_out)
+            text = render_month(view, lang)
+        else:
+            report = build_report(cfg, req)
+            text = render(report, fmt, lang)
         if availability_out:
             merge_handover(availability_out, report)
-    except (ConfigError, JournalError, InfluxError, PeriodError, RuleError, MaintenanceError) as exc:
+    except (
+        ConfigError,
+        JournalError,
+        InfluxError,
+        PeriodError,
+        RuleError,
+        MaintenanceError,
+        ReconcileError,
+    ) as exc:
         _fail(exc)
     if out:
         Path(out).write_text(text, encoding="utf-8")
