@@ -221,18 +221,21 @@ def lab_group() -> None:
 @click.option("--netns", help="namespace name (default slp-lab-<pid>-1); must not exist yet")
 @click.option("--truth", type=click.Path(dir_okay=False), help="write ground truth (JSON lines) here")
 @click.option("--no-packets", is_flag=True, help="ground truth without per-packet records (counters only)")
-def lab_serve(profile_path: str, netns: str | None, truth: str | None, no_packets: bool) -> None:
+@click.option("--udp", multiple=True, metavar="PORT=MODULE:FUNC", help="extra UDP handler (repeatable)")
+def lab_serve(
+    profile_path: str, netns: str | None, truth: str | None, no_packets: bool, udp: tuple[str, ...]
+) -> None:
     """Serve the lab in the foreground until Ctrl-C / SIGTERM; probers run inside its namespace."""
     from slaprobe.lab import Lab, ProfileError, load_profile
     from slaprobe.lab.control import describe, wait_for_stop_signal
 
     try:
         profile = load_profile(profile_path)
-    except ProfileError as exc:
+        handlers = {int(port): spec for port, _, spec in (u.partition("=") for u in udp)}
+    except (ProfileError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
-    with Lab.start(
-        profile, truth=truth or False, netns=netns, packets=bool(truth) and not no_packets
-    ) as running:
+    packets = bool(truth) and not no_packets
+    with Lab.start(profile, truth=truth or False, netns=netns, udp=handlers, packets=packets) as running:
         click.echo(describe(running), nl=False)
         wait_for_stop_signal()
     click.echo(
@@ -240,7 +243,78 @@ def lab_serve(profile_path: str, netns: str | None, truth: str | None, no_packet
     )
 
 
+@lab_group.command("month")
+@config_option
+@click.option("--terminals", "n", type=click.IntRange(1, 65_000), default=1820, show_default=True)
+@click.option("--month", required=True, help="YYYY-MM (local month, profile timezone)")
+@click.option(
+    "--profile", "profile_path", type=click.Path(exists=True, dir_okay=False), help="month profile YAML"
+)
+@click.option("--store", "store_kind", type=click.Choice(["embedded", "influx"]), default="embedded")
+@click.option("--journal", type=click.Path(dir_okay=False), help="journal file [OUT/journal.sqlite]")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True, help="side files here")
+def lab_month(config_path, n, month, profile_path, store_kind, journal, out_dir):  # type: ignore[no-untyped-def]
+    """A synthetic month of samples and heartbeats into a store; inventory, maintenance, truth in OUT."""
+    from slaprobe.lab.month import MonthProfileError, generate_month, load_month_profile
+
+    try:
+        profile = load_month_profile(profile_path)
+    except MonthProfileError as exc:
+        raise click.ClickException(str(exc)) from exc
+    cfg = _load_config(config_path)
+
+    def progress(done: int, total: int) -> None:
+        if done % 24 == 0 or done == total:
+            click.echo(f"{done}/{total} hours", err=True)
+
+    plan, count = generate_month(n, month, profile, out_dir, store_kind, journal, cfg.influx, progress)
+    click.echo(f"{count} samples of {len(plan.terminals)} terminals written; truth in {out_dir}/truth.json")
+
+
 # ---------------------------------------------------------------- reflect (STAMP / RTP echo reflector)
+
+
+@cli.command()
+@click.option(
+    "--stamp-port", type=click.IntRange(0, 65535), default=862, show_default=True, help="0 = any free port"
+)
+@click.option("--no-stamp", is_flag=True, help="Do not serve STAMP.")
+@click.option("--rtp-port", type=click.IntRange(0, 65535), default=None, help="Serve RTP echo on this port.")
+@click.option("--mode", type=click.Choice(["stateless", "stateful"]), default="stateful", show_default=True)
+@click.option(
+    "--allow", multiple=True, metavar="CIDR", help="Answer only these source networks (repeatable)."
+)
+@click.option("--rate-limit", type=float, default=500.0, show_default=True, help="Packets/s per source.")
+@click.option(
+    "--bind", multiple=True, metavar="ADDR", help="Local address (repeatable; default 0.0.0.0 and ::)."
+)
+def reflect(stamp_port, no_stamp, rtp_port, mode, allow, rate_limit, bind) -> None:
+    """Answer STAMP (RFC 8762) and RTP echo probes for this site until SIGINT / SIGTERM."""
+    import asyncio
+
+    from slaprobe.probes.reflect_server import ReflectMode, ReflectorSettings, run_reflector
+
+    try:
+        settings = ReflectorSettings(
+            stamp_port=None if no_stamp else stamp_port, rtp_port=rtp_port, mode=ReflectMode(mode),
+            allow=tuple(allow), rate_limit_pps=rate_limit, bind=tuple(bind) or ("0.0.0.0", "::"),
+        )  # fmt: skip
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+
+    def ready(reflector) -> None:
+        for addr, port, kind in reflector.addresses:
+            click.echo(f"listening {kind} {addr}:{port}")
+        click.get_text_stream("stdout").flush()
+
+    try:
+        counters = asyncio.run(run_reflector(settings, on_ready=ready))
+    except OSError as exc:
+        raise click.ClickException(f"cannot serve: {exc}") from None
+    click.echo(
+        f"received {counters.received} answered {counters.answered} denied {counters.denied} "
+        f"rate_limited {counters.rate_limited} malformed {counters.malformed}"
+    )
 
 
 # ---------------------------------------------------------------- store check, status (InfluxDB, shipper)

@@ -103,7 +103,9 @@ class DaemonState:
 
 
 class Daemon:
-    def __init__(self, config: Config, *, inventory: Inventory | None = None) -> None:
+    def __init__(
+        self, config: Config, *, inventory: Inventory | None = None, shipper: Shipper | None = None
+    ) -> None:
         self.config = config
         self.inventory = inventory or self._load_inventory()
         self.store = JournalStore(config.journal_path)
@@ -116,7 +118,7 @@ class Daemon:
         self._running: set[asyncio.Task] = set()
         self._stop = asyncio.Event()
         self.notifier = Notifier()
-        self.shipper: Shipper | None = None
+        self.shipper: Shipper | None = shipper  # default: started by run() when store.kind = influx
         self._reload_task: asyncio.Future[None] | None = None
 
     # ------------------------------------------------------------------ inventory
@@ -228,20 +230,8 @@ class Daemon:
         self.notifier.ready("running")  # READY=1 closes the RELOADING=1 sent by reload()
 
     def _start_shipper(self) -> None:
-        """store.kind = influx: a shipper thread forwards the journal to InfluxDB.
-
-        A wrong URL, credentials or database is logged loudly here and by the shipper on every retry,
-        but never stops probing: samples wait in the journal until InfluxDB accepts them.
-        """
-        if self.config.store.kind != "influx":
-            return
-        try:
-            client = InfluxClient(self.config.influx)
-        except InfluxError as exc:
-            log.error("InfluxDB shipping disabled, samples stay in the journal: %s", exc)
-            return
-        self.shipper = Shipper(JournalStore(self.config.journal_path), client, self.config.shipper)
-        self.shipper.start()
+        if self.shipper is None:
+            self.shipper = start_shipper(self.config)
 
     def healthy(self) -> bool:
         """For the systemd watchdog: every cycle kind has finished a cycle within three intervals."""
@@ -312,6 +302,24 @@ def network_namespace(name: str) -> Iterator[None]:
 
     with entered(name):
         yield
+
+
+def start_shipper(config: Config) -> Shipper | None:
+    """store.kind = influx: a shipper thread forwards the journal to InfluxDB.
+
+    A wrong URL, credentials or database is logged loudly here and by the shipper on every retry,
+    but never stops probing: samples wait in the journal until InfluxDB accepts them.
+    """
+    if config.store.kind != "influx":
+        return None
+    try:
+        client = InfluxClient(config.influx)
+    except InfluxError as exc:
+        log.error("InfluxDB shipping disabled, samples stay in the journal: %s", exc)
+        return None
+    shipper = Shipper(JournalStore(config.journal_path), client, config.shipper)
+    shipper.start()
+    return shipper
 
 
 def run_daemon(config: Config) -> int:

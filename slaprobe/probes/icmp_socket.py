@@ -66,6 +66,7 @@ _TIMESPEC = struct.Struct("@qq")
 _U32 = struct.Struct("@I")
 _EXT_ERR = struct.Struct("@IBBBBII")  # struct sock_extended_err
 
+_time_ns = time.time_ns
 _ANC_SIZE = socket.CMSG_SPACE(_TIMESPEC.size) + socket.CMSG_SPACE(_U32.size)
 _ERRQ_ANC_SIZE = 512
 
@@ -132,6 +133,7 @@ class EchoProbe:
         "reordered",
         "rtts_ns",
         "send_ns",
+        "sockaddr",
         "state",
         "timeout_ns",
     )
@@ -140,6 +142,7 @@ class EchoProbe:
         self.family = socket.AF_INET if address.version == 4 else socket.AF_INET6
         self.addr_packed = address.packed
         self.addr_str = str(address)
+        self.sockaddr = (self.addr_str, 0)
         self.count = count
         self.timeout_ns = timeout_ns
         self.base = 0
@@ -184,11 +187,12 @@ class EchoProbe:
 class _Family:
     """One address family's socket and how to read it."""
 
-    __slots__ = ("family", "raw", "reply_type", "request_type", "sock", "unreach_type")
+    __slots__ = ("family", "raw", "reply_type", "request_type", "sendto", "sock", "unreach_type")
 
     def __init__(self, family: int, sock: socket.socket, raw: bool) -> None:
         self.family = family
         self.sock = sock
+        self.sendto = sock.sendto  # bound once: a bound method is allocated on every attribute access
         self.raw = raw
         v4 = family == socket.AF_INET
         self.request_type = ICMP_ECHO if v4 else ICMP6_ECHO
@@ -367,13 +371,17 @@ class IcmpTransport:
             checksum = ~s & 0xFFFF
         _ECHO.pack_into(packet, 0, fam.request_type, 0, checksum, ident, seq, nonce, counter)
         self._pending[counter] = probe
-        probe.send_ns[index] = time.time_ns()
+        sendto, sockaddr = fam.sendto, probe.sockaddr
+        # Nothing between the stamp and the syscall may allocate a GC-tracked object: an allocation can
+        # start a garbage collection (measured: up to 20 ms) that would count as network delay.
+        t = _time_ns()
         try:
-            fam.sock.sendto(packet, (probe.addr_str, 0))
+            sendto(packet, sockaddr)
         except OSError:
             del self._pending[counter]
             self.stats.send_errors += 1
             return False
+        probe.send_ns[index] = t
         probe.state[index] = WAITING
         self.stats.sent += 1
         return True
