@@ -235,15 +235,18 @@ def _month_settlement(rec: Reconciliation, lang: str, report: MonthReport) -> Do
     deductions = table(
         L("deductions"), [L(k) for k in ("carrier", "terminal", "kind", "reason", "amount")], ded_rows, (4,)
     )
-    notes = (
+    notes = [
         L(
             "note.rounding",
             currency=c.currency,
             quantum=c.rounding.quantum,
             mode=L(f"mode.{c.rounding.mode.value}"),
-        ),
-    )
-    return Document(str(rec.period.label), (summary, deductions), notes)
+        )
+    ]
+    unjudged = sum(len(cs.unjudged) for cs in rec.carriers)
+    if unjudged:
+        notes.append(L("note.unjudged", n=unjudged))
+    return Document(str(rec.period.label), (summary, deductions), tuple(notes))
 
 
 def month_view(
