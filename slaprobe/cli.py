@@ -510,7 +510,7 @@ def evaluation_cmd(year: int, **opts: str | None) -> None:
     """The annual performance evaluation's output indicators (coverage, availability, open terminals)."""
     try:
         if opts["fmt"] == "html":  # monthly availability chart, coverage, indicators, the year's money
-            from slaprobe.report.html import render_year
+            from slaprobe.report.html_year import render_year
             from slaprobe.report.year_view import year_view
 
             lang = opts["lang"] or "zh"
