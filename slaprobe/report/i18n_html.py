@@ -166,10 +166,10 @@ def carrier_name(carrier: str, lang: str) -> str:
 
 
 def label(key: str, lang: str, **values: object) -> str:
-    """The label in ``lang`` ("zh" or "en"), formatted with ``values``; an unknown key shows itself."""
-    en, zh = _LABELS.get(key, (key, key))
+    """The label in ``lang`` ("zh" or "en"), formatted with ``values``. An unknown key raises KeyError
+    naming it: a typo in the page must fail the tests, not print a key to a finance officer."""
+    try:
+        en, zh = _LABELS[key]
+    except KeyError:
+        raise KeyError(f"no HTML report label {key!r}") from None
     return (zh if lang == "zh" else en).format(**values)
-
-
-def has(key: str) -> bool:
-    return key in _LABELS
