@@ -10,7 +10,9 @@ here as ground truth, independent of the engine:
 * T0007 (dingan) answers nothing 2022-03-05 08:00–08:04: four high-loss minutes, no outage;
 * T0004 (sanya) loses 2 of 5 echoes all day 2022-03-12: loss 40 % < C, no outage;
 * the vantage sends no heartbeat 2022-03-25 02:00–04:00: 2 h UNKNOWN for every terminal in service;
-* T0008 (dingan) opens on 2022-03-15 (not in service before).
+* T0008 (dingan) opens on 2022-03-15 (not in service before);
+* announced maintenance for region sanya 2022-03-08 02:00–04:00 (``MAINTENANCE_YAML``): 2 h excluded for
+  each of its two terminals.
 
 Everything else answers all 5 echoes, with RTTs around 8 ms (telecom) and 15 ms (unicom).
 """
@@ -58,6 +60,14 @@ LOSSY: dict[str, tuple[int, int, int]] = {"T0004": (local(12, 0), local(13, 0), 
 HEARTBEAT_GAP = (local(25, 2), local(25, 4))
 EXPECTED_OUTAGES = {("T0001", local(10, 9), 3 * 3600), ("T0006", local(20, 22), 3 * 3600 + 1800)}
 UNKNOWN_GAP_S = 2 * 3600
+MAINTENANCE_YAML = """\
+windows:
+  - start: "2022-03-08T02:00:00+08:00"
+    end: "2022-03-08T04:00:00+08:00"
+    regions: [sanya]
+    reason: 机房电力检修
+"""
+MAINTENANCE_S = 2 * 3600 * 2
 
 
 def write_inventory(path: Path) -> Path:

@@ -57,8 +57,10 @@ def month(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     journal.write_heartbeats(list(synth.heartbeats()))
     journal.close()
     shutil.copy(ROOT / "config" / "contract.example.yaml", d / "contract.yaml")
+    (d / "maintenance.yaml").write_text(synth.MAINTENANCE_YAML, encoding="utf-8")
     (d / "slaprobe.yaml").write_text(
-        f"inventory: terminals.csv\nstate_dir: {d / 'state'}\nsla:\n  contract: contract.yaml\n"
+        f"inventory: terminals.csv\nstate_dir: {d / 'state'}\n"
+        "sla:\n  contract: contract.yaml\n  maintenance: maintenance.yaml\n"
     )
     out = {"dir": d}
     for fmt, lang in (("json", "zh"), ("html", "zh"), ("html", "en")):
@@ -208,6 +210,19 @@ def test_headline_figures_equal_the_json_report(zh: Browser, month: dict[str, Pa
     assert {(o["terminal"], o["start_ns"], o["duration_s"]) for o in doc["outages"]} == synth.EXPECTED_OUTAGES
     assert doc["province"]["unknown_s"] == synth.UNKNOWN_GAP_S * 8
     assert doc["province"]["unavailable_s"] == 3 * 3600 + 3 * 3600 + 1800
+    assert doc["province"]["maintenance_s"] == synth.MAINTENANCE_S
+
+
+def test_rule_and_exclusions_are_stated(zh: Browser, month: dict[str, Path]) -> None:
+    doc = _json(month)
+    rule = zh.evaluate("document.querySelector('#rule').innerText")
+    assert "1 分钟" in rule and "75%" in rule and "连续 5 个" in rule
+    assert f"{doc['province']['unknown_s'] / 3600:.2f} 小时" in rule  # the UNKNOWN time, stated
+    assert f"{doc['excluded']['not_judged_pct']}%" in rule
+    rows = zh.evaluate(
+        "[...document.querySelectorAll('#rule tbody tr')].map(tr => [...tr.cells].map(c => c.textContent))"
+    )
+    assert rows == [["2022-03-08 02:00", "2022-03-08 04:00", "三亚", "机房电力检修"]]
 
 
 def test_tables_equal_the_json_report(zh: Browser, month: dict[str, Path]) -> None:
@@ -273,7 +288,8 @@ def test_english_report_has_no_chinese_label(browser: Browser, month: dict[str, 
     svg_text = browser.evaluate(
         "[...document.querySelectorAll('svg text')].map(t => t.textContent).join(' ')"
     )
-    assert HAN.findall(text + svg_text) == []
+    # the only Chinese left is data, not a label: the maintenance window's reason as announced
+    assert "".join(HAN.findall(text + svg_text)) == "机房电力检修"
     assert "Haikou" in svg_text and "China Telecom" in text
 
 
