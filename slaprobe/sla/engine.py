@@ -248,12 +248,7 @@ def gather_inputs(source: SlaSource, rule: Rule, period: Period) -> SlaInputs:
     kinds = rule_kinds(rule)
     problems = source.problem_samples(window.start_ns, window.end_ns, kinds)
     rollups = source.rollups(window.start_ns, window.end_ns, kinds)
-    heartbeats = tuple(
-        sorted(
-            source.sla_heartbeats(window.start_ns - HEARTBEAT_LEAD_NS, window.end_ns),
-            key=lambda h: (h.vantage, h.group, h.time_ns),
-        )
-    )
+    heartbeats = source.sla_heartbeats(window.start_ns - HEARTBEAT_LEAD_NS, window.end_ns)
     keys = pooling_keys(rule, problems, rollups)
     details = source.hour_samples(keys, kinds) if keys else SampleColumns.empty()
     return SlaInputs(window.start_ns, window.end_ns, problems, rollups, heartbeats, details)

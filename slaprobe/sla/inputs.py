@@ -17,7 +17,7 @@ different codes, the engine only ever compares names.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -254,6 +254,50 @@ def rollup_columns(rows: Iterable[RollupRow]) -> RollupColumns:
 
 
 @dataclass(frozen=True, slots=True)
+class HeartbeatColumns:
+    """Heartbeats reduced to what coverage needs (one row per probe host, group and cycle)."""
+
+    vantages: tuple[str, ...]
+    groups: tuple[str, ...]
+    v: np.ndarray  # int32 code into vantages
+    g: np.ndarray  # int32 code into groups
+    time_ns: np.ndarray  # int64
+    interval_s: np.ndarray  # float64
+    trusted: np.ndarray  # bool: reference targets not all failed, and probed something if anything was due
+
+    def __len__(self) -> int:
+        return len(self.time_ns)
+
+
+def heartbeat_columns(
+    rows: Iterable[tuple[int, str, str, float, int, int, int, int]],
+) -> HeartbeatColumns:
+    """From (time_ns, vantage, group, interval_s, due, probed, reference_ok, reference_total) tuples."""
+    cols = list(zip(*rows, strict=True)) or [()] * 8
+    vantages, v = np.unique(np.array(cols[1], dtype=object).astype(str), return_inverse=True)
+    groups, g = np.unique(np.array(cols[2], dtype=object).astype(str), return_inverse=True)
+    due, probed = np.array(cols[4], dtype=np.int64), np.array(cols[5], dtype=np.int64)
+    ref_ok, ref_total = np.array(cols[6], dtype=np.int64), np.array(cols[7], dtype=np.int64)
+    healthy = ~((ref_total > 0) & (ref_ok == 0))  # Heartbeat.healthy
+    return HeartbeatColumns(
+        tuple(str(x) for x in vantages),
+        tuple(str(x) for x in groups),
+        v.astype(np.int32),
+        g.astype(np.int32),
+        np.array(cols[0], dtype=np.int64),
+        np.array(cols[3], dtype=np.float64),
+        healthy & ((due <= 0) | (probed > 0)),
+    )
+
+
+def heartbeats_to_columns(heartbeats: Iterable[Heartbeat]) -> HeartbeatColumns:
+    return heartbeat_columns(
+        (h.time_ns, h.vantage, h.group, h.interval_s, h.due, h.probed, h.reference_ok, h.reference_total)
+        for h in heartbeats
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class SlaInputs:
     """Everything the pure engine needs from a store for ``[start_ns, end_ns)``."""
 
@@ -261,7 +305,7 @@ class SlaInputs:
     end_ns: int
     problems: SampleColumns
     rollups: RollupColumns
-    heartbeats: tuple[Heartbeat, ...]
+    heartbeats: HeartbeatColumns
     details: SampleColumns = field(default_factory=SampleColumns.empty)
 
 
@@ -277,7 +321,9 @@ class SlaSource(Protocol):
         """Hourly rollup rows of ``kinds`` with start_ns <= hour < end_ns (hour-aligned bounds)."""
         ...
 
-    def sla_heartbeats(self, start_ns: int, end_ns: int) -> Iterator[Heartbeat]: ...
+    def sla_heartbeats(self, start_ns: int, end_ns: int) -> HeartbeatColumns:
+        """Heartbeats with start_ns <= time < end_ns."""
+        ...
 
     def hour_samples(self, keys: Sequence[tuple[str, int]], kinds: Sequence[ProbeKind]) -> SampleColumns:
         """Every sample of ``kinds`` of each (terminal, hour_ns) key."""

@@ -140,41 +140,44 @@ class Prepared:
 
 def _coverage(
     rule: Rule, window: Window, inputs: SlaInputs, vantage_index: dict[str, int], warnings: list[str]
-):
-    spans: dict[tuple[int, str], list[tuple[int, int]]] = {}
-    long_cycles: set[tuple[str, str]] = set()
-    grace_ns = round(rule.heartbeat_grace_s * NS_PER_S)
-    for hb in inputs.heartbeats:
-        if hb.interval_s > rule.interval_s:
-            long_cycles.add((hb.vantage, hb.group))
-            continue
-        if not hb.healthy or (hb.due > 0 and hb.probed <= 0):
-            continue
-        start = hb.time_ns - hb.time_ns % NS_PER_MS
-        end = start + round(hb.interval_s * NS_PER_S) + grace_ns
-        spans.setdefault((vantage_index[hb.vantage], hb.group), []).append((start, end))
-    for vantage, group in sorted(long_cycles):
-        warnings.append(
-            f"vantage {vantage} group {group}: probing cycle longer than Δt {rule.interval_s} s; "
-            "its heartbeats vouch for no interval (choose a longer Δt)"
-        )
+) -> dict[tuple[int, str], np.ndarray]:
+    """Per (vantage, group): intervals wholly covered by the union of trusted heartbeat spans."""
+    hb = inputs.heartbeats
     coverage: dict[tuple[int, str], np.ndarray] = {}
-    for key, items in spans.items():
-        arr = np.array(sorted(items), dtype=np.int64)
-        starts, ends = arr[:, 0], arr[:, 1]
+    if not len(hb):
+        return coverage
+    long = hb.interval_s > rule.interval_s
+
+    def pairs(mask: np.ndarray) -> list[tuple[int, int]]:
+        codes = np.unique(hb.v[mask].astype(np.int64) * len(hb.groups) + hb.g[mask])
+        return [(int(c) // len(hb.groups), int(c) % len(hb.groups)) for c in codes]
+
+    for code in pairs(long):
+        warnings.append(
+            f"vantage {hb.vantages[code[0]]} group {hb.groups[code[1]]}: probing cycle longer than Δt "
+            f"{rule.interval_s} s; its heartbeats vouch for no interval (choose a longer Δt)"
+        )
+    use = hb.trusted & ~long
+    grace_ns = round(rule.heartbeat_grace_s * NS_PER_S)
+    starts_all = hb.time_ns - hb.time_ns % NS_PER_MS
+    ends_all = starts_all + np.round(hb.interval_s * NS_PER_S).astype(np.int64) + grace_ns
+    for vc, gc in pairs(use):
+        sel = use & (hb.v == vc) & (hb.g == gc)
+        order = np.lexsort((ends_all[sel], starts_all[sel]))
+        starts, ends = starts_all[sel][order], ends_all[sel][order]
         reach = np.maximum.accumulate(ends)
-        new_seg = np.ones(len(arr), dtype=bool)
+        new_seg = np.ones(len(starts), dtype=bool)
         new_seg[1:] = starts[1:] > reach[:-1]
         seg_first = np.flatnonzero(new_seg)
         seg_start = starts[seg_first]
-        seg_end = reach[np.append(seg_first[1:] - 1, len(arr) - 1)]
-        cov = np.zeros(window.count, dtype=bool)
-        first = np.maximum(0, -(-(seg_start - window.start_ns) // window.interval_ns))
-        last = np.minimum(window.count, (seg_end - window.start_ns) // window.interval_ns)
-        for a, b in zip(first.tolist(), last.tolist(), strict=True):
-            if b > a:
-                cov[a:b] = True
-        coverage[key] = cov
+        seg_end = reach[np.append(seg_first[1:] - 1, len(starts) - 1)]
+        first = np.clip(-(-(seg_start - window.start_ns) // window.interval_ns), 0, window.count)
+        last = np.clip((seg_end - window.start_ns) // window.interval_ns, 0, window.count)
+        ok = last > first
+        diff = np.zeros(window.count + 1, dtype=np.int64)
+        np.add.at(diff, first[ok], 1)
+        np.add.at(diff, last[ok], -1)
+        coverage[(vantage_index[hb.vantages[vc]], hb.groups[gc])] = np.cumsum(diff[:-1]) > 0
     return coverage
 
 
@@ -196,13 +199,18 @@ def prepare(rule: Rule, window: Window, terminals: Sequence[Terminal], inputs: S
     warnings: list[str] = []
     terms = tuple(terminals)
     term_index = {t.id: i for i, t in enumerate(terms)}
-    names = {hb.vantage for hb in inputs.heartbeats}
+    names = set(inputs.heartbeats.vantages)
     names |= set(inputs.problems.vantages) | set(inputs.rollups.vantages) | set(inputs.details.vantages)
     vantages = tuple(sorted(names))
     v_index = {v: i for i, v in enumerate(vantages)}
     n_t, n_v = len(terms), len(vantages)
 
     coverage = _coverage(rule, window, inputs, v_index, warnings)
+    if len(inputs.heartbeats) and not len(inputs.rollups):
+        warnings.append(
+            "the store has heartbeats but no sla_hourly rollups for this period: no vantage can vouch for "
+            "any terminal, every interval is UNKNOWN (InfluxDB: the shipper forwards sla_hourly)"
+        )
 
     # membership from rollups
     r = inputs.rollups

@@ -23,10 +23,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 
-from slaprobe.model import NS_PER_MS, Heartbeat, ProbeKind
-from slaprobe.sla.inputs import RollupColumns, RollupColumnsBuilder, SampleColumns, SampleColumnsBuilder
+from slaprobe.model import NS_PER_MS, ProbeKind
+from slaprobe.sla.inputs import (
+    HeartbeatColumns,
+    RollupColumns,
+    RollupColumnsBuilder,
+    SampleColumns,
+    SampleColumnsBuilder,
+    heartbeat_columns,
+)
 from slaprobe.sla.kpi import HOUR_NS, SCALARS, RollupRow, pack_hist
-from slaprobe.store.influx import InfluxClient, _heartbeat_from_row, quote_ident, quote_literal
+from slaprobe.store.influx import InfluxClient, quote_ident, quote_literal
 from slaprobe.store.lineproto import HEARTBEAT_MEASUREMENT, series_key
 
 ROLLUP_MEASUREMENT = "sla_hourly"
@@ -142,7 +149,27 @@ class InfluxSlaSource:
                 )
         return b.build()
 
-    def sla_heartbeats(self, start_ns: int, end_ns: int) -> Iterator[Heartbeat]:
-        q = f"SELECT * FROM {quote_ident(HEARTBEAT_MEASUREMENT)} WHERE {_time_where(start_ns, end_ns)}"
-        for row in self.client.rows(q):
-            yield _heartbeat_from_row(row)
+    def sla_heartbeats(self, start_ns: int, end_ns: int) -> HeartbeatColumns:
+        fields = "interval_s, due, probed, reference_ok, reference_total"
+        q = (
+            f"SELECT {fields} FROM {quote_ident(HEARTBEAT_MEASUREMENT)} WHERE {_time_where(start_ns, end_ns)}"
+            ' GROUP BY vantage, "group"'
+        )
+
+        def rows() -> Iterator[tuple[int, str, str, float, int, int, int, int]]:
+            for series in self.client.query(q):
+                tags = series.get("tags", {})
+                vantage, group = tags.get("vantage", ""), tags.get("group", "")
+                for t, ivl, due, probed, ok, total in series["values"]:
+                    yield (
+                        int(t),
+                        vantage,
+                        group,
+                        float(ivl or 0.0),
+                        due or 0,
+                        probed or 0,
+                        ok or 0,
+                        total or 0,
+                    )
+
+        return heartbeat_columns(rows())

@@ -10,10 +10,12 @@ from collections.abc import Collection, Iterator, Sequence
 
 from slaprobe.model import Heartbeat, ProbeKind, Sample
 from slaprobe.sla.inputs import (
+    HeartbeatColumns,
     RollupColumns,
     RollupColumnsBuilder,
     SampleColumns,
     SampleColumnsBuilder,
+    heartbeats_to_columns,
 )
 from slaprobe.sla.kpi import HOUR_NS, rollup_samples
 
@@ -78,8 +80,8 @@ class MemoryStore:
             b.add_row(rows[key])
         return b.build()
 
-    def sla_heartbeats(self, start_ns: int, end_ns: int) -> Iterator[Heartbeat]:
-        return self.heartbeats(start_ns, end_ns)
+    def sla_heartbeats(self, start_ns: int, end_ns: int) -> HeartbeatColumns:
+        return heartbeats_to_columns(self.heartbeats(start_ns, end_ns))
 
     def hour_samples(self, keys: Sequence[tuple[str, int]], kinds: Sequence[ProbeKind]) -> SampleColumns:
         wanted = set(keys)

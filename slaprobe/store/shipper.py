@@ -43,13 +43,16 @@ from dataclasses import dataclass
 from slaprobe.config import ShipperConfig
 from slaprobe.model import NS_PER_S
 from slaprobe.store.influx import ErrorKind, InfluxClient, InfluxError
+from slaprobe.store.influx_read import rollup_lines
 from slaprobe.store.journal import JournalStore
 from slaprobe.store.lineproto import LineProtocolError, heartbeat_line, sample_line, sample_tags, series_key
+from slaprobe.store.sla_journal import rollups_after
 
 log = logging.getLogger(__name__)
 
 CURSOR_SAMPLES = "shipper.samples"
 CURSOR_HEARTBEATS = "shipper.heartbeats"
+CURSOR_ROLLUPS = "shipper.sla_hourly"  # SLA hourly rollups shipped for samples up to this id
 COUNT_DROPPED = "shipper.dropped"
 COUNT_REJECTED = "shipper.rejected"
 NOTE_LAST_ERROR = "shipper.last_error"
@@ -164,19 +167,24 @@ class Shipper:
         if last is None and hb_last is None:
             return 0
         lines.extend(hb_lines)
+        shipped = len(lines)  # rollup points below are derived data, not counted as shipped rows
+        if last is not None:  # the SLA engine's hourly rollups touched by these samples (full totals)
+            rollups, _ = rollups_after(self.journal, self.journal.get_cursor(CURSOR_ROLLUPS), last)
+            lines.extend(rollup_lines(rollups))
         if lines:
             self._send(lines)
         cursors = {}
         if last is not None:
             cursors[CURSOR_SAMPLES] = last
+            cursors[CURSOR_ROLLUPS] = last
         if hb_last is not None:
             cursors[CURSOR_HEARTBEATS] = hb_last
         now = self._clock()
         self.journal.set_cursors(cursors, now)
-        self.state.shipped += len(lines)
+        self.state.shipped += shipped
         self.state.batches += 1
         self.state.last_ok_ns = now
-        return len(lines)
+        return shipped
 
     def _send(self, lines: Sequence[str]) -> None:
         """Write ``lines``; split on 413, bisect on 400; let every other error propagate (retry later)."""

@@ -14,10 +14,17 @@ Reads (:class:`JournalSlaSource`): problem rows through the journal's partial in
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
-from slaprobe.model import Heartbeat, ProbeKind, Sample
-from slaprobe.sla.inputs import RollupColumns, RollupColumnsBuilder, SampleColumns, SampleColumnsBuilder
+from slaprobe.model import ProbeKind, Sample
+from slaprobe.sla.inputs import (
+    HeartbeatColumns,
+    RollupColumns,
+    RollupColumnsBuilder,
+    SampleColumns,
+    SampleColumnsBuilder,
+    heartbeat_columns,
+)
 from slaprobe.sla.kpi import HOUR_NS, SCALARS, RollupRow, pack_hist, unpack_hist
 
 ROLLUP_SCHEMA = f"""
@@ -237,8 +244,14 @@ class JournalSlaSource:
                         b.add(info[0], info[1], info[2], r[1], r[2 : 2 + n], r[-2], r[-1])
         return b.build()
 
-    def sla_heartbeats(self, start_ns: int, end_ns: int) -> Iterator[Heartbeat]:
-        return self.journal.heartbeats(start_ns, end_ns)
+    def sla_heartbeats(self, start_ns: int, end_ns: int) -> HeartbeatColumns:
+        sql = (
+            "SELECT time_ns, vantage, grp, interval_s, due, probed, reference_ok, reference_total"
+            " FROM heartbeats WHERE time_ns >= ? AND time_ns < ?"
+        )
+        with self._lock:
+            rows = self._db.execute(sql, (start_ns, end_ns)).fetchall()
+        return heartbeat_columns(rows)
 
 
 __all__ = [
