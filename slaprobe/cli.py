@@ -21,6 +21,7 @@ from slaprobe.daemon import run_daemon
 from slaprobe.inventory import load_inventory, summarize, write_csv
 from slaprobe.logs import setup_logging
 from slaprobe.model import ProbeKind
+from slaprobe.report.fonts import FontError
 from slaprobe.report.inventory import render_summary
 from slaprobe.report.samples import render_samples_json, render_samples_table
 from slaprobe.settle import (
@@ -383,7 +384,6 @@ def status_cmd(config_path: str | None, as_json: bool) -> None:
 def report_cmd(config_path, fmt, lang, out, availability_out, **opts):  # type: ignore[no-untyped-def]
     """Availability per terminal, region, carrier, level and tier for one month, with every outage."""
     from slaprobe.report.availability_text import render
-    from slaprobe.report.fonts import FontError
     from slaprobe.sla.engine import PeriodError
     from slaprobe.sla.maintenance import MaintenanceError
     from slaprobe.sla.reconcile import ReconcileError
@@ -499,7 +499,7 @@ def reconcile_cmd(
             _money_inputs(opts), period, invoice, opts["fmt"] or "table", opts["lang"] or "zh"
         )
         _emit(text, opts["out"])
-    except (ConfigError, ReconcileError) as exc:
+    except (ConfigError, ReconcileError, FontError) as exc:
         _fail(exc)
 
 
@@ -518,7 +518,7 @@ def evaluation_cmd(year: int, **opts: str | None) -> None:
         else:
             text = evaluation_report(_money_inputs(opts), year, opts["fmt"] or "table", opts["lang"] or "zh")
         _emit(text, opts["out"])
-    except ValueError as exc:
+    except (ValueError, FontError) as exc:
         _fail(exc)
 
 
