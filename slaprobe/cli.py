@@ -9,8 +9,9 @@ import datetime as dt
 import json
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import click
 
@@ -32,6 +33,9 @@ from slaprobe.settle import (
     load_inputs,
     reconcile_report,
 )
+from slaprobe.sla.periods import Month
+from slaprobe.sla_report import monthly_availability
+from slaprobe.store.influx import InfluxError
 from slaprobe.store.journal import JournalError, JournalStore
 from slaprobe.timeutil import parse_time
 
@@ -57,6 +61,14 @@ config_option = click.option(
     type=click.Path(dir_okay=False),
     envvar="SLAPROBE_CONFIG",
     help="Config YAML (default: built-in defaults; env SLAPROBE_CONFIG).",
+)
+
+
+store_option = click.option(
+    "--store", "store_kind", type=click.Choice(["embedded", "influx"]), help="[config store.kind]"
+)
+journal_option = click.option(
+    "--journal", type=click.Path(dir_okay=False), help="Journal file [config state_dir/journal]."
 )
 
 
@@ -359,9 +371,11 @@ def status_cmd(config_path: str | None, as_json: bool) -> None:
 
 @cli.command("report")
 @config_option
-@click.option(
-    "--month", required=True, help="Local calendar month, YYYY-MM (time zone: config sla.timezone)."
-)
+@click.option("--month", help="Local calendar month, YYYY-MM (time zone: config sla.timezone).")
+@click.option("--year", type=int, help="With --evaluation: the annual evaluation's indicators for this year.")
+@click.option("--evaluation", is_flag=True, help="The evaluation indicators (coverage, availability).")
+@click.option("--contract", type=click.Path(dir_okay=False), help="Contract YAML [config sla.contract].")
+@click.option("--availability", type=click.Path(dir_okay=False), help="--evaluation: a hand-over file.")
 @click.option("--carrier", help="Only this carrier's terminals.")
 @click.option("--region", help="Only this region's terminals.")
 @click.option(
@@ -373,8 +387,8 @@ def status_cmd(config_path: str | None, as_json: bool) -> None:
 )
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
-@click.option("--store", "store_kind", type=click.Choice(["embedded", "influx"]), help="[config store.kind]")
-@click.option("--journal", type=click.Path(dir_okay=False), help="Journal file [config state_dir/journal].")
+@store_option
+@journal_option
 @click.option("--inventory", "inventory_path", type=click.Path(dir_okay=False), help="[config inventory]")
 @click.option("--maintenance", type=click.Path(dir_okay=False), help="Windows YAML [config sla.maintenance].")
 @click.option("--preset", type=click.Choice(["mef10.3", "y1540", "strict"]), help="[config sla.preset]")
@@ -382,7 +396,17 @@ def status_cmd(config_path: str | None, as_json: bool) -> None:
     "--availability-out", type=click.Path(dir_okay=False), help="Also merge this month into a hand-over file."
 )
 def report_cmd(config_path, fmt, lang, out, availability_out, **opts):  # type: ignore[no-untyped-def]
-    """Availability per terminal, region, carrier, level and tier for one month, with every outage."""
+    """Availability per terminal, region, carrier, level and tier for one month, with every outage;
+    or, with --year Y --evaluation, the annual performance evaluation's output indicators."""
+    if opts["evaluation"] or opts["year"] is not None:
+        if opts["year"] is None or opts["month"]:
+            raise click.UsageError("--evaluation takes --year YYYY (not --month)")
+        if fmt == "pdf":
+            raise click.UsageError("--evaluation renders table, csv, markdown, json or html")
+        _evaluation(opts["year"], {**opts, "config_path": config_path, "fmt": fmt, "lang": lang, "out": out})
+        return
+    if not opts["month"]:
+        raise click.UsageError("give --month YYYY-MM (or --year YYYY --evaluation)")
     from slaprobe.report.availability_text import render
     from slaprobe.sla.engine import PeriodError
     from slaprobe.sla.maintenance import MaintenanceError
@@ -436,16 +460,23 @@ def report_cmd(config_path, fmt, lang, out, availability_out, **opts):  # type: 
         click.echo(text, nl=False)
 
 
-def _money_inputs(opts: dict[str, str | None]) -> MoneyInputs:
-    """Contract and inventory default to the config's ``sla.contract`` and ``inventory``."""
+def _money_inputs(opts: dict[str, Any], months: Sequence[Month]) -> MoneyInputs:
+    """Contract and inventory default to the config's ``sla.contract`` and ``inventory``; availability
+    is the ``--availability`` hand-over file if given, else ``months`` computed from the store."""
     config = _load_config(opts["config_path"])
     contract = opts["contract"] or (config.resolve(config.sla.contract) if config.sla.contract else None)
     if not contract:
         raise click.UsageError("no contract: pass --contract FILE or set sla.contract in the config")
+    inventory = opts["inventory_path"] or config.resolve(config.inventory)
     try:
-        inventory = opts["inventory_path"] or config.resolve(config.inventory)
-        return load_inputs(contract, inventory, opts["availability"] or "", config.sla.timezone)
-    except ConfigError as exc:
+        if opts["availability"]:
+            return load_inputs(contract, inventory, opts["availability"], config.sla.timezone)
+        monthly = monthly_availability(
+            config, months, store=opts.get("store_kind"), journal=opts.get("journal"), inventory=inventory
+        )
+        source = f"computed from the {opts.get('store_kind') or config.store.kind} store"
+        return load_inputs(contract, inventory, monthly, config.sla.timezone, source)
+    except (ConfigError, JournalError, InfluxError) as exc:
         _fail(exc)
 
 
@@ -454,8 +485,12 @@ _MONEY_OPTIONS = (
     click.option("--contract", type=click.Path(dir_okay=False), help="Contract YAML [config sla.contract]."),
     click.option("--inventory", "inventory_path", type=click.Path(dir_okay=False), help="[config inventory]"),
     click.option(
-        "--availability", type=click.Path(dir_okay=False), required=True, help="Monthly JSON lines."
+        "--availability",
+        type=click.Path(dir_okay=False),
+        help="Hand-over file (JSON lines, from report --availability-out) [default: from the store].",
     ),
+    store_option,
+    journal_option,
     click.option(
         "--format", "fmt", type=click.Choice(["table", "csv", "markdown", "json", "html"]), default="table"
     ),
@@ -495,9 +530,8 @@ def reconcile_cmd(
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
     try:
-        text = reconcile_report(
-            _money_inputs(opts), period, invoice, opts["fmt"] or "table", opts["lang"] or "zh"
-        )
+        inputs = _money_inputs(opts, period.year_to_date().months)  # settlements are year to date
+        text = reconcile_report(inputs, period, invoice, opts["fmt"] or "table", opts["lang"] or "zh")
         _emit(text, opts["out"])
     except (ConfigError, ReconcileError, FontError) as exc:
         _fail(exc)
@@ -506,17 +540,22 @@ def reconcile_cmd(
 @cli.command("evaluation")
 @click.option("--year", type=int, required=True)
 @_money_options
-def evaluation_cmd(year: int, **opts: str | None) -> None:
-    """The annual performance evaluation's output indicators (coverage, availability, open terminals)."""
+def evaluation_cmd(year: int, **opts: Any) -> None:
+    """The annual evaluation's output indicators (same as ``report --year Y --evaluation``)."""
+    _evaluation(year, opts)
+
+
+def _evaluation(year: int, opts: dict[str, Any]) -> None:
+    lang = opts["lang"] or "zh"
     try:
+        inputs = _money_inputs(opts, Period.year(year).months)
         if opts["fmt"] == "html":  # monthly availability chart, coverage, indicators, the year's money
             from slaprobe.report.html_year import render_year
             from slaprobe.report.year_view import year_view
 
-            lang = opts["lang"] or "zh"
-            text = render_year(year_view(_money_inputs(opts), year, lang), lang)
+            text = render_year(year_view(inputs, year, lang), lang)
         else:
-            text = evaluation_report(_money_inputs(opts), year, opts["fmt"] or "table", opts["lang"] or "zh")
+            text = evaluation_report(inputs, year, opts["fmt"] or "table", lang)
         _emit(text, opts["out"])
     except (ValueError, FontError) as exc:
         _fail(exc)

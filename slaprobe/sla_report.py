@@ -9,7 +9,7 @@ configured (``sla.contract``), so "below target" means the same thing as in the 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +18,8 @@ from slaprobe.inventory import Inventory, load_inventory
 from slaprobe.sla.engine import MonthReport, Period, month_period, report_month
 from slaprobe.sla.inputs import SlaSource
 from slaprobe.sla.maintenance import MaintenanceWindow, load_maintenance
+from slaprobe.sla.periods import Month
+from slaprobe.sla.reconcile import MonthlyAvailability
 from slaprobe.sla.rule import Rule, rule_from, rule_from_config
 
 
@@ -113,3 +115,23 @@ def merge_handover(path: str | Path, report: MonthReport) -> None:
     data = dict(read_availability(path)) if Path(path).exists() else {}
     data[Month.parse(report.period.label)] = {r.terminal: r for r in report.results}
     write_availability(path, data)
+
+
+def monthly_availability(
+    config: Config,
+    months: Iterable[Month],
+    *,
+    store: str | None = None,
+    journal: str | None = None,
+    inventory: str | None = None,
+) -> MonthlyAvailability:
+    """Each month's per-terminal availability computed from the store: what the money commands settle.
+
+    The same engine and rule as ``slaprobe report`` (config ``sla.*``), month by month, so a figure in a
+    reconciliation is always the figure the month's report printed.
+    """
+    out: MonthlyAvailability = {}
+    for month in months:
+        report = build_report(config, ReportRequest(str(month), store, journal, inventory))
+        out[month] = {r.terminal: r for r in report.results}
+    return out
