@@ -22,9 +22,7 @@ from typing import ClassVar
 from slaprobe.model import NS_PER_MS, Outcome, ProbeKind, Sample, outcome_for
 from slaprobe.probes.base import ProbeTarget
 from slaprobe.probes.icmp_socket import (
-    LATE,
     NOT_SENT,
-    RECEIVED,
     TOKEN_SIZE,
     UNREACHED,
     EchoProbe,
@@ -166,7 +164,7 @@ class IcmpEngine:
         loop = asyncio.get_running_loop()
         transport = self.transport
         count = self.settings.count
-        probe = EchoProbe(target.address, count, self._timeout_ns)
+        probe = EchoProbe(target.address, count)
         transport.begin(probe)
         packet, pad_sum = self._packet, self._pad_sum
         sent = 0
@@ -199,29 +197,52 @@ class IcmpEngine:
         return self._sample(probe, target, vantage, start_ns, sent)
 
     def _sample(self, p: EchoProbe, target: ProbeTarget, vantage: str, start_ns: int, sent: int) -> Sample:
-        received = late = unreached = 0
-        burst = max_burst = 0
-        for st in p.state:
+        """Judge every echo now that all stamps are in: in time, late, unreachable or lost."""
+        stats = self.transport.stats
+        timeout_ns = self._timeout_ns
+        arrivals: list[tuple[int, int, int]] = []  # (rx stamp, echo index, rtt ns) of in-time replies
+        late = unreached = burst = max_burst = 0
+        for i, st in enumerate(p.state):
             if st == NOT_SENT:
                 continue
-            if st == RECEIVED:
-                received += 1
-                burst = 0
-                continue
-            if st == LATE:
+            tx = p.tx_ns[i]
+            if tx:
+                stats.tx_kernel_stamps += 1
+            else:
+                stats.tx_user_stamps += 1
+                tx = p.send_ns[i]
+            rx = p.rx_ns[i]
+            if rx:
+                rtt = rx - tx
+                if rtt < 0:  # the wall clock stepped back between the stamps
+                    stats.clock_anomalies += 1
+                    rtt = 0
+                if rtt <= timeout_ns:
+                    arrivals.append((rx, i, rtt))
+                    burst = 0
+                    continue
                 late += 1
             elif st == UNREACHED:
                 unreached += 1
             burst += 1
-            if burst > max_burst:
-                max_burst = burst
+            max_burst = max(max_burst, burst)
+        arrivals.sort()
+        reordered, highest = 0, -1
+        for _, i, _ in arrivals:
+            if i < highest:
+                reordered += 1
+            else:
+                highest = i
+        received = len(arrivals)
+        stats.replies += received
+        stats.late += late
         if sent == 0:
             error = Outcome.SEND_ERROR
         elif received == 0 and unreached:
             error = Outcome.UNREACHABLE
         else:
             error = outcome_for(sent, received)
-        summary = summarize([r / NS_PER_MS for r in p.rtts_ns])
+        summary = summarize([rtt / NS_PER_MS for _, _, rtt in arrivals])
         return Sample(
             time_ns=start_ns,
             terminal=target.terminal,
@@ -230,7 +251,7 @@ class IcmpEngine:
             sent=sent,
             received=received,
             duplicates=p.duplicates,
-            reordered=p.reordered,
+            reordered=reordered,
             late=late,
             rtt_min_ms=summary.min if summary else None,
             rtt_avg_ms=summary.avg if summary else None,
@@ -238,7 +259,7 @@ class IcmpEngine:
             rtt_p50_ms=summary.p50 if summary else None,
             jitter_ms=summary.jitter if summary else None,
             pdv_ms=summary.pdv if summary else None,
-            max_loss_burst=max_burst if sent else 0,
+            max_loss_burst=max_burst,
             error=error,
         )
 
