@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
 import math
+import os
 import random
 import socket
 import statistics
