@@ -6,20 +6,31 @@ Sections below are grouped by area; each command parses options, calls one libra
 from __future__ import annotations
 
 import datetime as dt
+import json
 import sys
 import time
+from pathlib import Path
 from typing import NoReturn
 
 import click
 
 from slaprobe import __version__, sample_network
-from slaprobe.config import Config, load_config
+from slaprobe.config import Config, load_config, with_overrides
 from slaprobe.configload import ConfigError
 from slaprobe.daemon import run_daemon
 from slaprobe.inventory import load_inventory, summarize, write_csv
 from slaprobe.logs import setup_logging
 from slaprobe.model import ProbeKind
 from slaprobe.report.inventory import render_summary
+from slaprobe.report.samples import render_samples_json, render_samples_table
+from slaprobe.settle import (
+    MoneyInputs,
+    Period,
+    ReconcileError,
+    evaluation_report,
+    load_inputs,
+    reconcile_report,
+)
 from slaprobe.store.journal import JournalError, JournalStore
 from slaprobe.timeutil import parse_time
 
@@ -97,12 +108,17 @@ def inventory_generate(n: int, seed: int, ipv6: bool, out: str) -> None:
 
 
 @cli.command()
-@click.option(
-    "--config", "config_path", type=click.Path(dir_okay=False), help="Config YAML (default: built-ins)."
-)
-def run(config_path: str | None) -> None:
+@config_option
+@click.option("--vantage", help="This probe host's id (overrides the config's vantage).")
+@click.option("--shard", help="Probe only shard K of N of the inventory, e.g. 2/3 (overrides shard.*).")
+@click.option("--region", "regions", multiple=True, help="Probe only this region (repeatable).")
+def run(config_path: str | None, vantage: str | None, shard: str | None, regions: tuple[str, ...]) -> None:
     """Run the probe daemon in the foreground (SIGTERM drains, SIGHUP reloads the inventory)."""
     config = _load_config(config_path)
+    try:
+        config = with_overrides(config, vantage=vantage, shard=shard, regions=regions)
+    except ConfigError as exc:
+        _fail(exc)
     setup_logging(config.log.level, config.log.format)
     try:
         code = run_daemon(config)
@@ -112,13 +128,12 @@ def run(config_path: str | None) -> None:
 
 
 @cli.command()
-@click.option(
-    "--config", "config_path", type=click.Path(dir_okay=False), help="Config YAML (journal location)."
-)
+@config_option
 @click.option("--terminal", "terminals", multiple=True, help="Terminal id (repeatable; default: all).")
 @click.option("--since", default="1h", show_default=True, help="ISO date/time (UTC) or age: 30m, 6h, 2d.")
 @click.option("--until", "until", default=None, help="ISO date/time (UTC); default now.")
 @click.option("--kind", type=click.Choice([k.value for k in ProbeKind]), default=None)
+@click.option("--journal", type=click.Path(dir_okay=False), help="Journal file (default: from the config).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def samples(
     config_path: str | None,
@@ -126,6 +141,7 @@ def samples(
     since: str,
     until: str | None,
     kind: str | None,
+    journal: str | None,
     fmt: str,
 ) -> None:
     """Read back stored samples."""
@@ -136,14 +152,25 @@ def samples(
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
     try:
-        store = JournalStore(config.journal_path, readonly=True)
+        store = JournalStore(journal or config.journal_path, readonly=True)
     except JournalError as exc:
         _fail(exc)
-    from slaprobe.report.samples import render_samples_json, render_samples_table
-
     kinds = [ProbeKind(kind)] if kind else None
     rows = list(store.samples(start, end, list(terminals) or None, kinds))
     click.echo(render_samples_json(rows) if fmt == "json" else render_samples_table(rows))
+
+
+@cli.command()
+@click.option("--terminals", type=click.IntRange(1, 1820), default=None, help="Only the first N terminals.")
+@click.option("--minutes", type=float, default=None, help="Stop after this long (default: until Ctrl-C).")
+@click.option("--interval", "interval_s", type=click.FloatRange(5, 3600), default=60.0, show_default=True)
+@click.option("--state-dir", type=click.Path(file_okay=False), default="demo-state", show_default=True)
+def demo(terminals: int | None, minutes: float | None, interval_s: float, state_dir: str) -> None:
+    """Probe the simulated province network (the lab) with the real daemon; show samples arriving."""
+    from slaprobe.demo import run_demo
+
+    setup_logging("warning", "text")
+    sys.exit(run_demo(state_dir=Path(state_dir), terminals=terminals, minutes=minutes, interval_s=interval_s))
 
 
 # ---------------------------------------------------------------- probe (one-shot ICMP / icmp-jitter)
@@ -163,7 +190,6 @@ def probe(addresses: tuple[str, ...], kind: str, sources: tuple[str, ...], fmt: 
     """Probe ADDRESS... once (exit 0: all answered, 1: some did not, 2: bad usage, 3: cannot probe)."""
     from slaprobe.model import ProbeKind
     from slaprobe.probes.oneshot import build_settings, parse_targets, probe_once
-    from slaprobe.report.samples import render_samples_json, render_samples_table
 
     try:
         targets = parse_targets(addresses)
@@ -185,13 +211,283 @@ def probe(addresses: tuple[str, ...], kind: str, sources: tuple[str, ...], fmt: 
 # ---------------------------------------------------------------- lab (simulated terminal network)
 
 
+@cli.group("lab")
+def lab_group() -> None:
+    """Simulated terminal network: a TUN responder in its own network namespace."""
+
+
+@lab_group.command("serve")
+@click.option("--profile", "profile_path", required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--netns", help="namespace name (default slp-lab-<pid>-1); must not exist yet")
+@click.option("--truth", type=click.Path(dir_okay=False), help="write ground truth (JSON lines) here")
+@click.option("--no-packets", is_flag=True, help="ground truth without per-packet records (counters only)")
+@click.option("--udp", multiple=True, metavar="PORT=MODULE:FUNC", help="extra UDP handler (repeatable)")
+def lab_serve(
+    profile_path: str, netns: str | None, truth: str | None, no_packets: bool, udp: tuple[str, ...]
+) -> None:
+    """Serve the lab in the foreground until Ctrl-C / SIGTERM; probers run inside its namespace."""
+    from slaprobe.lab import Lab, ProfileError, load_profile
+    from slaprobe.lab.control import describe, wait_for_stop_signal
+
+    try:
+        profile = load_profile(profile_path)
+        handlers = {int(port): spec for port, _, spec in (u.partition("=") for u in udp)}
+    except (ProfileError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    packets = bool(truth) and not no_packets
+    with Lab.start(profile, truth=truth or False, netns=netns, udp=handlers, packets=packets) as running:
+        click.echo(describe(running), nl=False)
+        wait_for_stop_signal()
+    click.echo(
+        f"stopped; namespace {running.netns} removed" + (f"; ground truth in {truth}" if truth else "")
+    )
+
+
+@lab_group.command("month")
+@config_option
+@click.option("--terminals", "n", type=click.IntRange(1, 65_000), default=1820, show_default=True)
+@click.option("--month", required=True, help="YYYY-MM (local month, profile timezone)")
+@click.option(
+    "--profile", "profile_path", type=click.Path(exists=True, dir_okay=False), help="month profile YAML"
+)
+@click.option("--store", "store_kind", type=click.Choice(["embedded", "influx"]), default="embedded")
+@click.option("--journal", type=click.Path(dir_okay=False), help="journal file [OUT/journal.sqlite]")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True, help="side files here")
+def lab_month(config_path, n, month, profile_path, store_kind, journal, out_dir):  # type: ignore[no-untyped-def]
+    """A synthetic month of samples and heartbeats into a store; inventory, maintenance, truth in OUT."""
+    from slaprobe.lab.month import MonthProfileError, generate_month, load_month_profile
+
+    try:
+        profile = load_month_profile(profile_path)
+    except MonthProfileError as exc:
+        raise click.ClickException(str(exc)) from exc
+    cfg = _load_config(config_path)
+
+    def progress(done: int, total: int) -> None:
+        if done % 24 == 0 or done == total:
+            click.echo(f"{done}/{total} hours", err=True)
+
+    plan, count = generate_month(n, month, profile, out_dir, store_kind, journal, cfg.influx, progress)
+    click.echo(f"{count} samples of {len(plan.terminals)} terminals written; truth in {out_dir}/truth.json")
+
+
 # ---------------------------------------------------------------- reflect (STAMP / RTP echo reflector)
+
+
+@cli.command()
+@click.option(
+    "--stamp-port", type=click.IntRange(0, 65535), default=862, show_default=True, help="0 = any free port"
+)
+@click.option("--no-stamp", is_flag=True, help="Do not serve STAMP.")
+@click.option("--rtp-port", type=click.IntRange(0, 65535), default=None, help="Serve RTP echo on this port.")
+@click.option("--mode", type=click.Choice(["stateless", "stateful"]), default="stateful", show_default=True)
+@click.option(
+    "--allow", multiple=True, metavar="CIDR", help="Answer only these source networks (repeatable)."
+)
+@click.option("--rate-limit", type=float, default=500.0, show_default=True, help="Packets/s per source.")
+@click.option(
+    "--bind", multiple=True, metavar="ADDR", help="Local address (repeatable; default 0.0.0.0 and ::)."
+)
+def reflect(stamp_port, no_stamp, rtp_port, mode, allow, rate_limit, bind) -> None:
+    """Answer STAMP (RFC 8762) and RTP echo probes for this site until SIGINT / SIGTERM."""
+    import asyncio
+
+    from slaprobe.probes.reflect_server import ReflectMode, ReflectorSettings, run_reflector
+
+    try:
+        settings = ReflectorSettings(
+            stamp_port=None if no_stamp else stamp_port, rtp_port=rtp_port, mode=ReflectMode(mode),
+            allow=tuple(allow), rate_limit_pps=rate_limit, bind=tuple(bind) or ("0.0.0.0", "::"),
+        )  # fmt: skip
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+
+    def ready(reflector) -> None:
+        for addr, port, kind in reflector.addresses:
+            click.echo(f"listening {kind} {addr}:{port}")
+        click.get_text_stream("stdout").flush()
+
+    try:
+        counters = asyncio.run(run_reflector(settings, on_ready=ready))
+    except OSError as exc:
+        raise click.ClickException(f"cannot serve: {exc}") from None
+    click.echo(
+        f"received {counters.received} answered {counters.answered} denied {counters.denied} "
+        f"rate_limited {counters.rate_limited} malformed {counters.malformed}"
+    )
 
 
 # ---------------------------------------------------------------- store check, status (InfluxDB, shipper)
 
 
+@cli.group()
+def store() -> None:
+    """The InfluxDB store: check the connection."""
+
+
+@store.command("check")
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable report.")
+def store_check(config_path: str | None, as_json: bool) -> None:
+    """Is InfluxDB reachable, which API does it speak, can these credentials write and read? Exit 1 if not."""
+    from slaprobe.store.check import check_store
+
+    cfg = _load_config(config_path)
+    report = check_store(cfg.influx, cfg.vantage)
+    click.echo(json.dumps(report.to_dict(), indent=2) if as_json else report.render())
+    sys.exit(0 if report.ok else 1)
+
+
+@cli.command("status")
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable status.")
+def status_cmd(config_path: str | None, as_json: bool) -> None:
+    """The daemon's view from its journal: cycles, late/skipped terminals, InfluxDB backlog."""
+    from slaprobe.status import collect_status, render_status
+
+    cfg = _load_config(config_path)
+    try:
+        st = collect_status(cfg.journal_path, cfg.store.kind, cfg.shipper.journal_cap_mb)
+    except JournalError as exc:
+        _fail(exc)
+    click.echo(json.dumps(st.to_dict(), indent=2) if as_json else render_status(st, time.time_ns()))
+
+
 # ---------------------------------------------------------------- report, reconcile (SLA engine, money)
+
+
+@cli.command("report")
+@config_option
+@click.option(
+    "--month", required=True, help="Local calendar month, YYYY-MM (time zone: config sla.timezone)."
+)
+@click.option("--carrier", help="Only this carrier's terminals.")
+@click.option("--region", help="Only this region's terminals.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "csv", "json", "markdown", "html"]), default="table"
+)
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
+@click.option("--store", "store_kind", type=click.Choice(["embedded", "influx"]), help="[config store.kind]")
+@click.option("--journal", type=click.Path(dir_okay=False), help="Journal file [config state_dir/journal].")
+@click.option("--inventory", "inventory_path", type=click.Path(dir_okay=False), help="[config inventory]")
+@click.option("--maintenance", type=click.Path(dir_okay=False), help="Windows YAML [config sla.maintenance].")
+@click.option("--preset", type=click.Choice(["mef10.3", "y1540", "strict"]), help="[config sla.preset]")
+@click.option(
+    "--availability-out", type=click.Path(dir_okay=False), help="Also merge this month into a hand-over file."
+)
+def report_cmd(config_path, fmt, lang, out, availability_out, **opts):  # type: ignore[no-untyped-def]
+    """Availability per terminal, region, carrier, level and tier for one month, with every outage."""
+    from slaprobe.report.availability_text import render
+    from slaprobe.sla.engine import PeriodError
+    from slaprobe.sla.maintenance import MaintenanceError
+    from slaprobe.sla.reconcile import ReconcileError
+    from slaprobe.sla.rule import RuleError
+    from slaprobe.sla_report import ReportRequest, build_report, merge_handover
+    from slaprobe.store.influx import InfluxError
+
+    if availability_out and (opts["carrier"] or opts["region"]):
+        raise click.UsageError("--availability-out takes whole months: drop --carrier / --region")
+    cfg = _load_config(config_path)
+    req = ReportRequest(
+        opts["month"], opts["store_kind"], opts["journal"], opts["inventory_path"], opts["maintenance"],
+        opts["preset"], opts["carrier"], opts["region"],
+    )  # fmt: skip
+    try:
+        if fmt == "html":  # self-contained page with charts (slaprobe/report/html.py)
+            from slaprobe.report.html import render_month
+            from slaprobe.report.month_view import build_month_view
+
+            view, report = build_month_view(cfg, req, lang, availability_out)
+            text = render_month(view, lang)
+        else:
+            report = build_report(cfg, req)
+            text = render(report, fmt, lang)
+        if availability_out:
+            merge_handover(availability_out, report)
+    except (
+        ConfigError,
+        JournalError,
+        InfluxError,
+        PeriodError,
+        RuleError,
+        MaintenanceError,
+        ReconcileError,
+    ) as exc:
+        _fail(exc)
+    if out:
+        Path(out).write_text(text, encoding="utf-8")
+    else:
+        click.echo(text, nl=False)
+
+
+def _money_inputs(opts: dict[str, str | None]) -> MoneyInputs:
+    """Contract and inventory default to the config's ``sla.contract`` and ``inventory``."""
+    config = _load_config(opts["config_path"])
+    contract = opts["contract"] or (config.resolve(config.sla.contract) if config.sla.contract else None)
+    if not contract:
+        raise click.UsageError("no contract: pass --contract FILE or set sla.contract in the config")
+    try:
+        inventory = opts["inventory_path"] or config.resolve(config.inventory)
+        return load_inputs(contract, inventory, opts["availability"] or "", config.sla.timezone)
+    except ConfigError as exc:
+        _fail(exc)
+
+
+_MONEY_OPTIONS = (
+    config_option,
+    click.option("--contract", type=click.Path(dir_okay=False), help="Contract YAML [config sla.contract]."),
+    click.option("--inventory", "inventory_path", type=click.Path(dir_okay=False), help="[config inventory]"),
+    click.option(
+        "--availability", type=click.Path(dir_okay=False), required=True, help="Monthly JSON lines."
+    ),
+    click.option("--format", "fmt", type=click.Choice(["table", "csv", "markdown", "json"]), default="table"),
+    click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True),
+)
+
+
+def _money_options(f: click.decorators.FC) -> click.decorators.FC:
+    for option in reversed(_MONEY_OPTIONS):
+        f = option(f)
+    return f
+
+
+@cli.command("reconcile")
+@click.option("--quarter", help="e.g. 2022Q4")
+@click.option("--year", type=int, help="the whole contract year")
+@click.option("--month", help="e.g. 2022-03")
+@click.option("--invoice", type=click.Path(exists=True, dir_okay=False), help="A carrier's bill (CSV).")
+@_money_options
+def reconcile_cmd(
+    quarter: str | None, year: int | None, month: str | None, invoice: str | None, **opts: str | None
+) -> None:
+    """Settle a quarter or year per carrier: fees, deductions with reasons, installments, balance due."""
+    chosen = [p for p in (quarter, None if year is None else str(year), month) if p]
+    if len(chosen) != 1:
+        raise click.UsageError("give exactly one of --quarter, --year, --month")
+    try:
+        period = Period.parse(chosen[0])
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    try:
+        text = reconcile_report(
+            _money_inputs(opts), period, invoice, opts["fmt"] or "table", opts["lang"] or "zh"
+        )
+        click.echo(text, nl=False)
+    except (ConfigError, ReconcileError) as exc:
+        _fail(exc)
+
+
+@cli.command("evaluation")
+@click.option("--year", type=int, required=True)
+@_money_options
+def evaluation_cmd(year: int, **opts: str | None) -> None:
+    """The annual performance evaluation's output indicators (coverage, availability, open terminals)."""
+    try:
+        text = evaluation_report(_money_inputs(opts), year, opts["fmt"] or "table", opts["lang"] or "zh")
+        click.echo(text, nl=False)
+    except ValueError as exc:
+        _fail(exc)
 
 
 def main() -> None:

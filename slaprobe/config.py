@@ -11,7 +11,8 @@ file itself: each can come from an environment variable or a separate file reada
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from slaprobe.model import ProbeKind
 from slaprobe.probes.icmp import IcmpJitterSettings, IcmpSettings
 
 DEFAULT_CONFIG_PATH = Path("/etc/slaprobe/slaprobe.yaml")
+_BAD_VANTAGE_CHARS = " ,=\\\"'"  # the vantage is an InfluxDB tag value and a log field
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +90,7 @@ class InfluxConfig:
     token_file: str = ""
     timeout_s: float = opt(10.0, min=0.1, max=600.0)
     verify_tls: bool = True
+    gzip: bool = True  # compress writes (line protocol shrinks ~10x; costs a little CPU)
 
     def resolved_password(self) -> str:
         return resolve_secret(self.password, self.password_env, self.password_file)
@@ -99,9 +102,11 @@ class InfluxConfig:
 @dataclass(frozen=True, slots=True)
 class ShipperConfig:
     batch_size: int = opt(5000, min=1, max=1_000_000)  # points per write
+    min_backoff_s: float = opt(1.0, min=0.01, max=3600.0)  # first retry after ~this; doubles per failure
     max_backoff_s: float = opt(60.0, min=0.1, max=3600.0)
+    poll_s: float = opt(2.0, min=0.05, max=600.0)  # look for new rows at least this often (wake() is sooner)
     journal_cap_mb: float = opt(4096.0, min=1.0)  # journal disk cap; rows already shipped are pruned first
-    keep_shipped_days: float = opt(40.0, min=0.0)  # keep shipped rows this long (reports from the journal)
+    keep_shipped_days: float = opt(40.0, min=0.0)  # keep shipped rows this long; 0 = no age limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,13 +197,35 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
     if cfg is not None:
         if cfg.shard.index > cfg.shard.count:
             problems.append(f"shard.index: {cfg.shard.index} is larger than shard.count {cfg.shard.count}")
-        if not cfg.vantage or any(c in cfg.vantage for c in " ,=\\\"'"):
-            problems.append(
-                f"vantage: {cfg.vantage!r} must be non-empty without spaces, commas, quotes or '='"
-            )
+        problems.extend(_vantage_problems(cfg.vantage, "vantage"))
     if problems:
         raise ConfigError(source, problems)
     assert cfg is not None
-    from dataclasses import replace
-
     return replace(cfg, source=str(path) if path is not None else "")
+
+
+def with_overrides(
+    config: Config, *, vantage: str | None = None, shard: str | None = None, regions: Sequence[str] = ()
+) -> Config:
+    """Command-line overrides (``run --vantage --shard K/N --region``), validated like the file."""
+    problems: list[str] = []
+    if vantage is not None:
+        config = replace(config, vantage=vantage)
+        problems.extend(_vantage_problems(vantage, "--vantage"))
+    if shard is not None:
+        k, sep, n = shard.partition("/")
+        if not (sep and k.isdigit() and n.isdigit() and 1 <= int(k) <= int(n)):
+            problems.append(f"--shard: {shard!r} is not K/N with 1 <= K <= N (e.g. 2/3)")
+        else:
+            config = replace(config, shard=replace(config.shard, index=int(k), count=int(n)))
+    if regions:
+        config = replace(config, shard=replace(config.shard, regions=list(regions)))
+    if problems:
+        raise ConfigError("command line", problems)
+    return config
+
+
+def _vantage_problems(vantage: str, where: str) -> list[str]:
+    if vantage and not any(c in vantage for c in _BAD_VANTAGE_CHARS):
+        return []
+    return [f"{where}: {vantage!r} must be non-empty, without spaces, commas, quotes or '='"]

@@ -29,10 +29,13 @@ from apscheduler.triggers.interval import IntervalTrigger
 from slaprobe.config import Config
 from slaprobe.inventory import Inventory, load_inventory
 from slaprobe.model import Heartbeat, ProbeKind, Sample
+from slaprobe.notify import Notifier
 from slaprobe.probes.base import ProbeEngine, ProbeTarget
 from slaprobe.probes.registry import make_engine
 from slaprobe.scheduler import CycleRunner, CycleSpec
+from slaprobe.store.influx import InfluxClient, InfluxError
 from slaprobe.store.journal import JournalStore
+from slaprobe.store.shipper import Shipper
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +103,9 @@ class DaemonState:
 
 
 class Daemon:
-    def __init__(self, config: Config, *, inventory: Inventory | None = None) -> None:
+    def __init__(
+        self, config: Config, *, inventory: Inventory | None = None, shipper: Shipper | None = None
+    ) -> None:
         self.config = config
         self.inventory = inventory or self._load_inventory()
         self.store = JournalStore(config.journal_path)
@@ -112,6 +117,8 @@ class Daemon:
         self.runner: CycleRunner | None = None
         self._running: set[asyncio.Task] = set()
         self._stop = asyncio.Event()
+        self.notifier = Notifier()
+        self.shipper: Shipper | None = shipper  # default: started by run() when store.kind = influx
         self._reload_task: asyncio.Future[None] | None = None
 
     # ------------------------------------------------------------------ inventory
@@ -129,6 +136,9 @@ class Daemon:
         self.store.write_heartbeats([hb])
         self.state.cycles += 1
         self.state.last_heartbeat[hb.group] = hb
+        if self.shipper is not None:
+            self.shipper.wake()  # the cycle's samples and heartbeat are committed: ship them now
+        self.notifier.status(f"cycle {hb.group}: {hb.probed}/{hb.due} probed, {hb.skipped} skipped")
         log.info(
             "cycle done",
             extra={
@@ -146,7 +156,10 @@ class Daemon:
         for spec in self.specs.values():
             if spec.kind not in self.engines:
                 engine = make_engine(spec.kind, engine_settings(self.config, spec.kind))
-                await engine.start()
+                # Only the probe sockets live in the configured namespace (the lab); the shipper and
+                # everything else stay in the host's, where InfluxDB is.
+                with network_namespace(self.config.netns):
+                    await engine.start()
                 self.engines[spec.kind] = engine
 
     def _schedule(self) -> None:
@@ -188,12 +201,18 @@ class Daemon:
             if task is not None:
                 self._running.discard(task)
 
+    def stop(self) -> None:
+        """Drain and exit (what SIGTERM does)."""
+        self._stop.set()
+
     def reload(self) -> None:
         """SIGHUP: re-read the inventory; a broken file is reported and the old one kept."""
+        self.notifier.reloading()
         try:
             inventory = self._load_inventory()
         except Exception as exc:  # any failure keeps the running inventory
             log.error("reload failed, keeping the current inventory: %s", exc)
+            self.notifier.ready("running")
             return
         self.inventory = inventory
         self.store.set_terminal_tags(inventory.tags())
@@ -208,6 +227,20 @@ class Daemon:
         except Exception:
             log.exception("reload: cannot start a probe engine; new probe kinds stay idle")
         self._schedule()
+        self.notifier.ready("running")  # READY=1 closes the RELOADING=1 sent by reload()
+
+    def _start_shipper(self) -> None:
+        if self.shipper is None:
+            self.shipper = start_shipper(self.config)
+
+    def healthy(self) -> bool:
+        """For the systemd watchdog: every cycle kind has finished a cycle within three intervals."""
+        now_ns = time.time_ns()
+        for name, spec in self.specs.items():
+            hb = self.state.last_heartbeat.get(name)
+            if hb is not None and now_ns - hb.time_ns > 3 * spec.interval_s * 1e9 + 60e9:
+                return False
+        return True
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
@@ -226,9 +259,12 @@ class Daemon:
         self.scheduler = AsyncIOScheduler(event_loop=loop, timezone=dt.UTC)
         self._schedule()
         self.scheduler.start()
+        self._start_shipper()
+        watchdog = asyncio.ensure_future(self.notifier.watchdog_loop(self.healthy))
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, self._stop.set)
+            loop.add_signal_handler(sig, self.stop)
         loop.add_signal_handler(signal.SIGHUP, self.reload)
+        self.notifier.ready("running")
         log.info(
             "slaprobe running",
             extra={
@@ -240,12 +276,18 @@ class Daemon:
         )
         await self._stop.wait()
         log.info("stopping: draining probes in flight")
-        self.scheduler.shutdown(wait=False)
+        self.notifier.stopping("draining probes in flight")
+        watchdog.cancel()
+        self.scheduler.pause()  # no new cycles; shutting down now would cancel the ones in flight
         if self._running:
             await asyncio.gather(*self._running, return_exceptions=True)
+        self.scheduler.shutdown(wait=False)
         for engine in self.engines.values():
             await engine.close()
+        if self.shipper is not None:
+            await asyncio.to_thread(self.shipper.stop)
         self.store.close()
+        self.notifier.close()
         log.info("stopped", extra={"samples": self.state.samples, "cycles": self.state.cycles})
         return 0
 
@@ -262,6 +304,23 @@ def network_namespace(name: str) -> Iterator[None]:
         yield
 
 
+def start_shipper(config: Config) -> Shipper | None:
+    """store.kind = influx: a shipper thread forwards the journal to InfluxDB.
+
+    A wrong URL, credentials or database is logged loudly here and by the shipper on every retry,
+    but never stops probing: samples wait in the journal until InfluxDB accepts them.
+    """
+    if config.store.kind != "influx":
+        return None
+    try:
+        client = InfluxClient(config.influx)
+    except InfluxError as exc:
+        log.error("InfluxDB shipping disabled, samples stay in the journal: %s", exc)
+        return None
+    shipper = Shipper(JournalStore(config.journal_path), client, config.shipper)
+    shipper.start()
+    return shipper
+
+
 def run_daemon(config: Config) -> int:
-    with network_namespace(config.netns):
-        return asyncio.run(Daemon(config).run())
+    return asyncio.run(Daemon(config).run())

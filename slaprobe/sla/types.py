@@ -28,6 +28,11 @@ class IntervalEvidence:
     vantage: str
     sent: int
     received: int
+    # "" = measured (sent/received are the pooled packet counts); otherwise why there are no counts:
+    # "no_loss_recorded" (looked, nothing lost), "not_measured" (probes not sent), "too_few_probes"
+    # (counts shown, fewer than rule.min_probes sent), "no_heartbeat",
+    # "mass_event", "not_probed" (the vantage did not probe the terminal that hour)
+    note: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +46,8 @@ class Outage:
     carrier: str
     region: str
     evidence: tuple[IntervalEvidence, ...] = ()
+    period_s: int = 0  # unavailable seconds inside the report period (the month's share of this outage)
+    truncated: bool = False  # reaches the edge of the data window (lookaround): true start/end lie beyond
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +65,8 @@ class TerminalAvailability:
     unavailable_s: int
     high_loss_intervals: int  # intervals with loss > C, whether or not they made an outage
     outages: tuple[Outage, ...] = ()
+    consecutive_high_loss: int = 0  # MEF 10.3 CHLI count (rule.chli_run) in available time
+    quality: dict[str, float | None] = field(default_factory=dict)  # KPIs (kpi.QUALITY_KEYS)
 
     @property
     def measured_s(self) -> int:

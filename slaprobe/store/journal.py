@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from slaprobe.model import Heartbeat, Outcome, ProbeKind, Sample
+from slaprobe.store.sla_journal import create_rollup_table, update_rollups
 
 log = logging.getLogger(__name__)
 
@@ -184,6 +185,7 @@ class JournalStore:
     def _migrate(self) -> None:
         with self._lock:
             self._db.executescript(_SCHEMA)
+            create_rollup_table(self._db)
             self._db.execute(
                 "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )
@@ -249,6 +251,7 @@ class JournalStore:
                     for s in samples
                 ]
                 self._db.executemany(sql, rows)
+                update_rollups(self._db, [r[1] for r in rows], samples)  # SLA KPIs, same transaction
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -379,6 +382,106 @@ class JournalStore:
                 " ON CONFLICT(name) DO UPDATE SET value = excluded.value, updated_ns = excluded.updated_ns",
                 (name, value, updated_ns),
             )
+
+    # ------------------------------------------------------------------ shipper support
+    # Additive helpers for the InfluxDB shipper and ``slaprobe status``: several cursors committed in
+    # one transaction, free-text notes (last error), disk use and pruning in bounded transactions.
+    _TABLES = ("samples", "heartbeats")
+
+    def cursor_info(self) -> dict[str, tuple[int, int | None]]:
+        """Every cursor as ``name -> (value, updated_ns)``."""
+        with self._lock:
+            rows = self._db.execute("SELECT name, value, updated_ns FROM cursors").fetchall()
+        return {r[0]: (r[1], r[2]) for r in rows}
+
+    def set_cursors(self, values: Mapping[str, int], updated_ns: int | None = None) -> None:
+        """Set several cursors atomically (the shipper's sample and heartbeat positions together)."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                for name, value in values.items():
+                    self.set_cursor(name, value, updated_ns)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def get_note(self, key: str) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key = ?", (f"note.{key}",)).fetchone()
+        return row[0] if row else None
+
+    def set_note(self, key: str, value: str) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO meta(key, value) VALUES (?, ?)"
+                " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (f"note.{key}", value),
+            )
+
+    def used_bytes(self) -> int:
+        """Bytes of the database file in use (free pages excluded: SQLite reuses them before growing)."""
+        with self._lock:
+            pages = self._db.execute("PRAGMA page_count").fetchone()[0]
+            free = self._db.execute("PRAGMA freelist_count").fetchone()[0]
+            size = self._db.execute("PRAGMA page_size").fetchone()[0]
+        return (pages - free) * size
+
+    def id_range(self, table: str) -> tuple[int, int]:
+        """(min id, max id) of ``samples`` or ``heartbeats``; (0, 0) when empty."""
+        if table not in self._TABLES:
+            raise ValueError(f"unknown journal table {table!r}")
+        with self._lock:
+            lo, hi = self._db.execute(
+                f"SELECT coalesce(min(id), 0), coalesce(max(id), 0) FROM {table}"
+            ).fetchone()
+        return lo, hi
+
+    def count_after(self, table: str, after_id: int) -> int:
+        """Rows with id > after_id (the backlog behind a cursor); a rowid range count, cheap."""
+        if table not in self._TABLES:
+            raise ValueError(f"unknown journal table {table!r}")
+        with self._lock:
+            return self._db.execute(f"SELECT count(*) FROM {table} WHERE id > ?", (after_id,)).fetchone()[0]
+
+    def delete_through(self, table: str, max_id: int, chunk: int = 50_000) -> int:
+        """Delete rows with id <= max_id, oldest first, ``chunk`` rows per transaction; return the count.
+
+        Small transactions keep the daemon's own writes (same file, other connection) from waiting long.
+        """
+        if table not in self._TABLES:
+            raise ValueError(f"unknown journal table {table!r}")
+        deleted = 0
+        while True:
+            with self._lock:
+                cur = self._db.execute(
+                    f"DELETE FROM {table} WHERE id IN"
+                    f" (SELECT id FROM {table} WHERE id <= ? ORDER BY id LIMIT ?)",
+                    (max_id, chunk),
+                )
+            deleted += cur.rowcount
+            if cur.rowcount < chunk:
+                return deleted
+
+    def id_before(self, table: str, time_ns: int, max_id: int) -> int:
+        """The largest id <= max_id whose time is before ``time_ns`` (0 if none): retention by age."""
+        if table not in self._TABLES:
+            raise ValueError(f"unknown journal table {table!r}")
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT coalesce(max(id), 0) FROM {table} WHERE id <= ? AND time_ns < ?", (max_id, time_ns)
+            ).fetchone()
+        return row[0]
+
+    def latest_heartbeats(self) -> list[Heartbeat]:
+        """The newest heartbeat of every (vantage, group): what each probe host last reported."""
+        sql = (
+            f"SELECT {', '.join(_HEARTBEAT_COLUMNS)} FROM heartbeats WHERE id IN"
+            " (SELECT max(id) FROM heartbeats GROUP BY vantage, grp) ORDER BY vantage, grp"
+        )
+        with self._lock:
+            rows = self._db.execute(sql).fetchall()
+        return [Heartbeat(*r) for r in rows]
 
     def integrity_check(self) -> str:
         with self._lock:

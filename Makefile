@@ -1,0 +1,39 @@
+# Two commands for a newcomer (as root, on Debian/Ubuntu):
+#   make demo   install everything, then probe the simulated province network and show samples arriving
+#   make test   install everything, then run the whole test suite (what CI runs)
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+APT_PACKAGES := influxdb fping iproute2 systemd chromium fonts-noto-cjk
+
+.PHONY: setup system-deps demo test bench lint
+
+system-deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+	@# Debian's influxdb package starts a system influxd on :8086; tests run their own on free ports.
+	@if command -v systemctl >/dev/null && systemctl is-active --quiet influxdb 2>/dev/null; then systemctl stop influxdb; fi
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+setup: system-deps $(PY)
+	$(PY) -m pip install -q --upgrade pip >/dev/null
+	$(PY) -m pip install -q -e '.[test]'
+
+demo: setup
+	$(VENV)/bin/slaprobe demo
+
+test: setup
+	$(PY) -m pytest
+
+bench: setup
+	@echo "see bench/README.md"; ls bench/*.py
+
+lint: setup
+	$(VENV)/bin/ruff check slaprobe tests bench
+	$(VENV)/bin/ruff format --check slaprobe tests bench

@@ -1,0 +1,146 @@
+"""Renderers for ``slaprobe report --year Y --evaluation``: the evaluation's output indicators.
+
+Laid out like the province's performance evaluation (指标 / 指标值 / 实际完成值 / 是否达标). Percentages
+are truncated to two decimals, never rounded up: 89.996 % prints as 89.99 %, not as a met 90.00 %.
+"""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+from typing import Any
+
+from slaprobe.report.i18n_money import group_name, label, level_name
+from slaprobe.report.money_table import Document, render, table
+from slaprobe.report.reconcile import truncate_percent
+from slaprobe.sla.evaluation import AvailabilityLine, CoverageLine, Evaluation
+from slaprobe.terminal import Level
+
+
+def _pct(value: Fraction | None) -> str:
+    return "-" if value is None else truncate_percent(value, 2) + "%"
+
+
+def render_evaluation(ev: Evaluation, fmt: str = "table", lang: str = "zh") -> str:
+    if fmt == "json":
+        return json.dumps(evaluation_json(ev), ensure_ascii=False, indent=2) + "\n"
+    return render(evaluation_document(ev, lang), fmt)
+
+
+def evaluation_document(ev: Evaluation, lang: str = "zh") -> Document:
+    def L(key: str, **kw: object) -> str:
+        return label(key, lang, **kw)
+
+    def verdict(met: bool | None) -> str:
+        return L("na") if met is None else L("yes") if met else L("no")
+
+    cov_target = f"≥ {ev.coverage_total.target}%"
+    rows: list[tuple[object, ...]] = [
+        (L("ind.coverage"), cov_target, _pct(ev.coverage_total.rate), verdict(ev.coverage_met)),
+        (
+            L("ind.availability"),
+            f"≥ {ev.availability.target}%",
+            _pct(ev.availability.rate),
+            verdict(ev.availability.met),
+        ),
+        (L("ind.open"), "-", ev.open_terminals, L("na")),
+    ]
+    if ev.budget is not None and ev.paid is not None:
+        rows.append((L("ind.cost"), f"≤ {ev.budget}", ev.paid, verdict(ev.within_budget)))
+    indicators = table(L("eval.indicators"), [L("indicator"), L("target"), L("actual"), L("met")], rows, (2,))
+
+    def coverage_row(c: CoverageLine) -> tuple[object, ...]:
+        name = group_name(c.group, lang, c.label.get(lang))
+        levels = (
+            "、".join(level_name(lv, lang) for lv in c.levels)
+            if lang == "zh"
+            else ", ".join(level_name(lv, lang) for lv in c.levels)
+        )
+        source = L("from_plan") if c.planned_from_plan else L("from_inventory")
+        return (name, levels, c.planned, c.open, _pct(c.rate), source, verdict(c.met))
+
+    coverage = table(
+        L("eval.coverage", as_of=ev.as_of),
+        [L(k) for k in ("level_group", "by_level", "planned", "open", "rate", "planned_from", "met")],
+        [*(coverage_row(c) for c in ev.coverage), coverage_row(ev.coverage_total)],
+        (2, 3, 4),
+    )
+    names = {c.group: group_name(c.group, lang, c.label.get(lang)) for c in ev.coverage}
+
+    def avail_row(a: AvailabilityLine) -> tuple[object, ...]:
+        hours = (a.measured_s // 3600, a.unknown_s // 3600)
+        return (names.get(a.key, L("total")), a.terminals, *hours, _pct(a.rate), verdict(a.met))
+
+    availability = table(
+        L("eval.availability_by_group"),
+        [L(k) for k in ("level_group", "terminals", "measured", "unknown", "availability", "met")],
+        [*(avail_row(a) for a in ev.availability_by_group), avail_row(ev.availability)],
+        (1, 2, 3, 4),
+    )
+    open_rows = [(L("by_carrier"), carrier, n) for carrier, n in ev.open_by_carrier.items()]
+    open_rows += [(L("by_level"), level_name(Level(lv), lang), n) for lv, n in ev.open_by_level.items()]
+    open_rows.append((L("total"), "", ev.open_terminals))
+    opened = table(L("eval.open", as_of=ev.as_of), ["", "", L("open")], open_rows, (2,))
+    months = ", ".join(str(m) for m in ev.months) or "-"
+    notes = (
+        L("note.eval_months", n=len(ev.months), year=ev.year, months=months),
+        L("note.eval_definitions"),
+        L("note.eval_unmeasured"),
+    )
+    return Document(L("eval.title", year=ev.year), (indicators, coverage, availability, opened), notes)
+
+
+def evaluation_json(ev: Evaluation) -> dict[str, Any]:
+    def frac(x: Fraction | None) -> str | None:
+        return None if x is None else truncate_percent(x, 6)
+
+    def coverage(c: CoverageLine) -> dict[str, Any]:
+        return {
+            "group": c.group,
+            "levels": [lv.value for lv in c.levels],
+            "planned": c.planned,
+            "open": c.open,
+            "planned_from": "plan" if c.planned_from_plan else "inventory",
+            "rate_percent": frac(c.rate),
+            "in_target": c.in_target,
+            "met": c.met,
+        }
+
+    def avail(a: AvailabilityLine) -> dict[str, Any]:
+        return {
+            "key": a.key,
+            "terminals": a.terminals,
+            "available_s": a.available_s,
+            "unavailable_s": a.unavailable_s,
+            "unknown_s": a.unknown_s,
+            "maintenance_s": a.maintenance_s,
+            "rate_percent": frac(a.rate),
+            "met": a.met,
+        }
+
+    return {
+        "year": ev.year,
+        "as_of": ev.as_of.isoformat(),
+        "months": [str(m) for m in ev.months],
+        "coverage": {
+            "target_percent": str(ev.coverage_total.target),
+            "met": ev.coverage_met,
+            "total": coverage(ev.coverage_total),
+            "groups": [coverage(c) for c in ev.coverage],
+        },
+        "availability": {
+            "target_percent": str(ev.availability.target),
+            **avail(ev.availability),
+            "groups": [avail(a) for a in ev.availability_by_group],
+        },
+        "open_terminals": {
+            "total": ev.open_terminals,
+            "by_carrier": dict(ev.open_by_carrier),
+            "by_level": dict(ev.open_by_level),
+        },
+        "cost": {
+            "budget": None if ev.budget is None else str(ev.budget),
+            "paid": None if ev.paid is None else str(ev.paid),
+            "within_budget": ev.within_budget,
+        },
+    }

@@ -1,0 +1,206 @@
+"""Labels of the reconciliation and evaluation reports, in English and Chinese.
+
+The Chinese indicator names follow the province's 2022 performance evaluation report word for word
+(产出数量 / 产出质量 / 产出成本, 垂直终端覆盖率, 通信链路可用性), so a generated table can be set beside it.
+"""
+
+from __future__ import annotations
+
+from slaprobe.terminal import Level
+
+LANGS = ("zh", "en")
+
+_LABELS: dict[str, tuple[str, str]] = {
+    # reconciliation
+    "reconcile.title": ("Reconciliation {period}: {contract}", "{contract} 对账 {period}"),
+    "summary": ("Settlement by carrier", "按运营商结算"),
+    "by_tier": ("Billable terminal-days by tier", "按档次计费终端天数"),
+    "deductions": ("Deductions and their reasons", "扣减明细及原因"),
+    "payments": ("Installments and balance", "分期付款及余额"),
+    "price_basis": ("Unit price basis (open terminals province-wide)", "服务单价依据（全省开通终端数）"),
+    "discrepancies": ("Invoice discrepancies: {source}", "账单差异：{source}"),
+    "carrier": ("Carrier", "运营商"),
+    "tier": ("Tier", "档次"),
+    "terminals": ("Terminals", "终端数"),
+    "terminal_days": ("Terminal-days", "终端天数"),
+    "unit_price": ("Unit price / month", "月单价"),
+    "gross": ("Gross fee", "应付服务费"),
+    "deducted": ("Deductions", "扣减"),
+    "terminal_deducted": ("Terminal deductions (before carrier cap)", "终端扣减（运营商上限前）"),
+    "net": ("Net fee", "实付服务费"),
+    "net_ytd": ("Net fee year to date", "年初至今实付服务费"),
+    "paid_to_date": ("Paid to date", "已支付"),
+    "balance_due": ("Balance due", "应付余额"),
+    "unjudged": ("Unjudged terminal-months", "无测量终端月"),
+    "month": ("Month", "月份"),
+    "count_day": ("Count day", "计数日"),
+    "open_terminals": ("Open terminals", "开通终端数"),
+    "terminal": ("Terminal", "终端"),
+    "kind": ("Kind", "类型"),
+    "reason": ("Reason", "原因"),
+    "amount": ("Amount", "金额"),
+    "quarter": ("Quarter paid", "支付季度"),
+    "paid_on": ("Paid on", "支付日期"),
+    "note": ("Note", "说明"),
+    "budget": ("Budget", "预算"),
+    "budget_remaining": ("Budget remaining", "预算余额"),
+    "paid_later": ("Recorded after the period", "期后已记录支付"),
+    "total": ("Total", "合计"),
+    "line": ("Line", "行"),
+    "billed": ("Billed", "账单值"),
+    "expected": ("Expected", "核定值"),
+    "kind.availability": ("availability", "可用性扣减"),
+    "kind.incident": ("incident", "故障扣减"),
+    "kind.terminal_cap": ("terminal cap", "单终端上限"),
+    "kind.carrier_cap": ("carrier cap", "运营商上限"),
+    "reason.availability": (
+        "availability {avail} % in [{lo}, {hi}) -> {pct} % of the month's fee {fee}",
+        "可用性 {avail}%，处于 [{lo}, {hi}) 区间，扣减当月服务费 {fee} 的 {pct}%",
+    ),
+    "reason.incident_amount": (
+        "outage from {start}, {dur} > {hours} h -> {amount}",
+        "{start} 起中断 {dur}，超过 {hours} 小时，扣减 {amount}",
+    ),
+    "reason.incident_percent": (
+        "outage from {start}, {dur} > {hours} h -> {pct} % of the month's fee {fee}",
+        "{start} 起中断 {dur}，超过 {hours} 小时，扣减当月服务费 {fee} 的 {pct}%",
+    ),
+    "reason.terminal_cap": (
+        "capped at {pct} % of the terminal's monthly fee {fee}",
+        "单终端月扣减不超过月服务费 {fee} 的 {pct}%",
+    ),
+    "reason.carrier_cap": (
+        "capped at {pct} % of the carrier's gross fee for the month {fee}",
+        "运营商月扣减不超过当月应付服务费 {fee} 的 {pct}%",
+    ),
+    "duration": ("{h} h {m:02d} min", "{h}小时{m:02d}分"),
+    "note.rounding": (
+        "Amounts in {currency}, computed exactly. Each carrier's gross fee and deductions for the period are "
+        "rounded once to {quantum} ({mode}); net = gross - deductions; totals add the carriers' figures. "
+        "Detail lines are each rounded on their own and may not add up to the carrier's figure exactly.",
+        "金额单位：{currency}，按精确值计算。"
+        "各运营商本期应付服务费与扣减额各舍入一次（精确到 {quantum}，{mode}）；实付 = 应付 - 扣减；"
+        "合计为各运营商金额之和。明细行各自舍入，其和与运营商金额可能略有差异。",
+    ),
+    "note.balance": (
+        "Balance due = net fee from January to {end} - installments paid up to {end}; "
+        "negative: paid in advance of the service measured so far.",
+        "应付余额 = 1月至{end}实付服务费 - 截至{end}已付分期款；负数表示已提前支付。",
+    ),
+    "note.price_basis": (
+        "Unit prices follow the volume band chosen by the open-terminal count on the count day.",
+        "服务单价按计数日全省开通终端数量所对应的档位确定。",
+    ),
+    "note.unjudged": (
+        "{n} terminal-month(s) had no measured interval: billed, no availability deduction possible.",
+        "{n} 个终端月无有效测量：照常计费，无法判定可用性扣减。",
+    ),
+    "mode.half_up": ("half up", "四舍五入"),
+    "mode.half_even": ("half to even", "银行家舍入"),
+    "mode.down": ("toward zero", "截尾"),
+    # discrepancy kinds
+    "disc.not_in_inventory": ("billed terminal not in the inventory", "账单终端不在台账中"),
+    "disc.duplicate": ("billed twice", "重复计费"),
+    "disc.wrong_carrier": ("billed by a carrier that does not carry it", "非该运营商承载的终端"),
+    "disc.unknown_carrier": ("carrier not in the contract", "合同中无此运营商"),
+    "disc.tier_mismatch": ("tier differs from the inventory", "档次与台账不符"),
+    "disc.outside_period": ("billed dates outside the period", "计费日期超出对账期"),
+    "disc.billed_before_opening": ("billed before opening", "开通前计费"),
+    "disc.billed_after_retirement": ("billed after retirement", "撤销后计费"),
+    "disc.never_answered": (
+        "never answered a probe in the period (no available interval)",
+        "期内从未响应探测（无可用时段）",
+    ),
+    "disc.not_measured": (
+        "never measured in the period (service unconfirmed)",
+        "期内无测量数据（服务未能核实）",
+    ),
+    "disc.days_mismatch": ("terminal-days differ", "终端天数不符"),
+    "disc.count_mismatch": ("terminal count differs", "终端数量不符"),
+    "disc.amount_mismatch": ("amount differs", "金额不符"),
+    "disc.not_billed": ("in service but not billed", "在用但未计费"),
+    "disc.none": ("no discrepancy", "无差异"),
+    # evaluation
+    "eval.title": ("{year} performance evaluation: output indicators", "{year}年度项目绩效评价 产出指标"),
+    "eval.indicators": ("Indicators", "指标"),
+    "eval.coverage": ("Coverage by level (as of {as_of})", "各层级终端覆盖率（截至{as_of}）"),
+    "eval.availability_by_group": ("Link availability by level", "各层级通信链路可用性"),
+    "eval.open": ("Open terminals (as of {as_of})", "开通终端数量（截至{as_of}）"),
+    "indicator": ("Indicator", "指标"),
+    "target": ("Target", "指标值"),
+    "actual": ("Actual", "实际完成值"),
+    "met": ("Met", "是否达标"),
+    "yes": ("yes", "是"),
+    "no": ("no", "否"),
+    "na": ("n/a", "不适用"),
+    "ind.coverage": (
+        "Output quantity: terminal coverage rate (province, city/county, township)",
+        "产出数量：省、市县、乡镇垂直终端覆盖率",
+    ),
+    "ind.availability": (
+        "Output quality: video-conference link availability",
+        "产出质量：视频会议通信链路可用性",
+    ),
+    "ind.open": ("Open terminals province-wide", "全省开通终端服务数量"),
+    "ind.cost": ("Output cost: paid within the budget", "产出成本：未超项目预算"),
+    "level_group": ("Level", "层级"),
+    "group.province": ("Province", "省级"),
+    "group.city": ("City/county", "市县"),
+    "group.township": ("Township", "乡镇"),
+    "group.village": ("Village", "行政村"),
+    "planned": ("Planned", "计划数"),
+    "open": ("Open", "开通数"),
+    "rate": ("Coverage", "覆盖率"),
+    "planned_from": ("Planned from", "计划数来源"),
+    "from_plan": ("plan", "计划"),
+    "from_inventory": ("inventory", "台账"),
+    "in_target": ("judged", "纳入考核"),
+    "availability": ("Availability", "可用性"),
+    "measured": ("Measured (h)", "有效测量时长（小时）"),
+    "unknown": ("Unknown (h)", "未知时长（小时）"),
+    "by_carrier": ("By carrier", "按运营商"),
+    "by_level": ("By level", "按层级"),
+    "note.eval_months": (
+        "Availability from {n} of 12 months of {year} ({months}).",
+        "可用性基于{year}年12个月中的{n}个月（{months}）。",
+    ),
+    "note.eval_definitions": (
+        "Coverage = open / planned terminals; availability = available / "
+        "(in service - maintenance - unknown), interval-weighted over all terminals; "
+        "percentages are truncated, never rounded up past a target.",
+        "覆盖率 = 开通终端数 / 计划终端数；可用性 = 可用时长 /（在网时长 - 维护时长 - 未知时长），"
+        "按全部终端时长加权；百分比截尾显示，不会向上舍入越过指标值。",
+    ),
+    "note.eval_unmeasured": (
+        "User satisfaction (>= 85 %) comes from a survey and is not measured here.",
+        "满意度指标（≥85%）来自用户调查，本工具不测量。",
+    ),
+}
+
+LEVEL_NAMES: dict[Level, tuple[str, str]] = {
+    Level.PROVINCE: ("province venue", "省级会场"),
+    Level.PROVINCE_DEPT: ("provincial department", "省直部门会场"),
+    Level.CITY: ("city/county venue", "市县会场"),
+    Level.CITY_DEPT: ("city/county department", "市县部门会场"),
+    Level.TOWNSHIP: ("township", "乡镇会场"),
+    Level.VILLAGE: ("village", "行政村会场"),
+}
+
+
+def label(key: str, lang: str, **values: object) -> str:
+    """The label in ``lang`` ("zh" or "en"), formatted with ``values``; an unknown key shows itself."""
+    en, zh = _LABELS.get(key, (key, key))
+    return (zh if lang == "zh" else en).format(**values)
+
+
+def group_name(group: str, lang: str, own: str = "") -> str:
+    """A coverage group's name: its own label from the contract, else a built-in one, else its id."""
+    if own:
+        return own
+    key = f"group.{group}"
+    return label(key, lang) if key in _LABELS else group
+
+
+def level_name(level: Level, lang: str) -> str:
+    en, zh = LEVEL_NAMES[level]
+    return zh if lang == "zh" else en

@@ -1,0 +1,86 @@
+"""Wiring of the money commands: load the contract, inventory, monthly availability and invoice, run the
+pure settlement / evaluation, render. The CLI calls these; tests call them too.
+
+Monthly availability comes from a JSON-lines file (``slaprobe.sla.availability_file``) for now; when the
+SLA engine computes months from the store, it hands the same ``{Month: {terminal: TerminalAvailability}}``
+mapping to ``reconcile_report`` / ``evaluation_report`` instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from slaprobe.inventory import Inventory, load_inventory
+from slaprobe.report.evaluation import render_evaluation
+from slaprobe.report.reconcile import render_reconciliation
+from slaprobe.sla.availability_file import read_availability
+from slaprobe.sla.contract_config import Contract, load_contract
+from slaprobe.sla.evaluation import evaluate
+from slaprobe.sla.invoice import load_invoice
+from slaprobe.sla.periods import Period
+from slaprobe.sla.reconcile import MonthlyAvailability, ReconcileError, check_invoice, reconcile
+
+__all__ = [
+    "MoneyInputs",
+    "Period",
+    "ReconcileError",
+    "evaluation_report",
+    "load_inputs",
+    "reconcile_report",
+]
+
+
+@dataclass(frozen=True)
+class MoneyInputs:
+    contract: Contract
+    inventory: Inventory
+    availability: MonthlyAvailability
+    availability_source: str = ""
+    timezone: str = "Asia/Shanghai"  # local time of outage starts in deduction reasons (config sla.timezone)
+
+
+def load_inputs(
+    contract: str | Path, inventory: str | Path, availability: str | Path, timezone: str = "Asia/Shanghai"
+) -> MoneyInputs:
+    """Load all three files; each raises ConfigError naming its file and every problem."""
+    return MoneyInputs(
+        load_contract(contract),
+        load_inventory(inventory),
+        read_availability(availability),
+        str(availability),
+        timezone,
+    )
+
+
+def reconcile_report(
+    inputs: MoneyInputs,
+    period: Period,
+    invoice: str | Path | None = None,
+    fmt: str = "table",
+    lang: str = "zh",
+) -> str:
+    """The settlement of ``period`` (and, with ``invoice``, every discrepancy of that bill), rendered."""
+    terminals = inputs.inventory.terminals
+    try:
+        rec = reconcile(inputs.contract, terminals, inputs.availability, period)
+    except ReconcileError as exc:
+        files = f"{inputs.contract.source}, {inputs.inventory.source}, {inputs.availability_source}"
+        raise ReconcileError(f"{files}: {exc}") from exc
+    found = None
+    source = ""
+    if invoice is not None:
+        bill = load_invoice(invoice)
+        found = check_invoice(rec, bill, terminals, inputs.availability)
+        source = bill.source
+    return render_reconciliation(rec, fmt, lang, found, source, ZoneInfo(inputs.timezone))
+
+
+def evaluation_report(inputs: MoneyInputs, year: int, fmt: str = "table", lang: str = "zh") -> str:
+    """The year's evaluation output indicators (coverage, availability, open terminals, cost), rendered."""
+    c = inputs.contract
+    if year != c.year:
+        raise ValueError(f"{c.source}: the contract (and its evaluation plan) is for {c.year}, not {year}")
+    ev = evaluate(c.evaluation, inputs.inventory.terminals, inputs.availability, year, c.payments)
+    return render_evaluation(ev, fmt, lang)

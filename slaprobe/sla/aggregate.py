@@ -1,0 +1,189 @@
+"""Terminal -> region / carrier / level / tier / province aggregates, and the quality KPIs.
+
+Aggregates are **interval-weighted**: a group's availability is Σ available seconds / Σ measured
+seconds of its terminals, never a mean of percentages, so a terminal that was in service three days
+weighs three days. Per group we also give the worst terminal, how many are below their tier's target,
+total downtime, outage count, MTTR (unavailable seconds per outage) and MTBF (available seconds per
+outage), both counted inside the period; and the quality KPIs of ``kpi.py`` over the group's pooled
+rollups (percentiles from the merged histograms, not averages of percentiles).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Decimal
+from fractions import Fraction
+
+import numpy as np
+
+from slaprobe.sla.inputs import RollupColumns
+from slaprobe.sla.intervals import _kind_mask
+from slaprobe.sla.kpi import HIST_DTYPE, N_BUCKETS, SCALARS, QualityAccumulator
+from slaprobe.sla.rule import Rule
+from slaprobe.sla.types import GroupAvailability, TerminalAvailability
+from slaprobe.terminal import Terminal
+
+DIMENSIONS: tuple[str, ...] = ("province", "carrier", "region", "level", "tier")
+PROVINCE_KEY = "province"
+
+
+def availability_pct(available_s: int, measured_s: int) -> Decimal | None:
+    """Percent, exact, rounded half-even to 4 decimals (the figure every report prints)."""
+    if measured_s == 0:
+        return None
+    value = Decimal(100 * available_s) / Decimal(measured_s)
+    return value.quantize(Decimal("0.0001"), rounding=ROUND_HALF_EVEN)
+
+
+def below(available_s: int, measured_s: int, target_pct: float) -> bool:
+    """Exact test availability < target (no float rounding near the target)."""
+    target = Fraction(str(target_pct))
+    return 100 * available_s * target.denominator < target.numerator * measured_s
+
+
+@dataclass(slots=True)
+class QualityTable:
+    """Per-terminal month totals of the rollups, dense so groups are array sums."""
+
+    scalars: dict[str, np.ndarray]  # name -> int64[T]
+    rtt: np.ndarray  # int64[T, N_BUCKETS]
+    jit: np.ndarray
+
+    def accumulator(self, rows: np.ndarray | Sequence[int]) -> QualityAccumulator:
+        rows = np.asarray(rows, dtype=np.int64)
+        acc = QualityAccumulator()
+        for name in ("measured", "sent", "received", "mos_n", "mos_milli", "y0_n", "y0_ok"):
+            setattr(acc, name, int(self.scalars[name][rows].sum()))
+        acc.rtt = self.rtt[rows].sum(axis=0)
+        acc.jit = self.jit[rows].sum(axis=0)
+        return acc
+
+
+def quality_table(
+    rule: Rule, terminals: Sequence[Terminal], rollups: RollupColumns, start_ns: int, end_ns: int
+) -> QualityTable:
+    n_t = len(terminals)
+    index = {t.id: i for i, t in enumerate(terminals)}
+    scalars = {name: np.zeros(n_t, dtype=np.int64) for name in SCALARS}
+    rtt = np.zeros((n_t, N_BUCKETS), dtype=np.int64)
+    jit = np.zeros((n_t, N_BUCKETS), dtype=np.int64)
+    if len(rollups):
+        t_map = np.array([index.get(n, -1) for n in rollups.terminals], dtype=np.int64)
+        row_t = t_map[rollups.t]
+        ok = (row_t >= 0) & (rollups.hour_ns >= start_ns) & (rollups.hour_ns < end_ns)
+        ok &= _kind_mask(rule, rollups.k)
+        for name in SCALARS:
+            # float64 sums of integers are exact below 2**53 (a month of counts is far below)
+            sums = np.bincount(row_t[ok], weights=rollups.scalars[name][ok], minlength=n_t)
+            scalars[name] += np.rint(sums).astype(np.int64)
+        pairs = ((rollups.rtt_row, rollups.rtt_hist, rtt), (rollups.jit_row, rollups.jit_hist, jit))
+        for hist_rows, hist, dense in pairs:
+            if len(hist_rows):
+                sel = ok[hist_rows]
+                tt = row_t[hist_rows[sel]]
+                h = hist[sel]
+                np.add.at(dense, (tt, h["bucket"].astype(np.int64)), h["count"].astype(np.int64))
+    return QualityTable(scalars, rtt, jit)
+
+
+def _key(t: Terminal, dimension: str) -> str:
+    if dimension == "province":
+        return PROVINCE_KEY
+    value = getattr(t, dimension)
+    return str(getattr(value, "value", value))
+
+
+def group_availability(
+    dimension: str,
+    key: str,
+    members: Sequence[int],
+    terminals: Sequence[Terminal],
+    results: Sequence[TerminalAvailability],
+    quality: QualityTable,
+    target_of: Callable[[Terminal], float | None],
+) -> GroupAvailability:
+    avail = unavail = unknown = maint = in_service = outages = hli = chli = below_n = 0
+    worst: tuple[Fraction, str] | None = None
+    for i in members:
+        r = results[i]
+        avail += r.available_s
+        unavail += r.unavailable_s
+        unknown += r.unknown_s
+        maint += r.maintenance_s
+        in_service += r.in_service_s
+        outages += len(r.outages)
+        hli += r.high_loss_intervals
+        chli += r.consecutive_high_loss
+        if r.measured_s:
+            frac = Fraction(r.available_s, r.measured_s)
+            if worst is None or (frac, r.terminal) < worst:
+                worst = (frac, r.terminal)
+            target = target_of(terminals[i])
+            if target is not None and below(r.available_s, r.measured_s, target):
+                below_n += 1
+    extra: dict[str, float | None] = {
+        "in_service_s": float(in_service),
+        "downtime_s": float(unavail),
+        "mttr_s": round(unavail / outages, 1) if outages else None,
+        "mtbf_s": round(avail / outages, 1) if outages else None,
+        "high_loss_intervals": float(hli),
+        "consecutive_high_loss": float(chli),
+    }
+    extra.update(quality.accumulator(members).figures())
+    worst_pct = None
+    if worst is not None:
+        worst_result = next(results[i] for i in members if results[i].terminal == worst[1])
+        pct = availability_pct(worst_result.available_s, worst_result.measured_s)
+        worst_pct = None if pct is None else float(pct)
+    return GroupAvailability(
+        dimension=dimension,
+        key=key,
+        terminals=sum(1 for i in members if results[i].in_service_s > 0),
+        available_s=avail,
+        unavailable_s=unavail,
+        unknown_s=unknown,
+        maintenance_s=maint,
+        outages=outages,
+        below_target=below_n,
+        worst_terminal=None if worst is None else worst[1],
+        worst_availability=worst_pct,
+        extra=extra,
+    )
+
+
+def aggregate(
+    terminals: Sequence[Terminal],
+    results: Sequence[TerminalAvailability],
+    quality: QualityTable,
+    targets: Mapping[str, float],
+    default_target: float | None = None,
+    dimensions: Sequence[str] = DIMENSIONS,
+) -> tuple[GroupAvailability, ...]:
+    """Every group of every dimension, in dimension order then key order (deterministic)."""
+
+    def target_of(t: Terminal) -> float | None:
+        return targets.get(t.tier, default_target)
+
+    out: list[GroupAvailability] = []
+    for dimension in dimensions:
+        members: dict[str, list[int]] = {}
+        for i, t in enumerate(terminals):
+            members.setdefault(_key(t, dimension), []).append(i)
+        for key in sorted(members):
+            out.append(
+                group_availability(dimension, key, members[key], terminals, results, quality, target_of)
+            )
+    return tuple(out)
+
+
+__all__ = [
+    "DIMENSIONS",
+    "HIST_DTYPE",
+    "QualityTable",
+    "aggregate",
+    "availability_pct",
+    "below",
+    "group_availability",
+    "quality_table",
+]

@@ -1,0 +1,373 @@
+"""Fees and deductions of one month: prices, proration, availability bands, incidents and caps.
+
+Pure functions over the inventory, the contract and the availability engine's per-month results.
+
+Exactness and the rounding rule
+-------------------------------
+Prices, percentages and caps are ``Decimal`` from the contract file. A prorated fee such as
+960 × 17 / 31 has no finite decimal expansion, so every intermediate amount is kept as an exact
+``fractions.Fraction`` built from those Decimals: nothing is rounded on its way to a total, and the sum
+of a year does not depend on the order in which terminals are added. ``round_money`` is the one rounding
+rule (the contract's quantum, 0.01 CNY by default, and mode, half up by default), applied once, at the
+end: to each carrier's gross fee and deductions for the settled period (``reconcile.Amounts``; net is
+their difference, so printed figures add up), and to each detail line shown on its own.
+
+Order of the rules for one terminal-month
+-----------------------------------------
+1. fee = unit price × in-service days / days in month. The unit price is the tier's price band selected
+   by the number of terminals open province-wide on the contract's count day (all units at that price).
+2. availability deduction = band percent × fee, from the band containing the month's availability
+   (bands are [from, below): exactly at a threshold falls in the higher band). No measured interval, or
+   less measured time than the contract's ``min_measured_percent`` → no availability deduction (nothing
+   was proven), reported as unjudged. Incidents still count: an outage seen is a fact.
+3. incident deductions: each outage (joined across month boundaries) longer than a rule's threshold,
+   charged once, in the month it began, by the highest rule it exceeds.
+4. terminal cap: the sum of 2 and 3 is limited to cap % of the fee (and never above the fee).
+5. carrier cap (per carrier per month): the sum over its terminals is limited to cap % of its gross.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, localcontext
+from fractions import Fraction
+
+from slaprobe.sla.contract_config import (
+    Contract,
+    DeductionBand,
+    IncidentRule,
+    PriceBand,
+    Rounding,
+    RoundingMode,
+)
+from slaprobe.sla.periods import Month
+from slaprobe.sla.types import TerminalAvailability
+from slaprobe.terminal import Terminal
+
+ZERO = Fraction(0)
+
+
+def exact(value: Decimal | int) -> Fraction:
+    """The exact rational value of a Decimal (Fraction accepts Decimal without rounding)."""
+    return Fraction(value)
+
+
+def round_money(value: Fraction, rounding: Rounding) -> Decimal:
+    """THE rounding rule: ``value`` rounded once to a multiple of ``rounding.quantum``."""
+    steps = value / Fraction(rounding.quantum)
+    sign = -1 if steps < 0 else 1
+    whole, rest = divmod(abs(steps.numerator), steps.denominator)
+    if rounding.mode is not RoundingMode.DOWN:
+        twice = 2 * rest
+        if twice > steps.denominator or (
+            twice == steps.denominator and (rounding.mode is RoundingMode.HALF_UP or whole % 2 == 1)
+        ):
+            whole += 1
+    with localcontext() as ctx:
+        ctx.prec = 60
+        return (Decimal(sign * whole) * rounding.quantum).quantize(rounding.quantum)
+
+
+def open_count(terminals: Iterable[Terminal], day: dt.date) -> int:
+    """Terminals in service on ``day`` (all carriers, all tiers): what selects the volume band."""
+    return sum(1 for t in terminals if t.in_service_on(day))
+
+
+def price_band(bands: Sequence[PriceBand], open_terminals: int) -> PriceBand:
+    """The band with the highest ``from_open`` not above the count (bands are validated ascending)."""
+    chosen = bands[0]
+    for band in bands:
+        if band.from_open <= open_terminals:
+            chosen = band
+    return chosen
+
+
+def billable_days(terminal: Terminal, month: Month) -> int:
+    """In-service calendar days of ``month`` (opening day and retirement day both count)."""
+    start = max(terminal.in_service_from, month.first_day)
+    end = month.last_day if terminal.in_service_to is None else min(terminal.in_service_to, month.last_day)
+    return max((end - start).days + 1, 0)
+
+
+def availability_percent(
+    ta: TerminalAvailability | None, min_measured_percent: Decimal = Decimal(0)
+) -> Fraction | None:
+    """Exact availability in percent (a threshold of 99.9 compares exactly), or None if unjudged.
+
+    Unjudged: nothing measured, or measured time below ``min_measured_percent`` of the time that counts
+    (in service minus maintenance): a month we mostly did not see is not priced from its few hours.
+    """
+    if ta is None or ta.measured_s <= 0:
+        return None
+    if ta.measured_s * 100 < exact(min_measured_percent) * (ta.in_service_s - ta.maintenance_s):
+        return None
+    return Fraction(100 * ta.available_s, ta.measured_s)
+
+
+def deduction_band(bands: Sequence[DeductionBand], availability: Fraction) -> DeductionBand | None:
+    for band in bands:
+        if exact(band.from_percent) <= availability < exact(band.below_percent):
+            return band
+    return None
+
+
+def incident_rule(rules: Sequence[IncidentRule], duration_s: int) -> IncidentRule | None:
+    """The highest-threshold rule the duration strictly exceeds (exactly X hours is not longer than X)."""
+    best: IncidentRule | None = None
+    for rule in rules:
+        if duration_s > exact(rule.longer_than_s) and (
+            best is None or rule.longer_than_hours > best.longer_than_hours
+        ):
+            best = rule
+    return best
+
+
+@dataclass(frozen=True, slots=True)
+class Incident:
+    """One outage as money sees it: joined across month boundaries, charged in the month it began."""
+
+    terminal: str
+    month: Month
+    start_ns: int
+    end_ns: int
+    duration_s: int  # unavailable seconds (the engine's duration: unknown gaps inside do not count)
+    parts: int = 1  # monthly outage records joined into this one
+
+
+def join_incidents(
+    months: Sequence[Month], availability: Mapping[Month, Mapping[str, TerminalAvailability]]
+) -> dict[str, list[Incident]]:
+    """Per terminal, its outages over consecutive ``months``, re-joined where the engine cut them.
+
+    The engine reports each month separately, so an outage from 31 Jan 22:00 to 1 Feb 03:00 arrives as
+    two records: one ending exactly at January's period end and one starting exactly at February's
+    period start. A 5-hour outage must meet a 4-hour rule, so such pieces are joined.
+    """
+    out: dict[str, list[Incident]] = {}
+    prev_end: dict[str, int] = {}  # terminal -> period_end_ns of the previous month
+    for month in months:
+        month_av = availability.get(month, {})
+        for tid, ta in month_av.items():
+            items = out.setdefault(tid, [])
+            for o in sorted(ta.outages, key=lambda o: o.start_ns):
+                last = items[-1] if items else None
+                if (
+                    last is not None
+                    and o.start_ns == ta.period_start_ns
+                    and prev_end.get(tid) == ta.period_start_ns
+                    and last.end_ns == ta.period_start_ns
+                ):
+                    items[-1] = Incident(
+                        tid,
+                        last.month,
+                        last.start_ns,
+                        o.end_ns,
+                        last.duration_s + o.duration_s,
+                        last.parts + 1,
+                    )
+                else:
+                    items.append(Incident(tid, month, o.start_ns, o.end_ns, o.duration_s))
+        prev_end = {tid: ta.period_end_ns for tid, ta in month_av.items()}
+    return {tid: items for tid, items in out.items() if items}
+
+
+class DeductionKind(enum.StrEnum):
+    AVAILABILITY = "availability"  # availability band of the month
+    INCIDENT = "incident"  # one outage longer than a rule's threshold
+    TERMINAL_CAP = "terminal_cap"  # (negative) what the per-terminal cap gave back
+    CARRIER_CAP = "carrier_cap"  # (negative) what the per-carrier cap gave back
+
+
+@dataclass(frozen=True, slots=True)
+class Deduction:
+    """One reason money is withheld, with the figures that justify it. Cap lines are negative."""
+
+    kind: DeductionKind
+    carrier: str
+    month: Month
+    amount: Fraction
+    terminal: str | None = None
+    availability: Fraction | None = None  # percent
+    band: DeductionBand | None = None
+    incident: Incident | None = None
+    rule: IncidentRule | None = None
+    cap_percent: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TerminalMonthCharge:
+    terminal: str
+    carrier: str
+    tier: str
+    month: Month
+    days: int
+    unit_price: Decimal
+    fee: Fraction
+    availability: Fraction | None  # percent; None = unjudged (nothing measured)
+    deductions: tuple[Deduction, ...] = ()
+
+    @property
+    def deducted(self) -> Fraction:
+        return sum((d.amount for d in self.deductions), ZERO)
+
+    @property
+    def net(self) -> Fraction:
+        return self.fee - self.deducted
+
+
+def charge_terminal_month(
+    contract: Contract,
+    terminal: Terminal,
+    month: Month,
+    open_terminals: int,
+    ta: TerminalAvailability | None,
+    incidents: Sequence[Incident] = (),
+) -> TerminalMonthCharge | None:
+    """Fee and capped deductions of one terminal for one month; None when it was not in service."""
+    days = billable_days(terminal, month)
+    if days == 0:
+        return None
+    tier = contract.tier(terminal.tier)
+    price = price_band(tier.monthly_price, open_terminals).price
+    fee = exact(price) * days / month.days
+    avail = availability_percent(ta, contract.min_measured_percent)
+    lines: list[Deduction] = []
+    if avail is not None:
+        band = deduction_band(contract.deduction_bands(terminal.tier), avail)
+        if band is not None and band.percent > 0:
+            amount = fee * exact(band.percent) / 100
+            lines.append(
+                Deduction(
+                    DeductionKind.AVAILABILITY, terminal.carrier, month, amount, terminal.id, avail, band
+                )
+            )
+    rules = contract.incident_rules(terminal.tier)
+    for inc in incidents:
+        if inc.month != month:
+            continue
+        rule = incident_rule(rules, inc.duration_s)
+        if rule is None:
+            continue
+        amount = exact(rule.amount) if rule.amount is not None else fee * exact(rule.percent or 0) / 100
+        if amount > 0:
+            lines.append(
+                Deduction(
+                    DeductionKind.INCIDENT,
+                    terminal.carrier,
+                    month,
+                    amount,
+                    terminal.id,
+                    incident=inc,
+                    rule=rule,
+                )
+            )
+    cap_pct = contract.caps.terminal_month_percent
+    cap = fee * exact(cap_pct) / 100
+    total = sum((d.amount for d in lines), ZERO)
+    if total > cap:
+        lines.append(
+            Deduction(
+                DeductionKind.TERMINAL_CAP,
+                terminal.carrier,
+                month,
+                cap - total,
+                terminal.id,
+                cap_percent=cap_pct,
+            )
+        )
+    return TerminalMonthCharge(
+        terminal.id, terminal.carrier, terminal.tier, month, days, price, fee, avail, tuple(lines)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CarrierMonth:
+    """One carrier's month: every terminal's charge and the carrier cap, if it bit.
+
+    ``gross`` and ``deducted`` are summed once when the month is built (``CarrierMonth.build``): a
+    year's report reads them many times and exact sums over thousands of charges are not free.
+    """
+
+    carrier: str
+    month: Month
+    count_day: dt.date
+    open_terminals: int  # province-wide on count_day: the volume band basis
+    charges: tuple[TerminalMonthCharge, ...]
+    gross: Fraction
+    deducted: Fraction  # after both caps
+    cap: Deduction | None = None
+
+    @classmethod
+    def build(
+        cls,
+        carrier: str,
+        month: Month,
+        count_day: dt.date,
+        open_terminals: int,
+        charges: Sequence[TerminalMonthCharge],
+        cap_percent: Decimal,
+    ) -> CarrierMonth:
+        gross = sum((c.fee for c in charges), ZERO)
+        deducted = sum((c.deducted for c in charges), ZERO)
+        cap = gross * exact(cap_percent) / 100
+        adj = None
+        if deducted > cap:
+            adj = Deduction(
+                DeductionKind.CARRIER_CAP, carrier, month, cap - deducted, cap_percent=cap_percent
+            )
+            deducted = cap
+        return cls(carrier, month, count_day, open_terminals, tuple(charges), gross, deducted, adj)
+
+    @property
+    def net(self) -> Fraction:
+        return self.gross - self.deducted
+
+    @property
+    def deductions(self) -> tuple[Deduction, ...]:
+        lines = [d for c in self.charges for d in c.deductions]
+        if self.cap is not None:
+            lines.append(self.cap)
+        return tuple(lines)
+
+
+def settle_month(
+    contract: Contract,
+    terminals: Sequence[Terminal],
+    month: Month,
+    availability: Mapping[str, TerminalAvailability],
+    incidents: Mapping[str, Sequence[Incident]] | None = None,
+) -> dict[str, CarrierMonth]:
+    """Every carrier's month (carriers with no terminal in service get an empty month)."""
+    count_day = contract.volume_count_day(month)
+    n_open = open_count(terminals, count_day)
+    incidents = incidents or {}
+    by_carrier: dict[str, list[TerminalMonthCharge]] = {c: [] for c in contract.carriers}
+    for t in terminals:
+        charge = charge_terminal_month(
+            contract, t, month, n_open, availability.get(t.id), incidents.get(t.id, ())
+        )
+        if charge is not None:
+            by_carrier.setdefault(t.carrier, []).append(charge)
+    cap_pct = contract.caps.carrier_month_percent
+    return {
+        carrier: CarrierMonth.build(carrier, month, count_day, n_open, charges, cap_pct)
+        for carrier, charges in by_carrier.items()
+    }
+
+
+def inventory_problems(contract: Contract, terminals: Iterable[Terminal]) -> list[str]:
+    """Rows the contract cannot price: unknown carrier or tier, or a region the carrier does not serve."""
+    problems: list[str] = []
+    for t in terminals:
+        if t.carrier not in contract.carriers:
+            problems.append(f"terminal {t.id}: carrier {t.carrier!r} is not in the contract")
+        elif contract.carriers[t.carrier].regions and t.region not in contract.carriers[t.carrier].regions:
+            problems.append(
+                f"terminal {t.id}: region {t.region!r} is not served by {t.carrier!r} in the contract"
+            )
+        if t.tier not in contract.tiers:
+            problems.append(f"terminal {t.id}: tier {t.tier!r} has no price in the contract")
+    return problems

@@ -1,0 +1,357 @@
+"""The contract file: prices, targets, deductions, caps, payments and the evaluation plan.
+
+YAML → frozen dataclasses through the same typed walker as the main config (``configload``), then a
+semantic check that the money rules are unambiguous: price bands start at 0 and rise, deduction bands
+tile [0 %, target) with no gap or overlap, incident thresholds are distinct, caps are percentages,
+installment splits add up. Every problem is reported at once as ``file: key.path: problem``.
+
+Money and percentages are ``decimal.Decimal`` parsed from strings (or integers); a YAML float such as
+``960.5`` is rejected, because a binary float cannot hold most decimal amounts and figures here decide
+real payments. ``config/contract.example.yaml`` documents every key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from slaprobe.configload import ConfigError, load_dataclass, opt, read_yaml
+from slaprobe.sla.periods import Month, Period
+from slaprobe.terminal import Level
+
+HUNDRED = Decimal(100)
+
+
+class RoundingMode(enum.StrEnum):
+    HALF_UP = "half_up"  # ties away from zero (commercial rounding, 四舍五入)
+    HALF_EVEN = "half_even"  # ties to even (banker's rounding)
+    DOWN = "down"  # toward zero (truncate)
+
+
+@dataclass(frozen=True, slots=True)
+class Label:
+    zh: str = ""
+    en: str = ""
+
+    def get(self, lang: str, fallback: str = "") -> str:
+        return (self.zh if lang == "zh" else self.en) or self.en or self.zh or fallback
+
+
+@dataclass(frozen=True, slots=True)
+class Rounding:
+    """The one rounding rule: applied once, to each reported figure, from its exact value."""
+
+    quantum: Decimal = Decimal("0.01")
+    mode: RoundingMode = RoundingMode.HALF_UP
+
+
+@dataclass(frozen=True, slots=True)
+class PriceBand:
+    """Monthly unit price that applies when at least ``from_open`` terminals are open province-wide."""
+
+    from_open: int = opt(min=0)
+    price: Decimal = opt()
+
+
+@dataclass(frozen=True, slots=True)
+class DeductionBand:
+    """A terminal-month with availability in [from, below) percent loses ``percent`` of its monthly fee."""
+
+    from_percent: Decimal = field(metadata={"key": "from"})
+    below_percent: Decimal = field(metadata={"key": "below"})
+    percent: Decimal = field()
+
+    def contains(self, availability_percent: Any) -> bool:
+        return self.from_percent <= availability_percent < self.below_percent
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentRule:
+    """An outage lasting strictly longer than ``longer_than_hours`` costs a fixed amount or a percentage
+    of the terminal's monthly fee. Only the highest rule an outage exceeds applies (rules do not add)."""
+
+    longer_than_hours: Decimal
+    amount: Decimal | None = None
+    percent: Decimal | None = None
+
+    @property
+    def longer_than_s(self) -> Decimal:
+        return self.longer_than_hours * 3600
+
+
+@dataclass(frozen=True, slots=True)
+class Tier:
+    availability_target: Decimal
+    monthly_price: tuple[PriceBand, ...]
+    label: Label = field(default_factory=Label)
+    deductions: tuple[DeductionBand, ...] | None = None  # None = the contract-wide table
+    incidents: tuple[IncidentRule, ...] | None = None  # None = the contract-wide rules
+
+
+@dataclass(frozen=True, slots=True)
+class Carrier:
+    label: Label = field(default_factory=Label)
+    regions: tuple[str, ...] = ()  # regions it serves ("by region"); empty = not checked
+
+
+@dataclass(frozen=True, slots=True)
+class Caps:
+    """Ceilings on deductions, both per calendar month so quarters and years are sums of months."""
+
+    terminal_month_percent: Decimal = HUNDRED  # of the terminal's (prorated) monthly fee
+    carrier_month_percent: Decimal = HUNDRED  # of the carrier's gross fee for the month
+
+
+@dataclass(frozen=True, slots=True)
+class Installment:
+    """A payment actually made: the quarter it was paid in, the amount, optionally its carrier split."""
+
+    quarter: str  # e.g. 2022Q1
+    amount: Decimal
+    paid_on: dt.date | None = None
+    by_carrier: Mapping[str, Decimal] = field(default_factory=dict)
+    note: str = ""
+
+    @property
+    def period(self) -> Period:
+        return Period.parse(self.quarter)
+
+
+@dataclass(frozen=True, slots=True)
+class Payments:
+    budget: Decimal | None = None
+    installments: tuple[Installment, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CoverageGroup:
+    """One line of the evaluation's coverage indicator (省 / 市县 / 乡镇 ...)."""
+
+    id: str
+    levels: tuple[Level, ...]
+    planned: int | None = opt(None, min=0)  # None = every inventory row of these levels is planned
+    in_target: bool = True  # counts toward the ≥ target coverage indicator
+    label: Label = field(default_factory=Label)
+
+
+DEFAULT_GROUPS: tuple[CoverageGroup, ...] = (
+    CoverageGroup("province", (Level.PROVINCE, Level.PROVINCE_DEPT), label=Label("省级", "Province")),
+    CoverageGroup("city", (Level.CITY, Level.CITY_DEPT), label=Label("市县", "City/county")),
+    CoverageGroup("township", (Level.TOWNSHIP,), label=Label("乡镇", "Township")),
+    CoverageGroup("village", (Level.VILLAGE,), in_target=False, label=Label("行政村", "Village")),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class EvaluationPlan:
+    coverage_target_percent: Decimal = Decimal(90)
+    availability_target_percent: Decimal = Decimal(90)
+    as_of: dt.date | None = None  # the day open terminals are counted; None = the contract's year end
+    groups: tuple[CoverageGroup, ...] = DEFAULT_GROUPS
+
+
+@dataclass(frozen=True, slots=True)
+class Contract:
+    year: int = opt(min=2000, max=2100)
+    carriers: Mapping[str, Carrier] = opt()
+    tiers: Mapping[str, Tier] = opt()
+    name: Label = field(default_factory=Label)
+    currency: str = "CNY"
+    rounding: Rounding = field(default_factory=Rounding)
+    volume_count_on: str = "year_end"  # year_end | month_end | YYYY-MM-DD
+    deductions: tuple[DeductionBand, ...] = ()
+    incidents: tuple[IncidentRule, ...] = ()
+    caps: Caps = field(default_factory=Caps)
+    min_measured_percent: Decimal = Decimal(0)  # judge a terminal-month only if this much was measured
+    payments: Payments = field(default_factory=Payments)
+    evaluation: EvaluationPlan = field(default_factory=EvaluationPlan)
+    source: str = field(default="", metadata={"key": "__source__"})
+
+    @property
+    def period(self) -> Period:
+        return Period.year(self.year)
+
+    def tier(self, name: str) -> Tier:
+        return self.tiers[name]
+
+    def deduction_bands(self, tier: str) -> tuple[DeductionBand, ...]:
+        own = self.tiers[tier].deductions
+        return self.deductions if own is None else own
+
+    def incident_rules(self, tier: str) -> tuple[IncidentRule, ...]:
+        own = self.tiers[tier].incidents
+        return self.incidents if own is None else own
+
+    def volume_count_day(self, month: Month) -> dt.date:
+        """The day whose province-wide open-terminal count selects the price band for ``month``."""
+        if self.volume_count_on == "year_end":
+            return dt.date(self.year, 12, 31)
+        if self.volume_count_on == "month_end":
+            return month.last_day
+        return dt.date.fromisoformat(self.volume_count_on)
+
+
+def load_contract(path: str | Path) -> Contract:
+    """Read and validate a contract file; raise ConfigError listing every problem with its key path."""
+    return parse_contract(read_yaml(path), str(path))
+
+
+def parse_contract(data: Any, source: str = "<contract>") -> Contract:
+    contract = load_dataclass(Contract, data, source)
+    problems = validate_contract(contract)
+    if problems:
+        raise ConfigError(source, problems)
+    return dataclasses.replace(contract, source=source)
+
+
+def validate_contract(c: Contract) -> list[str]:
+    """Semantic problems (each ``key.path: problem``); empty when the rules are unambiguous."""
+    p: list[str] = []
+    if not c.carriers:
+        p.append("carriers: at least one carrier is required")
+    if not c.tiers:
+        p.append("tiers: at least one tier is required")
+    if c.rounding.quantum <= 0:
+        p.append(f"rounding.quantum: must be positive, got {c.rounding.quantum}")
+    if c.volume_count_on not in ("year_end", "month_end"):
+        try:
+            dt.date.fromisoformat(c.volume_count_on)
+        except ValueError:
+            p.append(
+                "volume_count_on: expected year_end, month_end or a date YYYY-MM-DD, "
+                f"got {c.volume_count_on!r}"
+            )
+    p += _check_deductions("deductions", c.deductions, None)
+    p += _check_incidents("incidents", c.incidents)
+    for name, tier in c.tiers.items():
+        key = f"tiers.{name}"
+        if not Decimal(0) < tier.availability_target <= HUNDRED:
+            p.append(f"{key}.availability_target: must be in (0, 100], got {tier.availability_target}")
+        p += _check_prices(f"{key}.monthly_price", tier.monthly_price)
+        if tier.deductions is not None:
+            p += _check_deductions(f"{key}.deductions", tier.deductions, tier.availability_target)
+        elif c.deductions and c.deductions[0].below_percent > tier.availability_target:
+            p.append(
+                f"{key}: the contract-wide deductions start below {c.deductions[0].below_percent} %, "
+                f"above this tier's target {tier.availability_target} % (give the tier its own table)"
+            )
+        if tier.incidents is not None:
+            p += _check_incidents(f"{key}.incidents", tier.incidents)
+    for key, v in (
+        ("caps.terminal_month_percent", c.caps.terminal_month_percent),
+        ("caps.carrier_month_percent", c.caps.carrier_month_percent),
+        ("min_measured_percent", c.min_measured_percent),
+    ):
+        if not Decimal(0) <= v <= HUNDRED:
+            p.append(f"{key}: must be in [0, 100], got {v}")
+    p += _check_payments(c)
+    p += _check_evaluation(c.evaluation)
+    return p
+
+
+def _check_prices(key: str, bands: tuple[PriceBand, ...]) -> list[str]:
+    p: list[str] = []
+    if not bands:
+        return [f"{key}: at least one price band is required"]
+    if bands[0].from_open != 0:
+        p.append(f"{key}[0].from_open: the first band must start at 0 terminals, got {bands[0].from_open}")
+    for i, band in enumerate(bands):
+        if band.price < 0:
+            p.append(f"{key}[{i}].price: must not be negative, got {band.price}")
+        if i and band.from_open <= bands[i - 1].from_open:
+            p.append(f"{key}[{i}].from_open: bands must be in increasing order of from_open")
+    return p
+
+
+def _check_deductions(key: str, bands: tuple[DeductionBand, ...], target: Decimal | None) -> list[str]:
+    """Bands listed from the highest availability down must tile [0, top) with top ≤ target."""
+    p: list[str] = []
+    for i, b in enumerate(bands):
+        if not b.from_percent < b.below_percent:
+            p.append(f"{key}[{i}]: 'from' ({b.from_percent}) must be below 'below' ({b.below_percent})")
+        if not Decimal(0) <= b.percent <= HUNDRED:
+            p.append(f"{key}[{i}].percent: must be in [0, 100], got {b.percent}")
+        if i and b.below_percent != bands[i - 1].from_percent:
+            p.append(
+                f"{key}[{i}].below: must equal the previous band's 'from' ({bands[i - 1].from_percent}); "
+                "list bands from the highest availability down with no gap or overlap"
+            )
+        if i and b.percent < bands[i - 1].percent:
+            p.append(f"{key}[{i}].percent: a lower availability band must not cost less than the one above")
+    if bands and bands[-1].from_percent != 0:
+        p.append(
+            f"{key}[{len(bands) - 1}].from: the lowest band must start at 0, got {bands[-1].from_percent}"
+        )
+    if bands and target is not None and bands[0].below_percent > target:
+        p.append(f"{key}[0].below: {bands[0].below_percent} is above the tier's target {target}")
+    return p
+
+
+def _check_incidents(key: str, rules: tuple[IncidentRule, ...]) -> list[str]:
+    p: list[str] = []
+    seen: set[Decimal] = set()
+    for i, r in enumerate(rules):
+        if r.longer_than_hours <= 0:
+            p.append(f"{key}[{i}].longer_than_hours: must be positive, got {r.longer_than_hours}")
+        if r.longer_than_hours in seen:
+            p.append(f"{key}[{i}].longer_than_hours: {r.longer_than_hours} is listed twice")
+        seen.add(r.longer_than_hours)
+        if (r.amount is None) == (r.percent is None):
+            p.append(f"{key}[{i}]: give exactly one of 'amount' or 'percent'")
+        if r.amount is not None and r.amount < 0:
+            p.append(f"{key}[{i}].amount: must not be negative, got {r.amount}")
+        if r.percent is not None and not Decimal(0) <= r.percent <= HUNDRED:
+            p.append(f"{key}[{i}].percent: must be in [0, 100], got {r.percent}")
+    return p
+
+
+def _check_payments(c: Contract) -> list[str]:
+    p: list[str] = []
+    if c.payments.budget is not None and c.payments.budget < 0:
+        p.append(f"payments.budget: must not be negative, got {c.payments.budget}")
+    for i, inst in enumerate(c.payments.installments):
+        key = f"payments.installments[{i}]"
+        try:
+            period = inst.period
+            if len(period.months) != 3:
+                p.append(f"{key}.quarter: expected a quarter like {c.year}Q1, got {inst.quarter!r}")
+        except ValueError:
+            p.append(f"{key}.quarter: expected a quarter like {c.year}Q1, got {inst.quarter!r}")
+        if inst.amount < 0:
+            p.append(f"{key}.amount: must not be negative, got {inst.amount}")
+        for carrier in inst.by_carrier:
+            if carrier not in c.carriers:
+                p.append(f"{key}.by_carrier.{carrier}: unknown carrier (known: {', '.join(c.carriers)})")
+        if inst.by_carrier and sum(inst.by_carrier.values(), Decimal(0)) != inst.amount:
+            total = sum(inst.by_carrier.values(), Decimal(0))
+            p.append(f"{key}.by_carrier: the split adds up to {total}, not the amount {inst.amount}")
+    return p
+
+
+def _check_evaluation(e: EvaluationPlan) -> list[str]:
+    p: list[str] = []
+    for k in ("coverage_target_percent", "availability_target_percent"):
+        v = getattr(e, k)
+        if not Decimal(0) <= v <= HUNDRED:
+            p.append(f"evaluation.{k}: must be in [0, 100], got {v}")
+    seen_ids: set[str] = set()
+    seen_levels: dict[Level, str] = {}
+    for i, g in enumerate(e.groups):
+        if g.id in seen_ids:
+            p.append(f"evaluation.groups[{i}].id: {g.id!r} is listed twice")
+        seen_ids.add(g.id)
+        if not g.levels:
+            p.append(f"evaluation.groups[{i}].levels: at least one level is required")
+        for level in g.levels:
+            if level in seen_levels:
+                p.append(
+                    f"evaluation.groups[{i}].levels: {level.value!r} is already in {seen_levels[level]!r}"
+                )
+            seen_levels[level] = g.id
+    return p

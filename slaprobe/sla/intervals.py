@@ -1,0 +1,357 @@
+"""Interval verdicts: samples and heartbeats -> per terminal, per Δt: judged? high-loss?
+
+**The good-interval rule** (why we never read the good rows). A vantage *looked at* terminal t in interval
+i when all of these hold:
+
+1. trusted heartbeats of that vantage for t's scheduling group cover the whole interval (a heartbeat is
+   trusted when its reference targets did not all fail and it probed something if anything was due;
+   it covers ``[time, time + interval_s + grace)``, time taken at millisecond precision);
+2. the vantage probed t during that UTC hour (t has at least one sample from it in the hourly rollup:
+   this is how a terminal moved between vantages, or not yet probed, is told apart);
+3. the interval is not a mass event of that vantage (see ``rule.py``);
+4. it did not record only *unmeasured* samples of t in the interval (not sent = not looked).
+
+If it looked and recorded no sample with loss, the interval is **low-loss**: every probe it sent was
+answered. If it recorded lossy samples, the interval's loss ratio is pooled over the packets sent. The
+scheduler records every probe it skips as a ``not_scheduled`` sample (model contract), so silence under
+a healthy heartbeat means "answered", and the store only has to return the few lossy or unmeasured rows.
+A heartbeat cycle longer than Δt cannot vouch for every interval, so such heartbeats cover nothing (the
+report warns: choose Δt >= the probing cycle).
+
+Pooling: when a (terminal, vantage, hour) has more samples than intervals (several kinds, or a cycle
+shorter than Δt) and one of its samples is high-loss, the lossy row alone could overstate the
+interval's loss, so every sample of that (terminal, hour) is fetched and pooled (``pooling_keys``).
+
+Quorum: an interval is high-loss when more than ``rule.quorum`` of the vantages that judged it saw high
+loss; it is judged when at least one vantage judged it; otherwise it is UNKNOWN.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from slaprobe.model import NS_PER_MS, NS_PER_S
+from slaprobe.sla.inputs import KIND_CODES, RollupColumns, SampleColumns, SlaInputs, concat_samples
+from slaprobe.sla.kpi import HOUR_NS
+from slaprobe.sla.rule import Rule
+from slaprobe.terminal import Terminal
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """``count`` intervals of ``interval_ns`` from ``start_ns`` (hour-aligned, epoch-anchored grid)."""
+
+    start_ns: int
+    count: int
+    interval_ns: int
+
+    @property
+    def end_ns(self) -> int:
+        return self.start_ns + self.count * self.interval_ns
+
+    @property
+    def per_hour(self) -> int:
+        return HOUR_NS // self.interval_ns
+
+    @property
+    def hours(self) -> int:
+        return -(-self.count // self.per_hour)
+
+    def index(self, time_ns: int) -> int:
+        return (time_ns - self.start_ns) // self.interval_ns
+
+
+def high_loss(rule: Rule, sent: np.ndarray, received: np.ndarray) -> np.ndarray:
+    """Exact integer test of loss ratio > C (C = 1: total loss) for pooled packet counts (sent > 0)."""
+    lost = sent - received
+    c = rule.threshold_fraction
+    if c >= 1:
+        return (received == 0) & (sent > 0)
+    return lost * c.denominator > c.numerator * sent
+
+
+def _kind_mask(rule: Rule, k: np.ndarray) -> np.ndarray:
+    wanted = np.array([rule.counts_kind(kind) for kind in KIND_CODES], dtype=bool)
+    return wanted[k.astype(np.int64)] if len(k) else np.zeros(0, dtype=bool)
+
+
+def pooling_keys(rule: Rule, problems: SampleColumns, rollups: RollupColumns) -> list[tuple[str, int]]:
+    """(terminal, hour_ns) whose high-loss rows may share an interval with other samples: fetch them all."""
+    if not len(problems) or not len(rollups):
+        return []
+    per_hour = 3600 // rule.interval_s
+    hi = _kind_mask(rule, problems.k) & problems.measured & high_loss(rule, problems.sent, problems.received)
+    if not hi.any():
+        return []
+    # candidate keys in the rollup's own codes: (terminal, vantage, absolute hour)
+    t_code = {n: i for i, n in enumerate(rollups.terminals)}
+    v_code = {n: i for i, n in enumerate(rollups.vantages)}
+    n_v = max(len(rollups.vantages), 1)
+    cand: set[int] = set()
+    for i in np.flatnonzero(hi).tolist():
+        t = t_code.get(problems.terminals[problems.t[i]])
+        v = v_code.get(problems.vantages[problems.v[i]])
+        if t is not None and v is not None:
+            cand.add((t * n_v + v) * 2**32 + int(problems.time_ns[i] // HOUR_NS))
+    if not cand:
+        return []
+    keys = (rollups.t.astype(np.int64) * n_v + rollups.v) * 2**32 + rollups.hour_ns // HOUR_NS
+    rows = np.flatnonzero(np.isin(keys, np.fromiter(cand, dtype=np.int64)) & _kind_mask(rule, rollups.k))
+    totals: dict[int, int] = {}
+    for i in rows.tolist():
+        totals[int(keys[i])] = totals.get(int(keys[i]), 0) + int(rollups.scalars["samples"][i])
+    out = {
+        (rollups.terminals[key // 2**32 // n_v], (key % 2**32) * HOUR_NS)
+        for key, total in totals.items()
+        if total > per_hour
+    }
+    return sorted(out)
+
+
+@dataclass(slots=True)
+class Prepared:
+    """Month-wide structures shared by every terminal's verdicts."""
+
+    rule: Rule
+    window: Window
+    terminals: tuple[Terminal, ...]
+    vantages: tuple[str, ...]
+    coverage: dict[tuple[int, str], np.ndarray]  # (vantage idx, group) -> bool[count]
+    member: np.ndarray  # bool[T, V, H]: vantage probed terminal in that hour
+    mass: np.ndarray  # bool[V, count]
+    # problem aggregates per (terminal, vantage, interval), sorted by terminal, vantage, interval
+    p_t: np.ndarray
+    p_v: np.ndarray
+    p_iv: np.ndarray
+    p_sent: np.ndarray
+    p_recv: np.ndarray
+    p_measured: np.ndarray  # bool: at least one measured sample
+    p_enough: np.ndarray  # bool: measured with at least rule.min_probes packets sent
+    p_high: np.ndarray  # bool: measured and pooled loss > C
+    p_start: np.ndarray  # index of each terminal's first row (searchsorted), length T + 1
+    warnings: list[str] = field(default_factory=list)
+
+    def no_coverage(self) -> np.ndarray:
+        return np.zeros(self.window.count, dtype=bool)
+
+
+def _coverage(
+    rule: Rule, window: Window, inputs: SlaInputs, vantage_index: dict[str, int], warnings: list[str]
+):
+    spans: dict[tuple[int, str], list[tuple[int, int]]] = {}
+    long_cycles: set[tuple[str, str]] = set()
+    grace_ns = round(rule.heartbeat_grace_s * NS_PER_S)
+    for hb in inputs.heartbeats:
+        if hb.interval_s > rule.interval_s:
+            long_cycles.add((hb.vantage, hb.group))
+            continue
+        if not hb.healthy or (hb.due > 0 and hb.probed <= 0):
+            continue
+        start = hb.time_ns - hb.time_ns % NS_PER_MS
+        end = start + round(hb.interval_s * NS_PER_S) + grace_ns
+        spans.setdefault((vantage_index[hb.vantage], hb.group), []).append((start, end))
+    for vantage, group in sorted(long_cycles):
+        warnings.append(
+            f"vantage {vantage} group {group}: probing cycle longer than Δt {rule.interval_s} s; "
+            "its heartbeats vouch for no interval (choose a longer Δt)"
+        )
+    coverage: dict[tuple[int, str], np.ndarray] = {}
+    for key, items in spans.items():
+        arr = np.array(sorted(items), dtype=np.int64)
+        starts, ends = arr[:, 0], arr[:, 1]
+        reach = np.maximum.accumulate(ends)
+        new_seg = np.ones(len(arr), dtype=bool)
+        new_seg[1:] = starts[1:] > reach[:-1]
+        seg_first = np.flatnonzero(new_seg)
+        seg_start = starts[seg_first]
+        seg_end = reach[np.append(seg_first[1:] - 1, len(arr) - 1)]
+        cov = np.zeros(window.count, dtype=bool)
+        first = np.maximum(0, -(-(seg_start - window.start_ns) // window.interval_ns))
+        last = np.minimum(window.count, (seg_end - window.start_ns) // window.interval_ns)
+        for a, b in zip(first.tolist(), last.tolist(), strict=True):
+            if b > a:
+                cov[a:b] = True
+        coverage[key] = cov
+    return coverage
+
+
+def _dedup(s: SampleColumns) -> np.ndarray:
+    """Indices of unique (terminal, vantage, kind, time) rows: a duplicated sample counts once."""
+    if not len(s):
+        return np.zeros(0, dtype=np.int64)
+    order = np.lexsort((s.time_ns, s.k, s.v, s.t))
+    key_t, key_v, key_k, key_time = s.t[order], s.v[order], s.k[order], s.time_ns[order]
+    keep = np.ones(len(order), dtype=bool)
+    keep[1:] = ((key_t[1:] != key_t[:-1]) | (key_v[1:] != key_v[:-1]) | (key_k[1:] != key_k[:-1])) | (
+        key_time[1:] != key_time[:-1]
+    )
+    return order[keep]
+
+
+def prepare(rule: Rule, window: Window, terminals: Sequence[Terminal], inputs: SlaInputs) -> Prepared:
+    """Build coverage, membership, problem aggregates and mass events (all vectorised)."""
+    warnings: list[str] = []
+    terms = tuple(terminals)
+    term_index = {t.id: i for i, t in enumerate(terms)}
+    names = {hb.vantage for hb in inputs.heartbeats}
+    names |= set(inputs.problems.vantages) | set(inputs.rollups.vantages) | set(inputs.details.vantages)
+    vantages = tuple(sorted(names))
+    v_index = {v: i for i, v in enumerate(vantages)}
+    n_t, n_v = len(terms), len(vantages)
+
+    coverage = _coverage(rule, window, inputs, v_index, warnings)
+
+    # membership from rollups
+    r = inputs.rollups
+    member = np.zeros((n_t, n_v, window.hours), dtype=bool)
+    if len(r):
+        t_map = np.array([term_index.get(n, -1) for n in r.terminals], dtype=np.int64)
+        v_map = np.array([v_index[n] for n in r.vantages], dtype=np.int64)
+        ti, vi = t_map[r.t], v_map[r.v]
+        h = (r.hour_ns - window.start_ns) // HOUR_NS
+        ok = (ti >= 0) & (h >= 0) & (h < window.hours) & (r.scalars["samples"] > 0) & _kind_mask(rule, r.k)
+        member[ti[ok], vi[ok], h[ok]] = True
+
+    # problem rows (+ pooled details), deduplicated, aggregated per (terminal, vantage, interval)
+    rows = concat_samples([inputs.problems, inputs.details]) if len(inputs.details) else inputs.problems
+    rows_kind_ok = _kind_mask(rule, rows.k)
+    keep = _dedup(rows)
+    keep = keep[rows_kind_ok[keep]]
+    t_map = np.array([term_index.get(n, -1) for n in rows.terminals], dtype=np.int64)
+    v_map = np.array([v_index[n] for n in rows.vantages], dtype=np.int64)
+    ti = t_map[rows.t[keep]] if len(keep) else np.zeros(0, np.int64)
+    vi = v_map[rows.v[keep]] if len(keep) else np.zeros(0, np.int64)
+    iv = (rows.time_ns[keep] - window.start_ns) // window.interval_ns
+    ok = (ti >= 0) & (iv >= 0) & (iv < window.count)
+    ti, vi, iv = ti[ok], vi[ok], iv[ok]
+    sent, recv, meas = rows.sent[keep][ok], rows.received[keep][ok], rows.measured[keep][ok]
+    order = np.lexsort((iv, vi, ti))
+    ti, vi, iv, sent, recv, meas = ti[order], vi[order], iv[order], sent[order], recv[order], meas[order]
+    if len(ti):
+        new = np.ones(len(ti), dtype=bool)
+        new[1:] = (ti[1:] != ti[:-1]) | (vi[1:] != vi[:-1]) | (iv[1:] != iv[:-1])
+        starts = np.flatnonzero(new)
+        p_t, p_v, p_iv = ti[starts], vi[starts], iv[starts]
+        p_sent = np.add.reduceat(sent, starts)
+        p_recv = np.add.reduceat(recv, starts)
+        p_meas = np.logical_or.reduceat(meas, starts)
+    else:
+        p_t = p_v = p_iv = p_sent = p_recv = np.zeros(0, np.int64)
+        p_meas = np.zeros(0, bool)
+    p_enough = p_meas & (p_sent >= rule.min_probes)
+    p_high = p_enough & high_loss(rule, p_sent, p_recv)
+    p_start = np.searchsorted(p_t, np.arange(n_t + 1))
+
+    # mass events per vantage interval
+    groups = sorted({t.group for t in terms})
+    group_of = np.array([groups.index(t.group) for t in terms], dtype=np.int64)
+    known_count = np.zeros((n_v, window.count), dtype=np.int64)
+    per_hour = window.per_hour
+    for vi_ in range(n_v):
+        for gi, g in enumerate(groups):
+            cov = coverage.get((vi_, g))
+            if cov is None:
+                continue
+            in_group = member[group_of == gi, vi_, :].sum(axis=0)
+            known_count[vi_] += cov * np.repeat(in_group, per_hour)[: window.count]
+    if len(p_t):
+        cov_at = np.zeros(len(p_t), dtype=bool)
+        g_of_row = group_of[p_t]
+        for (vi_, g), arr in coverage.items():
+            if g not in groups:
+                continue
+            sel = (p_v == vi_) & (g_of_row == groups.index(g))
+            cov_at[sel] = arr[p_iv[sel]]
+        cov_at &= member[p_t, p_v, p_iv // per_hour]
+        unmeasured_only = cov_at & ~p_enough
+        np.subtract.at(known_count, (p_v[unmeasured_only], p_iv[unmeasured_only]), 1)
+        high_count = np.zeros((n_v, window.count), dtype=np.int64)
+        hi = cov_at & p_high
+        np.add.at(high_count, (p_v[hi], p_iv[hi]), 1)
+        f = rule.mass_fraction
+        mass = (high_count >= rule.mass_event_min) & (high_count * f.denominator >= f.numerator * known_count)
+    else:
+        mass = np.zeros((n_v, window.count), dtype=bool)
+    for vi_ in range(n_v):
+        n_mass = int(mass[vi_].sum())
+        if n_mass:
+            warnings.append(f"vantage {vantages[vi_]}: {n_mass} mass-event interval(s) counted as UNKNOWN")
+
+    return Prepared(
+        rule=rule,
+        window=window,
+        terminals=terms,
+        vantages=vantages,
+        coverage=coverage,
+        member=member,
+        mass=mass,
+        p_t=p_t,
+        p_v=p_v,
+        p_iv=p_iv,
+        p_sent=p_sent,
+        p_recv=p_recv,
+        p_measured=p_meas,
+        p_enough=p_enough,
+        p_high=p_high,
+        p_start=p_start,
+        warnings=warnings,
+    )
+
+
+@dataclass(slots=True)
+class VantageView:
+    """One vantage's view of one terminal over the window."""
+
+    vantage: str
+    looked: np.ndarray  # bool[count]: conditions 1-3 of the module docstring
+    known: np.ndarray  # bool[count]: judged by this vantage
+    high: np.ndarray  # bool[count]
+    p_iv: np.ndarray  # interval indices with recorded problem rows
+    p_sent: np.ndarray
+    p_recv: np.ndarray
+    p_measured: np.ndarray
+    p_enough: np.ndarray
+
+
+@dataclass(slots=True)
+class TerminalVerdicts:
+    judged: np.ndarray  # bool[count]
+    high: np.ndarray  # bool[count]
+    views: list[VantageView]
+
+
+def terminal_verdicts(p: Prepared, ti: int) -> TerminalVerdicts:
+    """Per-vantage and quorum verdicts of terminal ``ti`` over the window."""
+    w = p.window
+    group = p.terminals[ti].group
+    lo, hi = int(p.p_start[ti]), int(p.p_start[ti + 1])
+    n_known = np.zeros(w.count, dtype=np.int16)
+    n_high = np.zeros(w.count, dtype=np.int16)
+    views = []
+    for vi in np.flatnonzero(p.member[ti].any(axis=1)).tolist():
+        cov = p.coverage.get((vi, group))
+        if cov is None:
+            looked = np.zeros(w.count, dtype=bool)
+        else:
+            looked = cov & np.repeat(p.member[ti, vi], w.per_hour)[: w.count] & ~p.mass[vi]
+        known = looked.copy()
+        high = np.zeros(w.count, dtype=bool)
+        sel = slice(lo, hi)
+        rows = np.flatnonzero(p.p_v[sel] == vi) + lo
+        iv = p.p_iv[rows]
+        meas = p.p_measured[rows]
+        enough = p.p_enough[rows]
+        known[iv[~enough]] = False
+        high[iv] = looked[iv] & p.p_high[rows]
+        n_known += known
+        n_high += high
+        views.append(
+            VantageView(p.vantages[vi], looked, known, high, iv, p.p_sent[rows], p.p_recv[rows], meas, enough)
+        )
+    q = p.rule.quorum_fraction
+    judged = n_known > 0
+    high_q = judged & (n_high.astype(np.int64) * q.denominator > q.numerator * n_known.astype(np.int64))
+    return TerminalVerdicts(judged, high_q, views)

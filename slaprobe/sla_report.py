@@ -1,0 +1,98 @@
+"""Wiring of ``slaprobe report``: config -> store read path -> SLA engine -> MonthReport.
+
+Which store is read: ``--store`` if given, else the config's ``store.kind`` (``influx`` reads InfluxDB,
+``embedded`` the journal). The rule is the config's ``sla`` section (preset plus overrides), unless a
+preset is named on the command line. Targets per tier come from the contract file when one is
+configured (``sla.contract``), so "below target" means the same thing as in the money reports.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from slaprobe.config import Config
+from slaprobe.inventory import load_inventory
+from slaprobe.sla.engine import MonthReport, month_period, report_month
+from slaprobe.sla.inputs import SlaSource
+from slaprobe.sla.maintenance import load_maintenance
+from slaprobe.sla.rule import Rule, rule_from, rule_from_config
+
+
+@dataclass(frozen=True)
+class ReportRequest:
+    month: str
+    store: str | None = None  # "embedded" | "influx" | None = config
+    journal: str | None = None
+    inventory: str | None = None
+    maintenance: str | None = None
+    preset: str | None = None
+    carrier: str | None = None
+    region: str | None = None
+
+
+@contextlib.contextmanager
+def open_source(config: Config, store: str | None = None, journal: str | None = None) -> Iterator[SlaSource]:
+    kind = store or config.store.kind
+    if kind == "influx":
+        from slaprobe.store.influx import InfluxClient
+        from slaprobe.store.influx_read import InfluxSlaSource
+
+        client = InfluxClient(config.influx)
+        try:
+            yield InfluxSlaSource(client)
+        finally:
+            client.close()
+        return
+    from slaprobe.store.journal import JournalError, JournalStore
+    from slaprobe.store.sla_journal import JournalSlaSource
+
+    path = Path(journal) if journal else config.journal_path
+    if not path.exists():
+        raise JournalError(f"{path}: no journal here (nothing has been stored yet)")
+    j = JournalStore(path)
+    try:
+        yield JournalSlaSource(j)
+    finally:
+        j.close()
+
+
+def rule_for(config: Config, preset: str | None) -> Rule:
+    return rule_from(preset) if preset else rule_from_config(config.sla)
+
+
+def tier_targets(config: Config) -> dict[str, float]:
+    if not config.sla.contract:
+        return {}
+    from slaprobe.sla.contract_config import load_contract
+
+    contract = load_contract(config.resolve(config.sla.contract))
+    return {name: float(tier.availability_target) for name, tier in contract.tiers.items()}
+
+
+def build_report(config: Config, req: ReportRequest) -> MonthReport:
+    """Everything ``slaprobe report`` computes; raises ConfigError / JournalError / InfluxError."""
+    rule = rule_for(config, req.preset)
+    period = month_period(req.month, config.sla.timezone)
+    inventory = load_inventory(req.inventory or config.resolve(config.inventory))
+    maint_path = req.maintenance or (
+        config.resolve(config.sla.maintenance) if config.sla.maintenance else None
+    )
+    windows = load_maintenance(maint_path, period.tz) if maint_path else ()
+    with open_source(config, req.store, req.journal) as source:
+        report = report_month(source, inventory.terminals, rule, period, windows, tier_targets(config))
+    return report.filtered(carrier=req.carrier, region=req.region)
+
+
+def merge_handover(path: str | Path, report: MonthReport) -> None:
+    """Put this month's per-terminal figures into the money side's JSON-lines hand-over file."""
+    from slaprobe.sla.availability_file import read_availability, write_availability
+    from slaprobe.sla.periods import Month
+
+    if report.filters:
+        raise ValueError("the hand-over file takes whole months only (drop --carrier / --region)")
+    data = dict(read_availability(path)) if Path(path).exists() else {}
+    data[Month.parse(report.period.label)] = {r.terminal: r for r in report.results}
+    write_availability(path, data)

@@ -1,0 +1,371 @@
+"""The shipper: forwards journal rows to InfluxDB in id order and remembers, in the journal, how far it got.
+
+Zero loss is three rules:
+
+1. every sample is committed to the journal before the shipper can see it (the daemon writes, we read);
+2. the cursor (last shipped id, one for samples, one for heartbeats) is committed only after InfluxDB
+   acknowledged the batch (2xx); a crash between the ack and the commit re-sends the batch, and because
+   a point is identified by measurement + tags + timestamp the re-sent points overwrite themselves
+   (at-least-once + idempotent = exactly-once in the database);
+3. on any failure the batch stays where it is and is retried with exponential backoff and jitter
+   (``Retry-After`` of a 429/503 honoured): InfluxDB down, slow, 5xx, 429, network flapping, wrong
+   credentials or a missing database all just make the backlog wait in the journal.
+
+Two answers are about the data, not the server, so retrying unchanged would stall the shipper forever:
+413 (batch too large) splits the batch in halves until it fits; 400 (a point InfluxDB refuses, e.g. a
+field type conflict) bisects to isolate the refused point(s), which are skipped with a CRITICAL log and
+counted (``shipper.rejected``), while every other point is written.
+
+Why a thread and not a task in the daemon's event loop: all of the shipper's work blocks — SQLite reads
+of thousands of rows, gzip, an HTTP POST that may hang for ``influx.timeout_s`` when InfluxDB is slow —
+and the event loop times probe packets; ``asyncio.to_thread`` for each step would be the same thread
+with more ceremony. It is *one* thread for the whole host, with its own SQLite connection (WAL lets it
+read while the daemon writes). The daemon calls :meth:`Shipper.wake` after journaling a cycle, so rows
+leave within milliseconds when InfluxDB is healthy.
+
+The journal's disk use is capped (``shipper.journal_cap_mb``): rows already shipped are pruned first
+(after ``keep_shipped_days`` routinely, oldest-first whenever the cap is near); when only unshipped rows
+remain an ERROR is logged from 80 % of the cap, and only beyond the cap are the oldest unshipped rows
+dropped, with a CRITICAL log and a persistent count (``shipper.dropped``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from slaprobe.config import ShipperConfig
+from slaprobe.model import NS_PER_S
+from slaprobe.store.influx import ErrorKind, InfluxClient, InfluxError
+from slaprobe.store.journal import JournalStore
+from slaprobe.store.lineproto import LineProtocolError, heartbeat_line, sample_line, sample_tags, series_key
+
+log = logging.getLogger(__name__)
+
+CURSOR_SAMPLES = "shipper.samples"
+CURSOR_HEARTBEATS = "shipper.heartbeats"
+COUNT_DROPPED = "shipper.dropped"
+COUNT_REJECTED = "shipper.rejected"
+NOTE_LAST_ERROR = "shipper.last_error"
+WARN_RATIO = 0.8  # journal use above this share of the cap: prune shipped rows, ERROR if unshipped
+LOW_WATER_RATIO = 0.7  # prune shipped rows down to this share
+MAX_RETRY_AFTER_S = 900.0  # honour Retry-After, but not a server asking us to wait for hours
+_MB = 1024 * 1024
+_BEYOND_RP = re.compile(r"points beyond retention policy dropped=(\d+)")
+
+
+@dataclass
+class ShipperState:
+    """The live view of one shipper (the persistent part is in the journal, see :func:`journal_status`)."""
+
+    shipped: int = 0  # points acknowledged by InfluxDB since start
+    batches: int = 0
+    failures: int = 0  # consecutive failed attempts (0 = healthy)
+    errors_total: int = 0  # failed attempts since start
+    last_ok_ns: int | None = None
+    last_error: str = ""
+    failing_since: float | None = None  # monotonic time of the first failure of the current streak
+
+
+class _Rejected(Exception):
+    """A single line InfluxDB refuses for good (400 on one point, 413 on one point)."""
+
+
+def backoff_delay(failures: int, min_s: float, max_s: float, rng: random.Random) -> float:
+    """Exponential backoff with "equal jitter": half the step fixed, half random, capped at ``max_s``.
+
+    The fixed half keeps retries from hammering a server that just came back; the random half keeps a
+    fleet of probe hosts from retrying in lock-step after a shared outage.
+    """
+    step = min(max_s, min_s * (2 ** max(failures - 1, 0)))
+    return step / 2 + rng.uniform(0, step / 2)
+
+
+class Shipper:
+    """Ships journal rows to one InfluxDB; ``start()`` runs it in a thread, ``ship_once()`` is one batch.
+
+    ``journal`` should be its own :class:`JournalStore` on the daemon's journal file (a second
+    connection), so shipping never waits on the daemon's lock.
+    """
+
+    def __init__(
+        self,
+        journal: JournalStore,
+        client: InfluxClient,
+        cfg: ShipperConfig,
+        *,
+        clock: Callable[[], int] = time.time_ns,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.journal = journal
+        self.client = client
+        self.cfg = cfg
+        self.state = ShipperState()
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._keys: dict[tuple, str] = {}
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last_cap_check = 0.0
+        self._last_loud = 0.0
+
+    # ------------------------------------------------------------------ one batch
+    def _encode_samples(self, limit: int) -> tuple[list[str], int | None]:
+        after = self.journal.get_cursor(CURSOR_SAMPLES)
+        rows = self.journal.rows_after(after, limit)
+        lines = []
+        for row in rows:
+            s = row.sample
+            key_id = (
+                s.kind,
+                s.terminal,
+                s.vantage,
+                *(row.tags.get(k, "") for k in ("carrier", "region", "level", "tier")),
+            )
+            try:
+                key = self._keys.get(key_id)
+                if key is None:
+                    key = series_key(s.kind.measurement, sample_tags(s, row.tags))
+                    if len(self._keys) > 200_000:
+                        self._keys.clear()
+                    self._keys[key_id] = key
+                lines.append(sample_line(s, row.tags, key))
+            except LineProtocolError as exc:
+                self._count_rejected(
+                    1, f"journal sample id {row.id} ({s.terminal}, {s.kind}) cannot be encoded: {exc}"
+                )
+        return lines, (rows[-1].id if rows else None)
+
+    def _encode_heartbeats(self, limit: int) -> tuple[list[str], int | None]:
+        after = self.journal.get_cursor(CURSOR_HEARTBEATS)
+        rows = self.journal.heartbeat_rows_after(after, limit)
+        lines = []
+        for hid, hb in rows:
+            try:
+                lines.append(heartbeat_line(hb))
+            except LineProtocolError as exc:
+                self._count_rejected(1, f"journal heartbeat id {hid} cannot be encoded: {exc}")
+        return lines, (rows[-1][0] if rows else None)
+
+    def ship_once(self) -> int:
+        """Ship up to ``batch_size`` samples (plus pending heartbeats) as one write; return rows shipped.
+
+        Raises :class:`InfluxError` when the batch could not be delivered; the cursor is then unchanged.
+        """
+        hb_lines, hb_last = self._encode_heartbeats(max(1, self.cfg.batch_size // 10))
+        lines, last = self._encode_samples(self.cfg.batch_size)
+        if last is None and hb_last is None:
+            return 0
+        lines.extend(hb_lines)
+        if lines:
+            self._send(lines)
+        cursors = {}
+        if last is not None:
+            cursors[CURSOR_SAMPLES] = last
+        if hb_last is not None:
+            cursors[CURSOR_HEARTBEATS] = hb_last
+        now = self._clock()
+        self.journal.set_cursors(cursors, now)
+        self.state.shipped += len(lines)
+        self.state.batches += 1
+        self.state.last_ok_ns = now
+        return len(lines)
+
+    def _send(self, lines: Sequence[str]) -> None:
+        """Write ``lines``; split on 413, bisect on 400; let every other error propagate (retry later)."""
+        try:
+            self.client.write(lines)
+        except InfluxError as exc:
+            if exc.kind is ErrorKind.REJECTED and (m := _BEYOND_RP.search(exc.message)):
+                self._count_rejected(int(m.group(1)), f"InfluxDB dropped points outside its retention: {exc}")
+                return
+            if exc.kind not in (ErrorKind.TOO_LARGE, ErrorKind.REJECTED):
+                raise
+            if len(lines) == 1:
+                self._count_rejected(
+                    1, f"InfluxDB refuses this point for good: {exc}; line: {lines[0][:300]}"
+                )
+                return
+            mid = len(lines) // 2
+            log.warning("InfluxDB answered %s for %d points; splitting the batch", exc.kind.value, len(lines))
+            self._send(lines[:mid])
+            self._send(lines[mid:])
+
+    def _count_rejected(self, n: int, why: str) -> None:
+        total = self.journal.get_cursor(COUNT_REJECTED) + n
+        self.journal.set_cursor(COUNT_REJECTED, total, self._clock())
+        log.critical("%d point(s) will never reach InfluxDB (total %d rejected): %s", n, total, why)
+
+    # ------------------------------------------------------------------ the loop
+    def drain(self, *, max_seconds: float | None = None) -> int:
+        """Ship until the journal is caught up, retrying with backoff; return points shipped.
+
+        Used by the thread (between wake-ups), by tests and by the benchmark. Returns early when
+        ``max_seconds`` elapsed or :meth:`stop` was called.
+        """
+        deadline = None if max_seconds is None else time.monotonic() + max_seconds
+        total = 0
+        while not self._stop.is_set():
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+            self.enforce_cap()
+            try:
+                n = self.ship_once()
+            except InfluxError as exc:
+                self._on_failure(exc)
+                if self._stop.wait(self._delay(exc)):
+                    break
+                continue
+            self._on_success()
+            if n == 0:
+                break
+            total += n
+        return total
+
+    def _delay(self, exc: InfluxError) -> float:
+        delay = backoff_delay(self.state.failures, self.cfg.min_backoff_s, self.cfg.max_backoff_s, self._rng)
+        if exc.retry_after is not None:
+            delay = max(delay, min(exc.retry_after, MAX_RETRY_AFTER_S))
+        return delay
+
+    def _on_failure(self, exc: InfluxError) -> None:
+        st = self.state
+        st.failures += 1
+        st.errors_total += 1
+        mono = time.monotonic()
+        if st.failing_since is None:
+            st.failing_since = mono
+        changed = exc.message != st.last_error
+        st.last_error = exc.message
+        self.journal.set_note(
+            NOTE_LAST_ERROR,
+            json.dumps({"time_ns": self._clock(), "kind": exc.kind.value, "message": exc.message}),
+        )
+        if changed or mono - self._last_loud >= 300:
+            self._last_loud = mono
+            backlog = self.journal.count_after("samples", self.journal.get_cursor(CURSOR_SAMPLES))
+            log.error(
+                "InfluxDB write failed (%s): %s; %d samples wait in the journal and will be replayed",
+                exc.kind.value,
+                exc.message,
+                backlog,
+            )
+        else:
+            log.debug("InfluxDB write failed again (attempt %d): %s", st.failures, exc.message)
+
+    def _on_success(self) -> None:
+        st = self.state
+        if st.failures:
+            took = time.monotonic() - (st.failing_since or time.monotonic())
+            log.warning("InfluxDB writes recovered after %.0f s and %d failed attempts", took, st.failures)
+        st.failures = 0
+        st.failing_since = None
+
+    # ------------------------------------------------------------------ disk cap
+    def enforce_cap(self, *, force: bool = False) -> None:
+        """Keep the journal under ``journal_cap_mb`` (checked at most every 30 s unless ``force``)."""
+        mono = time.monotonic()
+        if not force and mono - self._last_cap_check < 30:
+            return
+        self._last_cap_check = mono
+        cursor = self.journal.get_cursor(CURSOR_SAMPLES)
+        hb_cursor = self.journal.get_cursor(CURSOR_HEARTBEATS)
+        if self.cfg.keep_shipped_days > 0:
+            horizon = self._clock() - int(self.cfg.keep_shipped_days * 86_400 * NS_PER_S)
+            for table, upto in (("samples", cursor), ("heartbeats", hb_cursor)):
+                old = self.journal.id_before(table, horizon, upto)
+                if old:
+                    self.journal.delete_through(table, old)
+        cap = int(self.cfg.journal_cap_mb * _MB)
+        used = self.journal.used_bytes()
+        if used <= WARN_RATIO * cap:
+            return
+        lo, hi = self.journal.id_range("samples")
+        per_row = used / max(hi - lo + 1, 1)
+        want = int((used - LOW_WATER_RATIO * cap) / per_row) + 1
+        shipped_upto = min(cursor, lo + want - 1)
+        if shipped_upto >= lo:
+            n = self.journal.delete_through("samples", shipped_upto)
+            log.warning(
+                "journal near its cap (%.1f of %.1f MB): pruned %d shipped samples", used / _MB, cap / _MB, n
+            )
+            used = self.journal.used_bytes()
+        if used <= WARN_RATIO * cap:
+            return
+        backlog = self.journal.count_after("samples", cursor)
+        if used <= cap:
+            log.error(
+                "journal holds %d unshipped samples using %.1f of %.1f MB (%.0f %%): if InfluxDB stays away, "
+                "the oldest unshipped samples will be dropped at the cap",
+                backlog,
+                used / _MB,
+                cap / _MB,
+                100 * used / cap,
+            )
+            return
+        first, total = self.journal.id_range("samples")[0], 0
+        upto = first - 1
+        while used > cap:  # the per-row estimate ignores index and page slack: measure again
+            lo, hi = self.journal.id_range("samples")
+            if hi == 0:
+                break
+            per_row = used / (hi - lo + 1)
+            upto = lo + int((used - 0.95 * cap) / per_row)
+            total += self.journal.delete_through("samples", upto)
+            used = self.journal.used_bytes()
+        dropped = self.journal.get_cursor(COUNT_DROPPED) + total
+        self.journal.set_cursors({COUNT_DROPPED: dropped, CURSOR_SAMPLES: max(cursor, upto)}, self._clock())
+        log.critical(
+            "journal over its cap (%.1f MB) with InfluxDB unreachable: DROPPED the %d oldest unshipped"
+            " samples (ids %d..%d; %d dropped in total); raise shipper.journal_cap_mb or fix InfluxDB.",
+            cap / _MB,
+            total,
+            first,
+            upto,
+            dropped,
+        )
+
+    # ------------------------------------------------------------------ thread
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="slaprobe-shipper", daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        """New rows are in the journal: ship now rather than at the next poll (thread-safe)."""
+        self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.clear()
+            try:
+                self.drain()
+            except Exception:  # a journal error must not kill shipping silently
+                log.exception("shipper error; retrying in %.0f s", self.cfg.max_backoff_s)
+                self._stop.wait(self.cfg.max_backoff_s)
+            self._wake.wait(self.cfg.poll_s)
+
+    def stop(self, flush_s: float = 5.0) -> None:
+        """Stop the thread; if InfluxDB is healthy, first give what is pending up to ``flush_s`` to go."""
+        if self._thread is None:
+            return
+        if self.state.failures == 0 and flush_s > 0:
+            self._wake.set()
+            deadline = time.monotonic() + flush_s
+            cursor = self.journal.last_sample_id()
+            while time.monotonic() < deadline and self.journal.get_cursor(CURSOR_SAMPLES) < cursor:
+                time.sleep(0.05)
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout=self.client.cfg.timeout_s + 5)
+        self._thread = None
+        self.client.close()
