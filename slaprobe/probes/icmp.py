@@ -162,39 +162,18 @@ class IcmpEngine:
         if not self._started:
             raise RuntimeError("IcmpEngine.probe() before start()")
         loop = asyncio.get_running_loop()
-        transport = self.transport
-        count = self.settings.count
-        probe = EchoProbe(target.address, count)
-        transport.begin(probe)
-        packet, pad_sum = self._packet, self._pad_sum
-        sent = 0
-        start_ns = time.time_ns()
-        t0 = loop.time()
-        last_send = t0
+        probe = EchoProbe(target.address, self.settings.count)
+        self.transport.begin(probe)
+        done: asyncio.Future[None] = loop.create_future()
+        probe.done = done
+        train = _Train(self, probe, loop, done)
         try:
-            for i in range(count):
-                if i:
-                    delay = t0 + i * self._interval_s - loop.time()
-                    if delay > 0:
-                        await asyncio.sleep(delay)
-                if not transport.is_open:
-                    break
-                last_send = loop.time()
-                if transport.send(probe, i, packet, pad_sum):
-                    sent += 1
-            if sent:
-                done = loop.create_future()
-                probe.done = done
-                timer = loop.call_at(last_send + self._timeout_s, _resolve, done)
-                try:
-                    await done
-                finally:
-                    timer.cancel()
+            await done
         finally:
             probe.done = None
-            if transport.is_open:
-                transport.finish(probe)
-        return self._sample(probe, target, vantage, start_ns, sent)
+            if self.transport.is_open:
+                self.transport.finish(probe)
+        return self._sample(probe, target, vantage, train.start_ns or time.time_ns(), train.sent)
 
     def _sample(self, p: EchoProbe, target: ProbeTarget, vantage: str, start_ns: int, sent: int) -> Sample:
         """Judge every echo now that all stamps are in: in time, late, unreachable or lost."""
@@ -262,6 +241,46 @@ class IcmpEngine:
             max_loss_burst=max_burst,
             error=error,
         )
+
+
+class _Train:
+    """Sends one probe's echoes at t0 + i·interval on the transport's tick grid (so echoes of many probes
+    go out in one loop wake-up), then resolves ``done`` at the last send + timeout. Grid callbacks
+    cannot be cancelled: once ``done`` is resolved or cancelled, the remaining ones do nothing."""
+
+    __slots__ = ("done", "engine", "last", "loop", "probe", "sent", "start_ns", "t0", "ticks")
+
+    def __init__(
+        self,
+        engine: IcmpEngine,
+        probe: EchoProbe,
+        loop: asyncio.AbstractEventLoop,
+        done: asyncio.Future[None],
+    ) -> None:
+        ticks = engine.transport.ticks
+        assert ticks is not None
+        self.engine, self.probe, self.loop, self.done, self.ticks = engine, probe, loop, done, ticks
+        self.sent = 0
+        self.start_ns = 0
+        self.t0 = self.last = ticks.at(loop.time(), self.fire, 0)
+
+    def fire(self, i: int) -> None:
+        engine = self.engine
+        transport = engine.transport
+        if self.done.done() or not transport.is_open:
+            _resolve(self.done)
+            return
+        if i == 0:
+            self.start_ns = time.time_ns()
+        self.last = self.loop.time()
+        if transport.send(self.probe, i, engine._packet, engine._pad_sum):
+            self.sent += 1
+        if i + 1 < self.probe.count:
+            self.ticks.at(self.t0 + (i + 1) * engine._interval_s, self.fire, i + 1)
+        elif self.sent:
+            self.ticks.at(self.last + engine._timeout_s, _resolve, self.done)
+        else:
+            _resolve(self.done)
 
 
 def _resolve(fut: asyncio.Future[None]) -> None:
