@@ -17,7 +17,7 @@ from typing import Protocol, runtime_checkable
 
 from slaprobe.model import ProbeKind, Sample
 
-START_TICK_S = 0.005  # probe_spread starts targets in batches on this grid
+START_TICK_S = 0.02  # probe_spread starts targets in batches on this grid
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +59,7 @@ async def probe_spread(
     """Probe every target once, starting them evenly over ``over_s`` seconds; samples in target order.
 
     This is how a scheduler slot drives an engine (and what ``slaprobe probe`` and the benchmark use):
-    start times are absolute (t0 + i·over_s/n on the loop clock, rounded up to 5 ms), so a slow start
+    start times are absolute (t0 + i·over_s/n on the loop clock, rounded up to 20 ms), so a slow start
     does not push every later target back. ``on_sample`` is called as each sample completes (e.g. to
     journal it at once).
     """
@@ -78,7 +78,7 @@ async def probe_spread(
 
     # One pacer starts the probes as their time comes (rather than n tasks sleeping from the outset:
     # thousands of sleeping timers make every timer operation of the loop slower), in batches on a
-    # START_TICK_S grid, so that starting 400 targets a second costs 200 loop wake-ups, not 400.
+    # START_TICK_S grid, so that starting 400 targets a second costs 50 loop wake-ups, not 400.
     tasks: list[asyncio.Task[Sample]] = []
     try:
         for i, target in enumerate(targets):

@@ -244,11 +244,15 @@ class IcmpEngine:
 
 
 class _Train:
-    """Sends one probe's echoes at t0 + i·interval on the transport's tick grid (so echoes of many probes
-    go out in one loop wake-up), then resolves ``done`` at the last send + timeout. Grid callbacks
-    cannot be cancelled: once ``done`` is resolved or cancelled, the remaining ones do nothing."""
+    """Sends one probe's echoes at t0 + i·interval, then resolves ``done`` at the last send + timeout.
 
-    __slots__ = ("done", "engine", "last", "loop", "probe", "sent", "start_ns", "t0", "ticks")
+    Times go on the transport's tick grid (so echoes of many probes leave in one loop wake-up) when the
+    interval is a multiple of the tick, which keeps the spacing exact; other intervals get a timer of
+    their own per echo. Grid callbacks cannot be cancelled: once ``done`` is resolved or cancelled, the
+    remaining ones do nothing.
+    """
+
+    __slots__ = ("done", "engine", "exact", "last", "loop", "probe", "sent", "start_ns", "t0", "ticks")
 
     def __init__(
         self,
@@ -260,6 +264,8 @@ class _Train:
         ticks = engine.transport.ticks
         assert ticks is not None
         self.engine, self.probe, self.loop, self.done, self.ticks = engine, probe, loop, done, ticks
+        steps = engine._interval_s / ticks.tick_s
+        self.exact = abs(steps - round(steps)) > 1e-6  # the grid would distort the spacing
         self.sent = 0
         self.start_ns = 0
         self.t0 = self.last = ticks.at(loop.time(), self.fire, 0)
@@ -276,7 +282,11 @@ class _Train:
         if transport.send(self.probe, i, engine._packet, engine._pad_sum):
             self.sent += 1
         if i + 1 < self.probe.count:
-            self.ticks.at(self.t0 + (i + 1) * engine._interval_s, self.fire, i + 1)
+            due = self.t0 + (i + 1) * engine._interval_s
+            if self.exact:
+                self.loop.call_at(due, self.fire, i + 1)
+            else:
+                self.ticks.at(due, self.fire, i + 1)
         elif self.sent:
             self.ticks.at(self.last + engine._timeout_s, _resolve, self.done)
         else:

@@ -5,13 +5,14 @@ socket per target costs N² work and loses replies under load (DESIGN §7: icmpl
 sockets reported 1,771 of 1,820 healthy terminals as dead). Here each family has exactly one socket,
 and every reply is matched to its echo through a dict lookup.
 
-Why reads and sends are batched on a grid: an asyncio loop wake-up costs ~16 µs of CPU here (more under
-load), more than sending or matching a packet. Waking once per reply and once per echo made a cycle of
-20,000 targets cost ~60 µs per echo. So each socket's reader, once it fired, stays off until the next
-tick of a fixed grid (``tick_s``, 5 ms): at most one read wake-up per tick however many replies arrive,
-and none at all while nothing arrives (a fixed-rate poll would burn CPU in quiet periods). Engines
-schedule echoes on the same grid, so one wake-up sends a batch. Reading up to a tick late costs no
-accuracy, because RTTs come from kernel timestamps.
+Why reads and sends are batched on a grid: a loop wake-up after sleeping costs 15 µs of CPU on this VM at
+2,000 wake-ups/s and ~130 µs at 50/s (cold caches, vCPU halt/resume), more than sending or matching a
+packet; waking once per reply and once per echo made a spread-out cycle cost 60-200 µs per echo. So
+engines schedule echoes on a grid (:class:`~slaprobe.probes.grid.TickGrid`, ``tick_s`` = 20 ms), and
+while any probe is in flight the sockets have no reader at all: they are drained every ``KEEPALIVE_S``
+(100 ms) on the same grid, when a probe ends (its own family, before judging it) and every
+``DRAIN_EVERY`` sends, so the receive queue never grows. Only an idle transport keeps a reader, to read
+strays promptly. Reading 100 ms late costs no accuracy, because RTTs come from kernel timestamps.
 
 Matching: each echo carries an 8-byte token at the start of its payload: a random per-transport nonce
 and a 32-bit per-echo counter. The counter also fixes the ICMP sequence (its low 16 bits) and, on raw
@@ -75,7 +76,8 @@ ICMP6_DEST_UNREACH, ICMP6_ECHO, ICMP6_ECHO_REPLY = 1, 128, 129
 TOKEN_SIZE = 8  # payload bytes holding nonce + counter
 RECV_BUFFER_BYTES = 8 << 20  # ~10k queued replies (skb truesize ~800 B) if the loop stalls a moment
 MAX_BATCH = 4096  # packets per drain before yielding to other callbacks
-TICK_S = 0.005  # the grid on which sockets are drained and echoes are sent
+TICK_S = 0.02  # the grid on which echoes are sent (20 ms: a multiple of 200 ms and of 20 ms trains)
+KEEPALIVE_S = 0.1  # longest gap between drains while probes are in flight
 # When thousands of probes start in one loop iteration the reader cannot run between their sends, and
 # fast replies (loopback, a LAN) pile up in the receive queue: read it every DRAIN_EVERY sends.
 DRAIN_EVERY = 128
@@ -198,6 +200,7 @@ class _Family:
     """One address family's socket and how to read it."""
 
     __slots__ = (
+        "active",
         "errqueue",
         "family",
         "raw",
@@ -215,7 +218,8 @@ class _Family:
         self.sock = sock
         self.tx_stamps = tx_stamps  # the kernel reports transmit stamps on the error queue
         self.errqueue = tx_stamps or not raw  # ping sockets also get ICMP errors there
-        self.resting = True  # reader off (until the next tick, or not armed yet)
+        self.resting = True  # no reader registered (probes in flight, or not opened yet)
+        self.active = 0  # probes of this family in flight
         self.sendto = sock.sendto  # bound once: a bound method is allocated on every attribute access
         self.raw = raw
         v4 = family == socket.AF_INET
@@ -254,6 +258,8 @@ class IcmpTransport:
         self.open_errors: dict[int, str] = {}  # family -> why it could not be opened
         self._pending: dict[int, EchoProbe] = {}
         self._users = 0
+        self._active = 0  # probes between begin() and finish()
+        self._keepalive_on = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._nonce = 0
         self._nonce_bytes = b""
@@ -286,6 +292,8 @@ class IcmpTransport:
     def _open(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
         self.ticks = TickGrid(loop, self.tick_s)
+        self._active = 0
+        self._keepalive_on = False
         self._nonce = randbits(32) or 1
         self._nonce_bytes = _U32BE.pack(self._nonce)
         self._ident_base = randbits(16)
@@ -312,7 +320,7 @@ class IcmpTransport:
                 self._families = opened
                 break
         for fam in self._families.values():
-            self._arm(fam)
+            self._listen(fam)
         if not self._families:
             if denied:
                 raise IcmpPermissionError(
@@ -378,23 +386,52 @@ class IcmpTransport:
 
     # ------------------------------------------------------------------ sending
 
+    # ------------------------------------------------------------------ sending
+
     def begin(self, probe: EchoProbe) -> None:
-        """Reserve ``probe.count`` consecutive counters for the probe."""
+        """Reserve ``probe.count`` consecutive counters for the probe; while any probe is in flight,
+        sockets are drained on the grid instead of by a reader (see module doc)."""
         probe.base = self._counter
         self._counter = (self._counter + probe.count) & _MASK32
+        fam = self._families.get(probe.family)
+        if fam is not None:
+            fam.active += 1
+        self._active += 1
+        if self._active == 1:
+            for fam in self._families.values():
+                self._mute(fam)
+            if not self._keepalive_on and self._loop is not None and self.ticks is not None:
+                self._keepalive_on = True
+                self.ticks.at(self._loop.time() + KEEPALIVE_S, self._keepalive)
 
-    def _arm(self, fam: _Family) -> None:
-        if self._families.get(fam.family) is fam and self._loop is not None:
+    def _keepalive(self) -> None:
+        for fam in self._families.values():
+            if not fam.active:
+                continue
+            self._read(fam)
+            if not fam.raw:  # ping sockets: ICMP errors wait on the error queue
+                self._read_errqueue(fam)
+        if self._active and self._loop is not None and self.ticks is not None:
+            self.ticks.at(self._loop.time() + KEEPALIVE_S, self._keepalive)
+        else:
+            self._keepalive_on = False
+
+    def _listen(self, fam: _Family) -> None:
+        if fam.resting and self._loop is not None:
             fam.resting = False
-            self._loop.add_reader(fam.sock.fileno(), self._on_readable, fam)
+            self._loop.add_reader(fam.sock.fileno(), self._on_idle_readable, fam)
 
-    def _on_readable(self, fam: _Family) -> None:
-        """Reader callback: drain the socket, then stay deaf until the next tick (see module doc)."""
-        assert self._loop is not None and self.ticks is not None
-        self._loop.remove_reader(fam.sock.fileno())
-        fam.resting = True
-        self.ticks.at(self._loop.time() + self.tick_s / 2, self._arm, fam)
+    def _on_idle_readable(self, fam: _Family) -> None:
+        # an error-queue entry (a late transmit stamp, a ping-socket ICMP error) also wakes the reader,
+        # and keeps waking it until it is read
         self._read(fam)
+        if fam.errqueue:
+            self._read_errqueue(fam)
+
+    def _mute(self, fam: _Family) -> None:
+        if not fam.resting and self._loop is not None:
+            fam.resting = True
+            self._loop.remove_reader(fam.sock.fileno())
 
     def send(self, probe: EchoProbe, index: int, packet: bytearray, pad_sum: int) -> bool:
         """Send echo ``index`` of ``probe``; False (and nothing counted as sent) if sendto failed.
@@ -437,8 +474,8 @@ class IcmpTransport:
         probe.send_ns[index] = t
         probe.state[index] = WAITING
         self.stats.sent += 1
-        if fam.tx_stamps:  # the driver usually stamped it during sendto: collect it now
-            self._read_errqueue(fam)
+        if fam.tx_stamps:  # the driver usually stamped it during sendto: collect that one entry now
+            self._read_errqueue(fam, 1)
         return True
 
     def finish(self, probe: EchoProbe) -> None:
@@ -446,6 +483,7 @@ class IcmpTransport:
         the probe's echoes so later replies count as stale."""
         fam = self._families.get(probe.family)
         if fam is not None:
+            fam.active -= 1
             if fam.errqueue:
                 self._read_errqueue(fam)
             self._read(fam)
@@ -454,6 +492,10 @@ class IcmpTransport:
             key = (probe.base + i) & _MASK32
             if pending.get(key) is probe:
                 del pending[key]
+        self._active -= 1
+        if self._active == 0:
+            for f in self._families.values():
+                self._listen(f)
 
     # ------------------------------------------------------------------ receiving
 
@@ -468,14 +510,10 @@ class IcmpTransport:
         hdr_v4 = raw and fam.family == socket.AF_INET
         reply_type = fam.reply_type
         sol_socket = socket.SOL_SOCKET
-        for n in range(MAX_BATCH):
+        for _ in range(MAX_BATCH):
             try:
                 data, anc, _flags, addr = recvmsg(bufsize, _ANC_SIZE)
             except (BlockingIOError, InterruptedError):
-                # A quiet moment: also collect late transmit stamps and ping-socket ICMP errors (most
-                # transmit stamps are taken right after sendto).
-                if n == 0 and fam.errqueue:
-                    self._read_errqueue(fam)
                 break
             except OSError:
                 # ping sockets report ICMP errors this way; the detail is on the error queue
@@ -592,13 +630,13 @@ class IcmpTransport:
             return
         probe.unreachable((counter - probe.base) & _MASK32, stats)
 
-    def _read_errqueue(self, fam: _Family) -> None:
-        """Drain the error queue: kernel transmit stamps (with a copy of the sent packet) and, on ping
-        sockets, ICMP errors (the original echo + a sock_extended_err)."""
+    def _read_errqueue(self, fam: _Family, limit: int = MAX_BATCH) -> None:
+        """Drain (up to ``limit`` entries of) the error queue: kernel transmit stamps (with a copy of the
+        sent packet) and, on ping sockets, ICMP errors (the original echo + a sock_extended_err)."""
         stats = self.stats
         recvmsg = fam.sock.recvmsg
         icmp_origin = SO_EE_ORIGIN_ICMP if fam.family == socket.AF_INET else SO_EE_ORIGIN_ICMP6
-        for _ in range(MAX_BATCH):
+        for _ in range(limit):
             try:
                 data, anc, _flags, addr = recvmsg(self._bufsize, _ERRQ_ANC_SIZE, socket.MSG_ERRQUEUE)
             except (BlockingIOError, InterruptedError):
