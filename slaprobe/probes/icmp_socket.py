@@ -468,9 +468,21 @@ class IcmpTransport:
         try:
             sendto(packet, sockaddr)
         except OSError:
-            del self._pending[counter]
-            self.stats.send_errors += 1
-            return False
+            if fam.raw:
+                del self._pending[counter]
+                self.stats.send_errors += 1
+                return False
+            # A ping socket reports an earlier ICMP error (sk_err, set by IP_RECVERR) on the next call,
+            # this sendto included, without sending. Read that error where it belongs, then try again.
+            self._read(fam)
+            self._read_errqueue(fam)
+            t = _time_ns()
+            try:
+                sendto(packet, sockaddr)
+            except OSError:
+                del self._pending[counter]
+                self.stats.send_errors += 1
+                return False
         probe.send_ns[index] = t
         probe.state[index] = WAITING
         self.stats.sent += 1
