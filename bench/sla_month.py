@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sqlite3
 import statistics
 import subprocess
@@ -151,9 +150,10 @@ def main() -> None:
                         sys.path.insert(0, str(ROOT))
                         from tests.fixtures.influx import InfluxServer
 
-                        root = Path(tempfile.mkdtemp(prefix="slp-sla-bench-influx-"))
+                        root = args.workdir / "influxd"  # kept: --reuse finds the data again
+                        root.mkdir(parents=True, exist_ok=True)
                         server = InfluxServer(root=root)
-                        server.start()
+                        server.start(timeout_s=300)
                     db = f"bench_{n}"
                     cfg_influx = InfluxConfig(url=server.url, database=db, api="v1", timeout_s=600)
                 marker = base / f".{store}-done"
@@ -207,7 +207,6 @@ def main() -> None:
     finally:
         if server is not None:
             server.stop()
-            shutil.rmtree(server.root, ignore_errors=True)
 
     print()
     print(line(HEADER))

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from slaprobe.model import NS_PER_MS, NS_PER_S
-from slaprobe.sla.inputs import KIND_CODES, RollupColumns, SampleColumns, SlaInputs, concat_samples
+from slaprobe.sla.inputs import KIND_CODES, RollupSummary, SampleColumns, SlaInputs, concat_samples
 from slaprobe.sla.kpi import HOUR_NS
 from slaprobe.sla.rule import Rule
 from slaprobe.terminal import Terminal
@@ -78,7 +78,7 @@ def _kind_mask(rule: Rule, k: np.ndarray) -> np.ndarray:
     return wanted[k.astype(np.int64)] if len(k) else np.zeros(0, dtype=bool)
 
 
-def pooling_keys(rule: Rule, problems: SampleColumns, rollups: RollupColumns) -> list[tuple[str, int]]:
+def pooling_keys(rule: Rule, problems: SampleColumns, rollups: RollupSummary) -> list[tuple[str, int]]:
     """(terminal, hour_ns) whose high-loss rows may share an interval with other samples: fetch them all."""
     if not len(problems) or not len(rollups):
         return []
@@ -86,29 +86,22 @@ def pooling_keys(rule: Rule, problems: SampleColumns, rollups: RollupColumns) ->
     hi = _kind_mask(rule, problems.k) & problems.measured & high_loss(rule, problems.sent, problems.received)
     if not hi.any():
         return []
-    # candidate keys in the rollup's own codes: (terminal, vantage, absolute hour)
     t_code = {n: i for i, n in enumerate(rollups.terminals)}
     v_code = {n: i for i, n in enumerate(rollups.vantages)}
-    n_v = max(len(rollups.vantages), 1)
-    cand: set[int] = set()
-    for i in np.flatnonzero(hi).tolist():
-        t = t_code.get(problems.terminals[problems.t[i]])
-        v = v_code.get(problems.vantages[problems.v[i]])
-        if t is not None and v is not None:
-            cand.add((t * n_v + v) * 2**32 + int(problems.time_ns[i] // HOUR_NS))
-    if not cand:
-        return []
-    keys = (rollups.t.astype(np.int64) * n_v + rollups.v) * 2**32 + rollups.hour_ns // HOUR_NS
-    rows = np.flatnonzero(np.isin(keys, np.fromiter(cand, dtype=np.int64)) & _kind_mask(rule, rollups.k))
-    totals: dict[int, int] = {}
-    for i in rows.tolist():
-        totals[int(keys[i])] = totals.get(int(keys[i]), 0) + int(rollups.scalars["samples"][i])
-    out = {
-        (rollups.terminals[key // 2**32 // n_v], (key % 2**32) * HOUR_NS)
-        for key, total in totals.items()
-        if total > per_hour
-    }
-    return sorted(out)
+    t_map = np.array([t_code.get(n, -1) for n in problems.terminals], dtype=np.int64)
+    v_map = np.array([v_code.get(n, -1) for n in problems.vantages], dtype=np.int64)
+    rows = np.flatnonzero(hi)
+    t, v = t_map[problems.t[rows]], v_map[problems.v[rows]]
+    h = (problems.time_ns[rows] - rollups.start_ns) // HOUR_NS
+    ok = (t >= 0) & (v >= 0) & (h >= 0) & (h < rollups.counts.shape[2])
+    rows, t, v, h = rows[ok], t[ok], v[ok], h[ok]
+    many = rollups.counts[t, v, h] > per_hour
+    return sorted(
+        {
+            (rollups.terminals[int(ti)], rollups.start_ns + int(hi_) * HOUR_NS)
+            for ti, hi_ in zip(t[many], h[many], strict=True)
+        }
+    )
 
 
 @dataclass(slots=True)
@@ -212,16 +205,18 @@ def prepare(rule: Rule, window: Window, terminals: Sequence[Terminal], inputs: S
             "any terminal, every interval is UNKNOWN (InfluxDB: the shipper forwards sla_hourly)"
         )
 
-    # membership from rollups
+    # membership from rollups: the vantage probed the terminal in that hour
     r = inputs.rollups
     member = np.zeros((n_t, n_v, window.hours), dtype=bool)
     if len(r):
         t_map = np.array([term_index.get(n, -1) for n in r.terminals], dtype=np.int64)
         v_map = np.array([v_index[n] for n in r.vantages], dtype=np.int64)
-        ti, vi = t_map[r.t], v_map[r.v]
-        h = (r.hour_ns - window.start_ns) // HOUR_NS
-        ok = (ti >= 0) & (h >= 0) & (h < window.hours) & (r.scalars["samples"] > 0) & _kind_mask(rule, r.k)
-        member[ti[ok], vi[ok], h[ok]] = True
+        offset = (r.start_ns - window.start_ns) // HOUR_NS
+        lo, hi = max(0, offset), min(window.hours, offset + r.counts.shape[2])
+        rows = np.flatnonzero(t_map >= 0)
+        if hi > lo and len(rows) and len(v_map):
+            seen = r.counts[rows][:, :, lo - offset : hi - offset] > 0
+            member[np.ix_(t_map[rows], v_map, np.arange(lo, hi))] = seen
 
     # problem rows (+ pooled details), deduplicated, aggregated per (terminal, vantage, interval)
     rows = concat_samples([inputs.problems, inputs.details]) if len(inputs.details) else inputs.problems

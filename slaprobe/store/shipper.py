@@ -169,8 +169,8 @@ class Shipper:
         lines.extend(hb_lines)
         shipped = len(lines)  # rollup points below are derived data, not counted as shipped rows
         if last is not None:  # the SLA engine's hourly rollups touched by these samples (full totals)
-            rollups, _ = rollups_after(self.journal, self.journal.get_cursor(CURSOR_ROLLUPS), last)
-            lines.extend(rollup_lines(rollups))
+            hourly, daily, _ = rollups_after(self.journal, self.journal.get_cursor(CURSOR_ROLLUPS), last)
+            lines.extend(rollup_lines(hourly, daily))
         if lines:
             self._send(lines)
         cursors = {}

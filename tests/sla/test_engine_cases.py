@@ -298,3 +298,10 @@ def test_interval_weighted_province() -> None:
     # T1 95.8333 %, T2 100 %; weighted: 126000 / 129600 = 97.2222 %, the mean would be 97.9167 %
     assert round(p.availability, 4) == 97.2222
     assert (p.worst_terminal, p.outages, p.extra["mttr_s"], p.extra["mtbf_s"]) == ("T1", 1, 3600.0, 126000.0)
+
+
+def test_filter_to_nobody_still_has_a_province_line() -> None:
+    store = build({"T1": {"v1": []}})
+    report = report_month(store, [terminal()], rule_from("mef10.3", lookaround_s=3600), PERIOD)
+    empty = report.filtered(carrier="nobody")
+    assert (empty.terminals, empty.province.terminals, empty.province.availability) == ((), 0, None)

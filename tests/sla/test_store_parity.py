@@ -106,4 +106,4 @@ def test_the_shipper_path_gives_the_same_report(tmp_path, influxd, influx_db) ->
     journal.close()
     client.close()
     assert a == b
-    assert '"unavailable_s": 600' in a  # T1 is down 10 minutes (both vantages saw it)
+    assert '"unavailable_s":600' in a  # T1 is down 10 minutes (both vantages saw it)

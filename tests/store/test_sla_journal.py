@@ -5,8 +5,11 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import numpy as np
+
 from slaprobe.model import Outcome, ProbeKind, Sample
-from slaprobe.sla.kpi import SCALARS, rollup_samples
+from slaprobe.sla.kpi import rollup_samples
+from slaprobe.sla.rollups import RollupReducer
 from slaprobe.store.journal import JournalStore
 from slaprobe.store.sla_journal import JournalSlaSource, rollups_after
 
@@ -28,13 +31,25 @@ def samples() -> list[Sample]:
     return out
 
 
-def _as_tuples(cols) -> set:  # type: ignore[no-untyped-def]
-    n = len(cols)
-    return {
-        (cols.terminals[cols.t[i]], cols.vantages[cols.v[i]], int(cols.k[i]), int(cols.hour_ns[i]),
-         tuple(int(cols.scalars[s][i]) for s in SCALARS))
-        for i in range(n)
-    }  # fmt: skip
+def _summary(source_or_rows, terminals=("T1", "T2")):  # type: ignore[no-untyped-def]
+    """The reduced rollups of hours T0 .. T0+5h (KPI period: the first two hours)."""
+    args = (T0 - HOUR, T0 + 5 * HOUR, list(ProbeKind), list(terminals), (T0, T0 + 2 * HOUR))
+    if hasattr(source_or_rows, "rollups"):
+        return source_or_rows.rollups(*args)
+    reducer = RollupReducer(*args)
+    reducer.add_row_objects(source_or_rows)
+    return reducer.build()
+
+
+def _same(a, b) -> bool:  # type: ignore[no-untyped-def]
+    order = [b.vantages.index(v) for v in a.vantages]
+    return (
+        a.terminals == b.terminals
+        and np.array_equal(a.counts, b.counts[:, order, :])
+        and np.array_equal(a.scalars, b.scalars)
+        and np.array_equal(a.rtt, b.rtt)
+        and np.array_equal(a.jit, b.jit)
+    )
 
 
 def test_rollups_written_in_pieces_equal_the_pure_rollup(tmp_path: Path) -> None:
@@ -43,17 +58,17 @@ def test_rollups_written_in_pieces_equal_the_pure_rollup(tmp_path: Path) -> None
     for k in range(0, len(data), 37):  # odd batch sizes split hours across transactions
         j.write_samples(data[k : k + 37])
     src = JournalSlaSource(j)
-    got = src.rollups(T0 - HOUR, T0 + 5 * HOUR, list(ProbeKind))
-    from slaprobe.sla.inputs import rollup_columns
-
-    want = rollup_columns(rollup_samples(data).values())
-    assert _as_tuples(got) == _as_tuples(want)
-    assert sorted(got.rtt_hist.tolist()) == sorted(want.rtt_hist.tolist())
+    got = _summary(src)
+    assert _same(got, _summary(rollup_samples(data).values()))
+    assert got.counts[0, 0, 1:4].tolist() == [120, 120, 60]  # T1: 2 kinds x 60 minutes, then 30
+    assert got.scalars[0, 0] == 240  # samples of T1 in the KPI period (2 hours)
     problems = src.problem_samples(T0, T0 + 5 * HOUR, [ProbeKind.ICMP])
     assert len(problems) == 22 + 1  # every 7th ICMP sample lost packets, plus the unsent one
-    rows, cursor = rollups_after(j, 0)
-    assert len(rows) == 7 and cursor > 0  # T1: 3 hours x 2 kinds, T2: 1
-    assert rollups_after(j, cursor) == ([], cursor)
+    hourly, daily, cursor = rollups_after(j, 0)
+    assert len(hourly) == 7 and cursor > 0  # T1: 3 hours x 2 kinds, T2: 1
+    assert len(daily) == 3  # one UTC day: T1 x 2 kinds, T2
+    assert sum(sum(r.rtt_hist.values()) for r in daily) == sum(sum(r.rtt_hist.values()) for r in hourly)
+    assert rollups_after(j, cursor) == ([], [], cursor)
     j.close()
 
 
@@ -68,10 +83,8 @@ def test_journal_without_rollups_is_rolled_up_once(tmp_path: Path) -> None:
     db.close()
     j = JournalStore(path)  # migration re-creates the table and marks old rows
     src = JournalSlaSource(j)  # rolls them up
-    got = src.rollups(T0 - HOUR, T0 + 5 * HOUR, list(ProbeKind))
-    from slaprobe.sla.inputs import rollup_columns
-
-    assert _as_tuples(got) == _as_tuples(rollup_columns(rollup_samples(samples()).values()))
+    got = _summary(src)
+    assert _same(got, _summary(rollup_samples(samples()).values()))
     JournalSlaSource(j)  # a second time adds nothing
-    assert _as_tuples(src.rollups(T0 - HOUR, T0 + 5 * HOUR, list(ProbeKind))) == _as_tuples(got)
+    assert _same(_summary(src), got)
     j.close()
