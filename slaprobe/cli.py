@@ -99,13 +99,38 @@ def inventory_generate(n: int, seed: int, ipv6: bool, out: str) -> None:
     click.echo(f"wrote {n} terminals to {out}")
 
 
+def _shard(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    k, _, n = value.partition("/")
+    if not (k.isdigit() and n.isdigit() and 1 <= int(k) <= int(n)):
+        raise click.BadParameter(f"{value!r}: expected K/N with 1 <= K <= N, e.g. 2/3")
+    return int(k), int(n)
+
+
 @cli.command()
 @click.option(
     "--config", "config_path", type=click.Path(dir_okay=False), help="Config YAML (default: built-ins)."
 )
-def run(config_path: str | None) -> None:
+@click.option("--vantage", default=None, help="This probe host's id (overrides `vantage`).")
+@click.option(
+    "--shard", callback=_shard, metavar="K/N", help="Probe shard K of N (overrides shard.index/count)."
+)
+@click.option(
+    "--region", "regions", multiple=True, help="Probe only this region (repeatable; overrides shard.regions)."
+)
+def run(
+    config_path: str | None, vantage: str | None, shard: tuple[int, int] | None, regions: tuple[str, ...]
+) -> None:
     """Run the probe daemon in the foreground (SIGTERM drains, SIGHUP reloads the inventory)."""
     config = _load_config(config_path)
+    if vantage or shard or regions:  # reload through the checked loader, so the same rules apply
+        index, count = shard or (config.shard.index, config.shard.count)
+        picked = {"index": index, "count": count, "regions": list(regions) or list(config.shard.regions)}
+        try:
+            config = load_config(config_path, {"vantage": vantage or config.vantage, "shard": picked})
+        except ConfigError as exc:
+            _fail(exc)
     setup_logging(config.log.level, config.log.format)
     try:
         code = run_daemon(config)
