@@ -155,7 +155,13 @@ def ingest(args: argparse.Namespace) -> None:
         built = build_journal(journal, args.terminals, args.minutes)
         shape = f"{args.terminals:,} terminals x {args.minutes} min"
         print(f"journal: {points:,} samples ({shape}) built in {built:.1f} s", flush=True)
+        start = time.perf_counter()
         bodies = encode_all(journal)
+        enc = time.perf_counter() - start
+        print(
+            f"ours without a server (journal read + encode): {enc:.1f} s, {points / enc:,.0f} points/s",
+            flush=True,
+        )
         results: dict[str, list[tuple[float, int]]] = {
             "ours (gzip)": [],
             "ours (no gzip)": [],
