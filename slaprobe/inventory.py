@@ -191,6 +191,11 @@ def _parse_row(
         if not _text(raw, key):
             problems.append(f"{key}: required, empty")
     tid = _text(raw, "id")
+    for key in ("id", "region", "carrier", "tier", "group"):
+        value = _text(raw, key)
+        if "\\" in value or any(ord(c) < 32 for c in value):
+            # these become InfluxDB tags: a backslash or control character has no portable encoding
+            problems.append(f"{key}: {value!r} must not contain a backslash or control characters")
     address = None
     if _text(raw, "address"):
         try:

@@ -80,6 +80,7 @@ def test_example_inventory_is_the_province_network() -> None:
             "row 3: tags: 'b' is not key=value",
         ),
         (",x,,telecom,haikou,city,basic,2021-01-01,,,,,", "row 3: address: required, empty"),
+        ("T\\2,x,198.18.0.2,telecom,haikou,city,basic,2021-01-01,,,,,", "row 3: id: 'T\\\\2' must not"),
     ],
 )
 def test_bad_rows_are_named(tmp_path: Path, row: str, problem: str) -> None:
