@@ -488,7 +488,6 @@ def generate_month(
     or to InfluxDB (``influx_cfg``, with the ``sla_hourly`` rollups).
     """
     from slaprobe import sample_network
-    from slaprobe.sla.kpi import rollup_samples
 
     plan = plan_month(sample_network.generate(terminals, seed=profile.seed), month, profile)
     write_side_files(plan, out_dir)
@@ -498,16 +497,11 @@ def generate_month(
     }
     if store_kind == "influx":
         from slaprobe.store.influx import InfluxStore
-        from slaprobe.store.influx_read import write_rollups
+        from slaprobe.store.influx_read import InfluxRollupWriter
 
         store = InfluxStore(influx_cfg, tags, batch_size=20_000)
         try:
-            n = write_month(
-                plan,
-                store,
-                lambda b: write_rollups(store.client, rollup_samples(b).values(), 20_000),
-                progress,
-            )
+            n = write_month(plan, store, InfluxRollupWriter(store.client), progress)
         finally:
             store.close()
         return plan, n

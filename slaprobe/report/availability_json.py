@@ -201,7 +201,8 @@ def report_dict(report: MonthReport) -> dict[str, Any]:
 
 
 def render_json(report: MonthReport) -> str:
-    return json.dumps(report_dict(report), ensure_ascii=False, indent=1) + "\n"
+    """Compact UTF-8 JSON, one line (the C encoder: a month of outages is megabytes), plus a newline."""
+    return json.dumps(report_dict(report), ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
 def terminal_month_results(report: MonthReport) -> dict[str, TerminalAvailability]:

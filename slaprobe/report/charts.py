@@ -240,8 +240,7 @@ def availability_heatmap(
 
     bounds = heat_bounds(target)
     colors = list(HEAT_COLORS[-(len(bounds) - 1) :])
-    cmap = ListedColormap(colors)
-    cmap.set_bad(NO_DATA)
+    cmap = ListedColormap(colors).with_extremes(bad=NO_DATA)
     norm = BoundaryNorm(bounds, cmap.N)
     data = np.ma.masked_invalid(
         np.array([[np.nan if v is None else v for v in r] for r in values], dtype=float)
@@ -432,9 +431,8 @@ def monthly_lines(
         for n, (label, vs, group) in enumerate(series):
             xs = [i for i, v in enumerate(vs) if v is not None]
             ys = [v for v in vs if v is not None]
-            (line,) = ax.plot(
-                xs, ys, marker="o", markersize=3, color=PALETTE[group % len(PALETTE)], label=label
-            )
+            color = "#222222" if group < 0 else PALETTE[group % len(PALETTE)]  # -1: the province
+            (line,) = ax.plot(xs, ys, marker="o", markersize=3, color=color, label=label)
             _mark(line, name, n)
         ax.axhline(target, color=TARGET, linestyle="--", linewidth=1, label=target_label)
         ax.set_xticks(list(range(len(months))), list(months))

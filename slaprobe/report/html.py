@@ -22,7 +22,7 @@ from slaprobe.report import charts
 from slaprobe.report.fonts import EMBEDDED_FAMILY, font_face_css
 from slaprobe.report.i18n_html import label
 from slaprobe.report.money_table import Document, Table
-from slaprobe.report.view import LOSS_BIN_NAMES, MonthView, YearView, month_days, percent_text
+from slaprobe.report.view import LOSS_BIN_NAMES, MonthView, month_days
 from slaprobe.sla.aggregate import availability_pct
 from slaprobe.sla.types import GroupAvailability, Outage
 
@@ -58,6 +58,9 @@ th,td{border-bottom:1px solid var(--rule);padding:.8mm 1.5mm;text-align:left;ver
 th{background:var(--band);font-weight:700}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 tr{break-inside:avoid}
+table.pivot{font-size:7.5pt}
+table.pivot td:first-child{white-space:nowrap}
+table.pivot th,table.pivot td{padding:.8mm .8mm}
 thead{display:table-header-group}
 .bad{color:var(--bad)}
 .notes{font-size:8.5pt;color:var(--muted);padding-left:5mm}
@@ -68,6 +71,8 @@ footer{margin-top:8mm;color:var(--muted);font-size:8pt;border-top:1px solid var(
  body{max-width:none;padding:0}
  h2{break-before:auto}
  section{break-inside:auto}
+ table{break-inside:avoid}
+ caption{break-after:avoid}
  .cards{grid-template-columns:repeat(3,1fr)}
  a{color:inherit;text-decoration:none}
 }
@@ -106,15 +111,14 @@ def local(ns: int, tz: dt.tzinfo, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return at(ns, tz).strftime(fmt)
 
 
-def _e(value: object) -> str:
+def esc(value: object) -> str:
     return escape(str(value), quote=True)
 
 
-def _fig(key: str, value: str, text: str | None = None, cls: str = "") -> str:
+def _fig(key: str, value: str, text: str | None = None) -> str:
     """An element showing one figure; ``data-value`` holds it as the JSON report states it."""
-    klass = f' class="{cls}"' if cls else ""
     shown = value if text is None else text
-    return f'<span{klass} data-figure="{_e(key)}" data-value="{_e(value)}">{_e(shown)}</span>'
+    return f'<span data-figure="{esc(key)}" data-value="{esc(value)}">{esc(shown)}</span>'
 
 
 def _table(
@@ -125,16 +129,16 @@ def _table(
     attrs: Sequence[str] | None = None,
 ) -> str:
     """An HTML table; cells are escaped here (pass plain strings)."""
-    head = "".join(f"<th{' class=n' if i in numeric else ''}>{_e(h)}</th>" for i, h in enumerate(headers))
+    head = "".join(f"<th{' class=n' if i in numeric else ''}>{esc(h)}</th>" for i, h in enumerate(headers))
     body = []
     for r, row in enumerate(rows):
         extra = f" {attrs[r]}" if attrs else ""
-        cells = "".join(f"<td{' class=n' if i in numeric else ''}>{_e(c)}</td>" for i, c in enumerate(row))
+        cells = "".join(f"<td{' class=n' if i in numeric else ''}>{esc(c)}</td>" for i, c in enumerate(row))
         body.append(f"<tr{extra}>{cells}</tr>")
     if not rows:
         body.append(f'<tr><td colspan="{len(headers)}">-</td></tr>')
     return (
-        f"<table><caption>{_e(caption)}</caption><thead><tr>{head}</tr></thead>"
+        f"<table><caption>{esc(caption)}</caption><thead><tr>{head}</tr></thead>"
         f"<tbody>{''.join(body)}</tbody></table>"
     )
 
@@ -146,17 +150,17 @@ def document_html(doc: Document, data_doc: str = "") -> str:
     for i, t in enumerate(doc.tables):
         parts.append(_doc_table(t, f"{data_doc}-{i}" if data_doc else ""))
     if doc.notes:
-        parts.append('<ul class="notes">' + "".join(f"<li>{_e(n)}</li>" for n in doc.notes) + "</ul>")
+        parts.append('<ul class="notes">' + "".join(f"<li>{esc(n)}</li>" for n in doc.notes) + "</ul>")
     return "\n".join(parts)
 
 
 def _doc_table(t: Table, data_table: str) -> str:
     html = _table(t.title, t.headers, t.rows, t.numeric)
-    return html.replace("<table>", f'<table data-table="{_e(data_table)}">', 1) if data_table else html
+    return html.replace("<table>", f'<table data-table="{esc(data_table)}">', 1) if data_table else html
 
 
-def _figure(svg: str, caption: str = "") -> str:
-    cap = f"<figcaption>{_e(caption)}</figcaption>" if caption else ""
+def figure(svg: str, caption: str = "") -> str:
+    cap = f"<figcaption>{esc(caption)}</figcaption>" if caption else ""
     return f"<figure>{svg}{cap}</figure>"
 
 
@@ -170,13 +174,9 @@ def page(title: str, lang: str, body: str) -> str:
         f'<!DOCTYPE html>\n<html lang="{"zh-CN" if lang == "zh" else "en"}">\n'
         '<head>\n<meta charset="utf-8">\n'
         f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f'<meta name="generator" content="slaprobe {_e(__version__)}">\n'
-        f"<title>{_e(title)}</title>\n<style>\n{fonts}\n{CSS}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n"
+        f'<meta name="generator" content="slaprobe {esc(__version__)}">\n'
+        f"<title>{esc(title)}</title>\n<style>\n{fonts}\n{CSS}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n"
     )
-
-
-def _carrier_index(view: MonthView | YearView, carriers: Sequence[str]) -> dict[str, int]:
-    return {c: i for i, c in enumerate(carriers)}
 
 
 def _card(view: MonthView, g: GroupAvailability, lang: str, key: str) -> str:
@@ -201,7 +201,7 @@ def _card(view: MonthView, g: GroupAvailability, lang: str, key: str) -> str:
     ]
     if g.worst_terminal:
         worst = pct_of_value(g.worst_availability)
-        rows.append((L("worst"), _e(f"{g.worst_terminal} ({worst})")))
+        rows.append((L("worst"), esc(f"{g.worst_terminal} ({worst})")))
     carrier = key.split(":", 1)[1]
     if carrier in view.money_figures:
         gross, deducted, net = view.money_figures[carrier]
@@ -210,12 +210,13 @@ def _card(view: MonthView, g: GroupAvailability, lang: str, key: str) -> str:
             (L("deducted"), _fig(f"{key}:deducted", deducted)),
             (L("net"), _fig(f"{key}:net", net)),
         ]
-    dl = "".join(f"<dt>{_e(k)}</dt><dd>{v}</dd>" for k, v in rows)
+    dl = "".join(f"<dt>{esc(k)}</dt><dd>{v}</dd>" for k, v in rows)
     name = L("province") if g.dimension == "province" else view.name(g.key)
     return (
-        f'<div class="card" data-card="{_e(key)}"><h3>{_e(name)}</h3>'
+        f'<div class="card" data-card="{esc(key)}"><h3>{esc(name)}</h3>'
         f'<div class="{cls}">{_fig(f"{key}:availability", value or "", shown)}</div>'
-        f'<div class="sub">{_e(L("availability"))} · {_e(L("target"))} {_e(view.target_percent_text)}%</div>'
+        f'<div class="sub">{esc(L("availability"))} · {esc(L("target"))} '
+        f"{esc(view.target_percent_text)}%</div>"
         f"<dl>{dl}</dl></div>"
     )
 
@@ -228,24 +229,23 @@ def pct_of_value(value: float | None) -> str:
 def render_month(view: MonthView, lang: str = "zh") -> str:
     """The monthly report page (see the module doc); ``lang`` is "zh" or "en"."""
     L = lambda k, **kw: label(k, lang, **kw)  # noqa: E731
-    carriers = [g.key for g in view.carriers]
-    cidx = _carrier_index(view, carriers)
+    cidx = {g.key: i for i, g in enumerate(view.carriers)}  # palette index per carrier
     title = L("month.title", period=view.period)
     gen = local(view.generated_ns if view.generated_ns is not None else time.time_ns(), view.tz)
     days = month_days(view.start_ns, view.end_ns, view.tz)
     tz_name = view.rule.timezone
     out = [
-        f"<header><h1>{_e(title)}</h1>",
-        f'<p class="sub">{_e(L("subtitle", first=days[0], last=days[-1], tz=tz_name, generated=gen))}</p>',
+        f"<header><h1>{esc(title)}</h1>",
+        f'<p class="sub">{esc(L("subtitle", first=days[0], last=days[-1], tz=tz_name, generated=gen))}</p>',
     ]
     if view.source:
-        out.append(f'<p class="sub">{_e(L("source", source=view.source))}</p>')
+        out.append(f'<p class="sub">{esc(L("source", source=view.source))}</p>')
     out.append("</header>")
     # headline
     cards = [_card(view, view.province, lang, "province:all")]
     cards += [_card(view, g, lang, f"carrier:{g.key}") for g in view.carriers]
     out += [
-        f'<section id="headline"><h2>{_e(L("headline"))}</h2><div class="cards">',
+        f'<section id="headline"><h2>{esc(L("headline"))}</h2><div class="cards">',
         *cards,
         "</div></section>",
     ]
@@ -254,12 +254,12 @@ def render_month(view: MonthView, lang: str = "zh") -> str:
     out.append(_heatmap_section(view, lang, days, cidx))
     out.append(_outage_section(view, lang, cidx))
     out.append(_quality_section(view, lang, cidx))
-    out.append(f'<section id="money"><h2>{_e(L("money.title"))}</h2>')
+    out.append(f'<section id="money"><h2>{esc(L("money.title"))}</h2>')
     out.append(
-        document_html(view.money, "money") if view.money is not None else f"<p>{_e(L('money.none'))}</p>"
+        document_html(view.money, "money") if view.money is not None else f"<p>{esc(L('money.none'))}</p>"
     )
     out.append("</section>")
-    out.append(f"<footer>{_e(L('footer', version=__version__))}</footer>")
+    out.append(f"<footer>{esc(L('footer', version=__version__))}</footer>")
     return page(title, lang, "\n".join(out))
 
 
@@ -276,12 +276,12 @@ def _rule_section(view: MonthView, lang: str) -> str:
     share = "-" if not_judged is None else f"{not_judged}%"
     threshold = f"{r.threshold * 100:g}"
     parts = [
-        f'<section id="rule"><h2>{_e(L("rule.title"))}</h2>',
+        f'<section id="rule"><h2>{esc(L("rule.title"))}</h2>',
         "<p>"
-        + _e(L("rule.body", interval=interval, threshold=threshold, n=r.consecutive, preset=r.preset))
+        + esc(L("rule.body", interval=interval, threshold=threshold, n=r.consecutive, preset=r.preset))
         + "</p>",
-        f"<p>{_e(L('rule.unknown', unknown=duration(p.unknown_s, lang), share=share))}</p>",
-        f"<p>{_e(L('rule.maintenance', maintenance=duration(p.maintenance_s, lang)))}</p>",
+        f"<p>{esc(L('rule.unknown', unknown=duration(p.unknown_s, lang), share=share))}</p>",
+        f"<p>{esc(L('rule.maintenance', maintenance=duration(p.maintenance_s, lang)))}</p>",
     ]
     if view.exclusions:
         rows = [
@@ -290,8 +290,8 @@ def _rule_section(view: MonthView, lang: str) -> str:
         ]
         parts.append(_table(L("rule.exclusions"), [L("start"), L("end"), L("scope"), L("reason")], rows))
     else:
-        parts.append(f"<p>{_e(L('rule.no_exclusions'))}</p>")
-    parts.append(f"<p class=sub>{_e(L('rule.rounding'))}</p></section>")
+        parts.append(f"<p>{esc(L('rule.no_exclusions'))}</p>")
+    parts.append(f"<p class=sub>{esc(L('rule.rounding'))}</p></section>")
     return "\n".join(parts)
 
 
@@ -332,11 +332,11 @@ def _regions_section(view: MonthView, lang: str, cidx: dict[str, int]) -> str:
                 str(g.below_target),
             )
         )
-        attrs.append(f'data-key="region:{_e(g.key)}"')
+        attrs.append(f'data-key="region:{esc(g.key)}"')
     heads = [L(k) for k in ("region", "carrier", "terminals", "availability", "unavailable", "unknown")]
     heads += [L("outages"), L("below_target")]
     table = _table(L("regions.table"), heads, rows, {2, 3, 4, 5, 6, 7}, attrs)
-    return f'<section id="regions"><h2>{_e(L("regions.title"))}</h2>{_figure(svg)}{table}</section>'
+    return f'<section id="regions"><h2>{esc(L("regions.title"))}</h2>{figure(svg)}{table}</section>'
 
 
 def _region_order(view: MonthView, cidx: dict[str, int]) -> list[GroupAvailability]:
@@ -379,15 +379,15 @@ def _heatmap_section(view: MonthView, lang: str, days: list[dt.date], cidx: dict
         name="heatmap",
     )
     return (
-        f'<section id="heatmap"><h2>{_e(L("heatmap.title"))}</h2>{_figure(svg, L("heatmap.note"))}</section>'
+        f'<section id="heatmap"><h2>{esc(L("heatmap.title"))}</h2>{figure(svg, L("heatmap.note"))}</section>'
     )
 
 
 def _outage_section(view: MonthView, lang: str, cidx: dict[str, int]) -> str:
     L = lambda k, **kw: label(k, lang, **kw)  # noqa: E731
-    parts = [f'<section id="outages"><h2>{_e(L("timeline.title"))}</h2>']
+    parts = [f'<section id="outages"><h2>{esc(L("timeline.title"))}</h2>']
     if not view.outages:
-        parts.append(f"<p>{_e(L('timeline.none'))}</p></section>")
+        parts.append(f"<p>{esc(L('timeline.none'))}</p></section>")
         return "\n".join(parts)
     per_terminal: dict[str, list[Outage]] = {}
     for o in view.outages:
@@ -417,7 +417,7 @@ def _outage_section(view: MonthView, lang: str, cidx: dict[str, int]) -> str:
         name="timeline",
     )
     note = L("timeline.note", shown=len(shown), total=len(view.outages), terminals=len(per_terminal))
-    parts.append(_figure(svg, note))
+    parts.append(figure(svg, note))
     ordered = sorted(view.outages, key=lambda o: (o.start_ns, o.terminal))
     listed = ordered[:OUTAGE_ROWS]
     table_rows = [
@@ -431,11 +431,11 @@ def _outage_section(view: MonthView, lang: str, cidx: dict[str, int]) -> str:
         )
         for o in listed
     ]
-    attrs = [f'data-outage="{_e(o.terminal)}@{o.start_ns}" data-duration-s="{o.duration_s}"' for o in listed]
+    attrs = [f'data-outage="{esc(o.terminal)}@{o.start_ns}" data-duration-s="{o.duration_s}"' for o in listed]
     heads = [L(k) for k in ("terminal", "carrier", "region", "start", "end", "duration")]
     parts.append(_table(L("outages.table"), heads, table_rows, {5}, attrs))
     if len(ordered) > OUTAGE_ROWS:
-        parts.append(f"<p class=sub>{_e(L('outages.more', n=len(ordered) - OUTAGE_ROWS))}</p>")
+        parts.append(f"<p class=sub>{esc(L('outages.more', n=len(ordered) - OUTAGE_ROWS))}</p>")
     parts.append("</section>")
     return "\n".join(parts)
 
@@ -446,10 +446,10 @@ def _num(x: float) -> str:
 
 def _quality_section(view: MonthView, lang: str, cidx: dict[str, int]) -> str:
     L = lambda k, **kw: label(k, lang, **kw)  # noqa: E731
-    parts = [f'<section id="quality"><h2>{_e(L("quality.title"))}</h2>']
+    parts = [f'<section id="quality"><h2>{esc(L("quality.title"))}</h2>']
     qs = [q for q in view.quality if q.probes > 0]
     if not qs:
-        parts.append(f"<p>{_e(L('quality.none'))}</p></section>")
+        parts.append(f"<p>{esc(L('quality.none'))}</p></section>")
         return "\n".join(parts)
     figs = []
     for metric, key in (("rtt_ms", "quality.rtt"), ("jitter_ms", "quality.jitter")):
@@ -462,7 +462,7 @@ def _quality_section(view: MonthView, lang: str, cidx: dict[str, int]) -> str:
                 )
         if boxes:
             figs.append(
-                _figure(
+                figure(
                     charts.distribution_boxes(
                         boxes,
                         title=L(key),
@@ -480,7 +480,7 @@ def _quality_section(view: MonthView, lang: str, cidx: dict[str, int]) -> str:
         name="loss",
     )
     parts.append('<div class="pair">' + "".join(figs) + "</div>")
-    parts.append(_figure(loss_svg, L("quality.note")))
+    parts.append(figure(loss_svg, L("quality.note")))
     rows = []
     for q in qs:
         for metric, key in (("rtt_ms", "quality.rtt"), ("jitter_ms", "quality.jitter")):
@@ -509,65 +509,10 @@ def _quality_section(view: MonthView, lang: str, cidx: dict[str, int]) -> str:
     return "\n".join(parts)
 
 
-def render_year(view: YearView, lang: str = "zh") -> str:
-    """The year's report: monthly availability per carrier, coverage, the evaluation and money tables."""
-    L = lambda k, **kw: label(k, lang, **kw)  # noqa: E731
-    title = L("year.title", year=view.year)
-    gen = dt.datetime.fromtimestamp((view.generated_ns or time.time_ns()) / 1e9, dt.UTC).strftime(
-        "%Y-%m-%d %H:%M UTC"
+def render_document(doc: Document, lang: str = "zh") -> str:
+    """Any money / evaluation ``Document`` as a page of its own (``slaprobe reconcile --format html``)."""
+    body = (
+        f"<header><h1>{esc(doc.title)}</h1></header>\n{document_html(doc, 'doc')}\n"
+        f"<footer>{esc(label('footer', lang, version=__version__))}</footer>"
     )
-    months = sorted({m for s in view.series for m, _, _ in s.months})
-    target = float(view.target_percent)
-    series = []
-    rows, attrs = [], []
-    for i, s in enumerate(view.series):
-        by_month = {m: (a, u) for m, a, u in s.months}
-        values = []
-        for m in months:
-            a, u = by_month.get(m, (0, 0))
-            values.append(None if a + u == 0 else 100.0 * a / (a + u))
-            value = pct_of(a, u)
-            rows.append((view.name(s.key), m, "-" if value is None else value + "%", duration(u, lang)))
-            attrs.append(f'data-key="{_e(s.key)}@{m}"')
-        series.append((view.name(s.key), values, i))
-    out = [f"<header><h1>{_e(title)}</h1><p class=sub>{_e(gen)}</p></header>"]
-    out.append(f'<section id="months"><h2>{_e(L("months.title"))}</h2>')
-    out.append(
-        _figure(
-            charts.monthly_lines(
-                months,
-                series,
-                target,
-                title=L("months.chart"),
-                ylabel=L("availability") + " (%)",
-                target_label=L("target_line", v=percent_text(view.target_percent)),
-                name="months",
-            )
-        )
-    )
-    out.append(
-        _table(
-            L("months.table"),
-            [L("carrier"), L("month"), L("availability"), L("unavailable")],
-            rows,
-            {2, 3},
-            attrs,
-        )
-    )
-    out.append("</section>")
-    out.append(f'<section id="evaluation"><h2>{_e(L("evaluation.title"))}</h2>')
-    if view.coverage:
-        out.append(
-            _figure(
-                charts.coverage_bars(
-                    view.coverage, title=L("coverage.chart"), planned_label=L("planned"), open_label=L("open")
-                )
-            )
-        )
-    out.append(document_html(view.evaluation, "evaluation"))
-    out.append("</section>")
-    if view.money is not None:
-        money = document_html(view.money, "money")
-        out.append(f'<section id="money"><h2>{_e(L("money.title"))}</h2>{money}</section>')
-    out.append(f"<footer>{_e(L('footer', version=__version__))}</footer>")
-    return page(title, lang, "\n".join(out))
+    return page(doc.title, lang, body)

@@ -69,7 +69,6 @@ _LABELS: dict[str, tuple[str, str]] = {
     ),
     "rule.no_exclusions": ("No maintenance window was announced in the period.", "本期无公告的维护时段。"),
     "rule.exclusions": ("Excluded periods", "不计入的时段"),
-    "scope": ("Scope", "范围"),
     "reason": ("Reason", "原因"),
     "rule.rounding": (
         "Availability is printed rounded half-to-even to 4 decimals, as in every other format of this "
@@ -126,6 +125,11 @@ _LABELS: dict[str, tuple[str, str]] = {
         "No contract was given: deductions and reconciliation are not part of this report.",
         "未提供合同文件：本报告不含扣减与对账。",
     ),
+    "money.year": (
+        "The year's reconciliation needs all twelve months in the availability file; it is left out.",
+        "全年对账需要可用性文件包含全部12个月的数据，此处从略。",
+    ),
+    "scope": ("Scope", "范围"),
     "band.below": ("< {v}", "< {v}"),
     "band.range": ("{lo}–{hi}", "{lo}–{hi}"),
     "band.target": ("≥ {v} (target)", "≥ {v}（目标）"),
@@ -133,7 +137,8 @@ _LABELS: dict[str, tuple[str, str]] = {
     "percent": ("%", "%"),
     "months.chart": ("Availability by month (%)", "逐月可用性（%）"),
     "months.title": ("Availability by month", "逐月可用性"),
-    "months.table": ("Availability by month", "逐月可用性明细"),
+    "months.table": ("Availability by month (%)", "逐月可用性（%）"),
+    "months.down": ("Unavailable time by month (h)", "逐月不可用时长（小时）"),
     "month": ("Month", "月份"),
     "coverage.chart": ("Planned and open terminals by level", "各层级计划与开通终端数"),
     "planned": ("Planned", "计划数"),
@@ -161,10 +166,10 @@ def carrier_name(carrier: str, lang: str) -> str:
 
 
 def label(key: str, lang: str, **values: object) -> str:
-    """The label in ``lang`` ("zh" or "en"), formatted with ``values``; an unknown key shows itself."""
-    en, zh = _LABELS.get(key, (key, key))
+    """The label in ``lang`` ("zh" or "en"), formatted with ``values``. An unknown key raises KeyError
+    naming it: a typo in the page must fail the tests, not print a key to a finance officer."""
+    try:
+        en, zh = _LABELS[key]
+    except KeyError:
+        raise KeyError(f"no HTML report label {key!r}") from None
     return (zh if lang == "zh" else en).format(**values)
-
-
-def has(key: str) -> bool:
-    return key in _LABELS

@@ -27,7 +27,6 @@ import numpy as np
 
 from slaprobe import sample_network
 from slaprobe.config import Config
-from slaprobe.inventory import load_inventory
 from slaprobe.report.i18n_html import carrier_name
 from slaprobe.report.i18n_money import label as money_label
 from slaprobe.report.money_table import Document, table
@@ -44,15 +43,15 @@ from slaprobe.report.view import (
 from slaprobe.sla.availability import evaluate_terminal
 from slaprobe.sla.contract import join_incidents, settle_month
 from slaprobe.sla.contract_config import Contract, load_contract
-from slaprobe.sla.engine import MonthReport, compute_month, gather_inputs, month_period, window_for
+from slaprobe.sla.engine import MonthReport, compute_month, gather_inputs, window_for
 from slaprobe.sla.inputs import SlaInputs
 from slaprobe.sla.intervals import prepare
 from slaprobe.sla.kpi import percentile_from_hist
-from slaprobe.sla.maintenance import MaintenanceWindow, load_maintenance
+from slaprobe.sla.maintenance import MaintenanceWindow
 from slaprobe.sla.periods import Month, Period
 from slaprobe.sla.reconcile import CarrierSettlement, MonthlyAvailability, Reconciliation, reconcile
 from slaprobe.sla.types import TerminalAvailability
-from slaprobe.sla_report import ReportRequest, open_source, rule_for, tier_targets
+from slaprobe.sla_report import ReportRequest, open_source, resolve_request, tier_targets
 from slaprobe.terminal import Terminal
 
 
@@ -236,15 +235,18 @@ def _month_settlement(rec: Reconciliation, lang: str, report: MonthReport) -> Do
     deductions = table(
         L("deductions"), [L(k) for k in ("carrier", "terminal", "kind", "reason", "amount")], ded_rows, (4,)
     )
-    notes = (
+    notes = [
         L(
             "note.rounding",
             currency=c.currency,
             quantum=c.rounding.quantum,
             mode=L(f"mode.{c.rounding.mode.value}"),
-        ),
-    )
-    return Document(str(rec.period.label), (summary, deductions), notes)
+        )
+    ]
+    unjudged = sum(len(cs.unjudged) for cs in rec.carriers)
+    if unjudged:
+        notes.append(L("note.unjudged", n=unjudged))
+    return Document(str(rec.period.label), (summary, deductions), tuple(notes))
 
 
 def month_view(
@@ -320,21 +322,16 @@ def build_month_view(
     """``slaprobe report --format html``: the same inputs as ``sla_report.build_report``, kept for the
     per-day verdicts, plus the money of the month when the config names a contract. Returns the view
     and the report it shows (what ``build_report`` would have returned)."""
-    rule = rule_for(config, req.preset)
-    period = month_period(req.month, config.sla.timezone)
-    inventory = load_inventory(req.inventory or config.resolve(config.inventory))
-    maint_path = req.maintenance or (
-        config.resolve(config.sla.maintenance) if config.sla.maintenance else None
-    )
-    windows = load_maintenance(maint_path, period.tz) if maint_path else ()
+    r = resolve_request(config, req)
     with open_source(config, req.store, req.journal) as source:
-        inputs = gather_inputs(source, rule, period)
-    full = compute_month(inventory.terminals, rule, period, inputs, windows, tier_targets(config))
+        inputs = gather_inputs(source, r.rule, r.period)
+    terminals, windows = r.inventory.terminals, r.windows
+    full = compute_month(terminals, r.rule, r.period, inputs, windows, tier_targets(config))
     report = full.filtered(carrier=req.carrier, region=req.region)
-    states = interval_states(report, inventory.terminals, inputs, windows)
+    states = interval_states(report, terminals, inputs, windows)
     contract = load_contract(config.resolve(config.sla.contract)) if config.sla.contract else None
     money = None
     if contract is not None and not report.filters:
-        money = month_money(contract, inventory.terminals, full, lang, read_handover(handover))
+        money = month_money(contract, terminals, full, lang, read_handover(handover))
     view = month_view(report, lang, states=states, maintenance=windows, contract=contract, money=money)
     return view, report

@@ -13,7 +13,7 @@ JSON report prints: a percentage is made from the same two integers by the same 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -240,11 +240,3 @@ def month_days(start_ns: int, end_ns: int, tz: dt.tzinfo) -> list[dt.date]:
     first = dt.datetime.fromtimestamp(start_ns // 1_000_000_000, tz).date()
     last = dt.datetime.fromtimestamp((end_ns - 1) // 1_000_000_000, tz).date()
     return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
-
-
-def groups_in(cells: Iterable[DayCell]) -> list[str]:
-    return sorted({c.group for c in cells})
-
-
-def by_key(groups: Sequence[GroupAvailability]) -> dict[str, GroupAvailability]:
-    return {g.key: g for g in groups}

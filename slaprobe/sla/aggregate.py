@@ -17,10 +17,8 @@ from fractions import Fraction
 
 import numpy as np
 
-from slaprobe.sla.inputs import RollupColumns
-from slaprobe.sla.intervals import _kind_mask
+from slaprobe.sla.inputs import RollupSummary
 from slaprobe.sla.kpi import HIST_DTYPE, N_BUCKETS, SCALARS, QualityAccumulator
-from slaprobe.sla.rule import Rule
 from slaprobe.sla.types import GroupAvailability, TerminalAvailability
 from slaprobe.terminal import Terminal
 
@@ -60,31 +58,20 @@ class QualityTable:
         return acc
 
 
-def quality_table(
-    rule: Rule, terminals: Sequence[Terminal], rollups: RollupColumns, start_ns: int, end_ns: int
-) -> QualityTable:
+def quality_table(terminals: Sequence[Terminal], rollups: RollupSummary) -> QualityTable:
+    """The period's KPI sums of ``terminals`` (in that order) from the reduced rollups."""
+    index = {name: i for i, name in enumerate(rollups.terminals)}
+    rows = np.array([index.get(t.id, -1) for t in terminals], dtype=np.int64)
+    have = rows >= 0
     n_t = len(terminals)
-    index = {t.id: i for i, t in enumerate(terminals)}
-    scalars = {name: np.zeros(n_t, dtype=np.int64) for name in SCALARS}
+    sc = np.zeros((n_t, len(SCALARS)), dtype=np.int64)
     rtt = np.zeros((n_t, N_BUCKETS), dtype=np.int64)
     jit = np.zeros((n_t, N_BUCKETS), dtype=np.int64)
-    if len(rollups):
-        t_map = np.array([index.get(n, -1) for n in rollups.terminals], dtype=np.int64)
-        row_t = t_map[rollups.t]
-        ok = (row_t >= 0) & (rollups.hour_ns >= start_ns) & (rollups.hour_ns < end_ns)
-        ok &= _kind_mask(rule, rollups.k)
-        for name in SCALARS:
-            # float64 sums of integers are exact below 2**53 (a month of counts is far below)
-            sums = np.bincount(row_t[ok], weights=rollups.scalars[name][ok], minlength=n_t)
-            scalars[name] += np.rint(sums).astype(np.int64)
-        pairs = ((rollups.rtt_row, rollups.rtt_hist, rtt), (rollups.jit_row, rollups.jit_hist, jit))
-        for hist_rows, hist, dense in pairs:
-            if len(hist_rows):
-                sel = ok[hist_rows]
-                tt = row_t[hist_rows[sel]]
-                h = hist[sel]
-                np.add.at(dense, (tt, h["bucket"].astype(np.int64)), h["count"].astype(np.int64))
-    return QualityTable(scalars, rtt, jit)
+    if len(rollups.scalars) and have.any():
+        sc[have] = rollups.scalars[rows[have]]
+        rtt[have] = rollups.rtt[rows[have]]
+        jit[have] = rollups.jit[rows[have]]
+    return QualityTable({name: sc[:, k] for k, name in enumerate(SCALARS)}, rtt, jit)
 
 
 def _key(t: Terminal, dimension: str) -> str:
@@ -167,7 +154,7 @@ def aggregate(
 
     out: list[GroupAvailability] = []
     for dimension in dimensions:
-        members: dict[str, list[int]] = {}
+        members: dict[str, list[int]] = {PROVINCE_KEY: []} if dimension == "province" else {}
         for i, t in enumerate(terminals):
             members.setdefault(_key(t, dimension), []).append(i)
         for key in sorted(members):

@@ -212,7 +212,7 @@ def compute_month(
     keep = [k for k, r in enumerate(results) if r.in_service_s > 0]
     in_service = tuple(in_service[k] for k in keep)
     results = [results[k] for k in keep]
-    quality = quality_table(rule, in_service, inputs.rollups, period.start_ns, period.end_ns)
+    quality = quality_table(in_service, inputs.rollups)
     results = [_with_quality(r, quality, k) for k, r in enumerate(results)]
     outages = sorted((o for r in results for o in r.outages), key=lambda o: (o.start_ns, o.terminal))
     mass = {v: int(prepared.mass[vi, first:end].sum()) for vi, v in enumerate(prepared.vantages)}
@@ -242,18 +242,14 @@ def rule_kinds(rule: Rule) -> tuple[ProbeKind, ...]:
     return rule.kinds or tuple(ProbeKind)
 
 
-def gather_inputs(source: SlaSource, rule: Rule, period: Period) -> SlaInputs:
+def gather_inputs(source: SlaSource, terminals: Sequence[Terminal], rule: Rule, period: Period) -> SlaInputs:
     """Ask a store for what ``compute_month`` needs (problem rows, rollups, heartbeats, pooled hours)."""
     window = window_for(rule, period)
     kinds = rule_kinds(rule)
     problems = source.problem_samples(window.start_ns, window.end_ns, kinds)
-    rollups = source.rollups(window.start_ns, window.end_ns, kinds)
-    heartbeats = tuple(
-        sorted(
-            source.sla_heartbeats(window.start_ns - HEARTBEAT_LEAD_NS, window.end_ns),
-            key=lambda h: (h.vantage, h.group, h.time_ns),
-        )
-    )
+    ids = sorted(t.id for t in terminals)
+    rollups = source.rollups(window.start_ns, window.end_ns, kinds, ids, (period.start_ns, period.end_ns))
+    heartbeats = source.sla_heartbeats(window.start_ns - HEARTBEAT_LEAD_NS, window.end_ns)
     keys = pooling_keys(rule, problems, rollups)
     details = source.hour_samples(keys, kinds) if keys else SampleColumns.empty()
     return SlaInputs(window.start_ns, window.end_ns, problems, rollups, heartbeats, details)
@@ -269,5 +265,5 @@ def report_month(
     default_target: float | None = None,
     **kwargs: Any,
 ) -> MonthReport:
-    inputs = gather_inputs(source, rule, period)
+    inputs = gather_inputs(source, terminals, rule, period)
     return compute_month(terminals, rule, period, inputs, maintenance, targets, default_target, **kwargs)

@@ -17,14 +17,14 @@ different codes, the engine only ever compares names.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from slaprobe.model import Heartbeat, Outcome, ProbeKind, Sample
-from slaprobe.sla.kpi import HIST_DTYPE, SCALARS, RollupRow
+from slaprobe.sla.rollups import RollupSummary
 
 KIND_CODES: tuple[ProbeKind, ...] = tuple(ProbeKind)
 UNMEASURED_ERRORS: frozenset[str] = frozenset(o.value for o in Outcome if not o.measured)
@@ -68,6 +68,45 @@ class SampleColumns:
     @staticmethod
     def empty() -> SampleColumns:
         return SampleColumnsBuilder().build()
+
+    @staticmethod
+    def from_series_rows(
+        rows: Sequence[tuple[int, int, int | None, int | None, str]],
+        series: dict[int, tuple[str, str, str]],
+    ) -> SampleColumns:
+        """Vectorised: rows of (series id, time_ns, sent, received, error) + series id -> names."""
+        ids = sorted(series)
+        terminals = sorted({series[i][0] for i in ids})
+        vantages = sorted({series[i][1] for i in ids})
+        t_code = {n: k for k, n in enumerate(terminals)}
+        v_code = {n: k for k, n in enumerate(vantages)}
+        k_code = {kind.value: k for k, kind in enumerate(KIND_CODES)}
+        size = (max(ids) + 1) if ids else 1
+        lut = np.full((size, 3), -1, dtype=np.int64)
+        for i in ids:
+            t, v, k = series[i]
+            lut[i] = (t_code[t], v_code[v], k_code[k])
+        if not rows:
+            return SampleColumns.empty()
+        sid, time_ns, sent, received, error = zip(*rows, strict=True)
+        sid_a = np.array(sid, dtype=np.int64)
+        known = (sid_a < size) & (lut[np.minimum(sid_a, size - 1), 0] >= 0)
+        codes = lut[sid_a[known]]
+        sent_a = np.array([x or 0 for x in sent], dtype=np.int64)[known]
+        recv_a = np.array([x or 0 for x in received], dtype=np.int64)[known]
+        unmeasured = np.isin(np.array(error, dtype=object)[known], list(UNMEASURED_ERRORS))
+        measured = (sent_a > 0) & ~unmeasured
+        return SampleColumns(
+            terminals=tuple(terminals),
+            vantages=tuple(vantages),
+            t=codes[:, 0].astype(np.int32),
+            v=codes[:, 1].astype(np.int32),
+            k=codes[:, 2].astype(np.int8),
+            time_ns=np.array(time_ns, dtype=np.int64)[known],
+            sent=np.where(measured, sent_a, 0),
+            received=np.where(measured, np.minimum(recv_a, sent_a), 0),
+            measured=measured,
+        )
 
 
 class SampleColumnsBuilder:
@@ -156,101 +195,47 @@ def concat_samples(parts: Sequence[SampleColumns]) -> SampleColumns:
 
 
 @dataclass(frozen=True, slots=True)
-class RollupColumns:
-    """Hourly rollup rows, columnar. Histogram entries point at their row by index."""
+class HeartbeatColumns:
+    """Heartbeats reduced to what coverage needs (one row per probe host, group and cycle)."""
 
-    terminals: tuple[str, ...]
     vantages: tuple[str, ...]
-    t: np.ndarray  # int32
-    v: np.ndarray  # int32
-    k: np.ndarray  # int8
-    hour_ns: np.ndarray  # int64
-    scalars: dict[str, np.ndarray]  # SCALARS name -> int64 per row
-    rtt_row: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    rtt_hist: np.ndarray = field(default_factory=lambda: np.zeros(0, HIST_DTYPE))
-    jit_row: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    jit_hist: np.ndarray = field(default_factory=lambda: np.zeros(0, HIST_DTYPE))
+    groups: tuple[str, ...]
+    v: np.ndarray  # int32 code into vantages
+    g: np.ndarray  # int32 code into groups
+    time_ns: np.ndarray  # int64
+    interval_s: np.ndarray  # float64
+    trusted: np.ndarray  # bool: reference targets not all failed, and probed something if anything was due
 
     def __len__(self) -> int:
-        return len(self.hour_ns)
+        return len(self.time_ns)
 
 
-class RollupColumnsBuilder:
-    """Accumulates rollup rows; histograms arrive as packed bytes (the stored form) and are decoded once."""
-
-    def __init__(self) -> None:
-        self.terminals = Names()
-        self.vantages = Names()
-        self._t: list[int] = []
-        self._v: list[int] = []
-        self._k: list[int] = []
-        self._hour: list[int] = []
-        self._scalars: dict[str, list[int]] = {n: [] for n in SCALARS}
-        self._rtt: list[bytes] = []
-        self._jit: list[bytes] = []
-        self._kind_index = {kind: i for i, kind in enumerate(KIND_CODES)}
-
-    def add(
-        self,
-        terminal: str,
-        vantage: str,
-        kind: ProbeKind | str,
-        hour_ns: int,
-        scalars: Sequence[int],
-        rtt_hist: bytes,
-        jit_hist: bytes,
-    ) -> None:
-        self._t.append(self.terminals.code(terminal))
-        self._v.append(self.vantages.code(vantage))
-        self._k.append(self._kind_index[ProbeKind(kind)])
-        self._hour.append(hour_ns)
-        for name, value in zip(SCALARS, scalars, strict=True):
-            self._scalars[name].append(int(value or 0))
-        self._rtt.append(rtt_hist or b"")
-        self._jit.append(jit_hist or b"")
-
-    def add_row(self, row: RollupRow) -> None:
-        from slaprobe.sla.kpi import pack_hist
-
-        self.add(
-            row.terminal,
-            row.vantage,
-            row.kind,
-            row.hour_ns,
-            [getattr(row, n) for n in SCALARS],
-            pack_hist(row.rtt_hist),
-            pack_hist(row.jit_hist),
-        )
-
-    def build(self) -> RollupColumns:
-        def decode(blobs: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
-            sizes = np.fromiter((len(b) for b in blobs), dtype=np.int64, count=len(blobs))
-            hist = np.frombuffer(b"".join(blobs), dtype=HIST_DTYPE)
-            rows = np.repeat(np.arange(len(blobs), dtype=np.int64), sizes // HIST_DTYPE.itemsize)
-            return rows, hist
-
-        rtt_row, rtt_hist = decode(self._rtt)
-        jit_row, jit_hist = decode(self._jit)
-        return RollupColumns(
-            terminals=tuple(self.terminals.names),
-            vantages=tuple(self.vantages.names),
-            t=np.array(self._t, dtype=np.int32),
-            v=np.array(self._v, dtype=np.int32),
-            k=np.array(self._k, dtype=np.int8),
-            hour_ns=np.array(self._hour, dtype=np.int64),
-            scalars={n: np.array(vals, dtype=np.int64) for n, vals in self._scalars.items()},
-            rtt_row=rtt_row,
-            rtt_hist=rtt_hist,
-            jit_row=jit_row,
-            jit_hist=jit_hist,
-        )
+def heartbeat_columns(
+    rows: Iterable[tuple[int, str, str, float, int, int, int, int]],
+) -> HeartbeatColumns:
+    """From (time_ns, vantage, group, interval_s, due, probed, reference_ok, reference_total) tuples."""
+    cols = list(zip(*rows, strict=True)) or [()] * 8
+    vantages, v = np.unique(np.array(cols[1], dtype=object).astype(str), return_inverse=True)
+    groups, g = np.unique(np.array(cols[2], dtype=object).astype(str), return_inverse=True)
+    due, probed = np.array(cols[4], dtype=np.int64), np.array(cols[5], dtype=np.int64)
+    ref_ok, ref_total = np.array(cols[6], dtype=np.int64), np.array(cols[7], dtype=np.int64)
+    healthy = ~((ref_total > 0) & (ref_ok == 0))  # Heartbeat.healthy
+    return HeartbeatColumns(
+        tuple(str(x) for x in vantages),
+        tuple(str(x) for x in groups),
+        v.astype(np.int32),
+        g.astype(np.int32),
+        np.array(cols[0], dtype=np.int64),
+        np.array(cols[3], dtype=np.float64),
+        healthy & ((due <= 0) | (probed > 0)),
+    )
 
 
-def rollup_columns(rows: Iterable[RollupRow]) -> RollupColumns:
-    b = RollupColumnsBuilder()
-    for r in rows:
-        b.add_row(r)
-    return b.build()
+def heartbeats_to_columns(heartbeats: Iterable[Heartbeat]) -> HeartbeatColumns:
+    return heartbeat_columns(
+        (h.time_ns, h.vantage, h.group, h.interval_s, h.due, h.probed, h.reference_ok, h.reference_total)
+        for h in heartbeats
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,8 +245,8 @@ class SlaInputs:
     start_ns: int
     end_ns: int
     problems: SampleColumns
-    rollups: RollupColumns
-    heartbeats: tuple[Heartbeat, ...]
+    rollups: RollupSummary
+    heartbeats: HeartbeatColumns
     details: SampleColumns = field(default_factory=SampleColumns.empty)
 
 
@@ -273,11 +258,21 @@ class SlaSource(Protocol):
         """Samples of ``kinds`` with lost > 0 or not measured, start_ns <= time < end_ns."""
         ...
 
-    def rollups(self, start_ns: int, end_ns: int, kinds: Sequence[ProbeKind]) -> RollupColumns:
-        """Hourly rollup rows of ``kinds`` with start_ns <= hour < end_ns (hour-aligned bounds)."""
+    def rollups(
+        self,
+        start_ns: int,
+        end_ns: int,
+        kinds: Sequence[ProbeKind],
+        terminals: Sequence[str],
+        period: tuple[int, int],
+    ) -> RollupSummary:
+        """Rollup rows of ``kinds`` and ``terminals`` with start_ns <= hour < end_ns, reduced
+        (:class:`RollupReducer`); KPI sums over ``period`` (start_ns, end_ns)."""
         ...
 
-    def sla_heartbeats(self, start_ns: int, end_ns: int) -> Iterator[Heartbeat]: ...
+    def sla_heartbeats(self, start_ns: int, end_ns: int) -> HeartbeatColumns:
+        """Heartbeats with start_ns <= time < end_ns."""
+        ...
 
     def hour_samples(self, keys: Sequence[tuple[str, int]], kinds: Sequence[ProbeKind]) -> SampleColumns:
         """Every sample of ``kinds`` of each (terminal, hour_ns) key."""

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from slaprobe.model import NS_PER_MS, NS_PER_S
-from slaprobe.sla.inputs import KIND_CODES, RollupColumns, SampleColumns, SlaInputs, concat_samples
+from slaprobe.sla.inputs import KIND_CODES, RollupSummary, SampleColumns, SlaInputs, concat_samples
 from slaprobe.sla.kpi import HOUR_NS
 from slaprobe.sla.rule import Rule
 from slaprobe.terminal import Terminal
@@ -78,7 +78,7 @@ def _kind_mask(rule: Rule, k: np.ndarray) -> np.ndarray:
     return wanted[k.astype(np.int64)] if len(k) else np.zeros(0, dtype=bool)
 
 
-def pooling_keys(rule: Rule, problems: SampleColumns, rollups: RollupColumns) -> list[tuple[str, int]]:
+def pooling_keys(rule: Rule, problems: SampleColumns, rollups: RollupSummary) -> list[tuple[str, int]]:
     """(terminal, hour_ns) whose high-loss rows may share an interval with other samples: fetch them all."""
     if not len(problems) or not len(rollups):
         return []
@@ -86,29 +86,22 @@ def pooling_keys(rule: Rule, problems: SampleColumns, rollups: RollupColumns) ->
     hi = _kind_mask(rule, problems.k) & problems.measured & high_loss(rule, problems.sent, problems.received)
     if not hi.any():
         return []
-    # candidate keys in the rollup's own codes: (terminal, vantage, absolute hour)
     t_code = {n: i for i, n in enumerate(rollups.terminals)}
     v_code = {n: i for i, n in enumerate(rollups.vantages)}
-    n_v = max(len(rollups.vantages), 1)
-    cand: set[int] = set()
-    for i in np.flatnonzero(hi).tolist():
-        t = t_code.get(problems.terminals[problems.t[i]])
-        v = v_code.get(problems.vantages[problems.v[i]])
-        if t is not None and v is not None:
-            cand.add((t * n_v + v) * 2**32 + int(problems.time_ns[i] // HOUR_NS))
-    if not cand:
-        return []
-    keys = (rollups.t.astype(np.int64) * n_v + rollups.v) * 2**32 + rollups.hour_ns // HOUR_NS
-    rows = np.flatnonzero(np.isin(keys, np.fromiter(cand, dtype=np.int64)) & _kind_mask(rule, rollups.k))
-    totals: dict[int, int] = {}
-    for i in rows.tolist():
-        totals[int(keys[i])] = totals.get(int(keys[i]), 0) + int(rollups.scalars["samples"][i])
-    out = {
-        (rollups.terminals[key // 2**32 // n_v], (key % 2**32) * HOUR_NS)
-        for key, total in totals.items()
-        if total > per_hour
-    }
-    return sorted(out)
+    t_map = np.array([t_code.get(n, -1) for n in problems.terminals], dtype=np.int64)
+    v_map = np.array([v_code.get(n, -1) for n in problems.vantages], dtype=np.int64)
+    rows = np.flatnonzero(hi)
+    t, v = t_map[problems.t[rows]], v_map[problems.v[rows]]
+    h = (problems.time_ns[rows] - rollups.start_ns) // HOUR_NS
+    ok = (t >= 0) & (v >= 0) & (h >= 0) & (h < rollups.counts.shape[2])
+    rows, t, v, h = rows[ok], t[ok], v[ok], h[ok]
+    many = rollups.counts[t, v, h] > per_hour
+    return sorted(
+        {
+            (rollups.terminals[int(ti)], rollups.start_ns + int(hi_) * HOUR_NS)
+            for ti, hi_ in zip(t[many], h[many], strict=True)
+        }
+    )
 
 
 @dataclass(slots=True)
@@ -140,41 +133,44 @@ class Prepared:
 
 def _coverage(
     rule: Rule, window: Window, inputs: SlaInputs, vantage_index: dict[str, int], warnings: list[str]
-):
-    spans: dict[tuple[int, str], list[tuple[int, int]]] = {}
-    long_cycles: set[tuple[str, str]] = set()
-    grace_ns = round(rule.heartbeat_grace_s * NS_PER_S)
-    for hb in inputs.heartbeats:
-        if hb.interval_s > rule.interval_s:
-            long_cycles.add((hb.vantage, hb.group))
-            continue
-        if not hb.healthy or (hb.due > 0 and hb.probed <= 0):
-            continue
-        start = hb.time_ns - hb.time_ns % NS_PER_MS
-        end = start + round(hb.interval_s * NS_PER_S) + grace_ns
-        spans.setdefault((vantage_index[hb.vantage], hb.group), []).append((start, end))
-    for vantage, group in sorted(long_cycles):
-        warnings.append(
-            f"vantage {vantage} group {group}: probing cycle longer than Δt {rule.interval_s} s; "
-            "its heartbeats vouch for no interval (choose a longer Δt)"
-        )
+) -> dict[tuple[int, str], np.ndarray]:
+    """Per (vantage, group): intervals wholly covered by the union of trusted heartbeat spans."""
+    hb = inputs.heartbeats
     coverage: dict[tuple[int, str], np.ndarray] = {}
-    for key, items in spans.items():
-        arr = np.array(sorted(items), dtype=np.int64)
-        starts, ends = arr[:, 0], arr[:, 1]
+    if not len(hb):
+        return coverage
+    long = hb.interval_s > rule.interval_s
+
+    def pairs(mask: np.ndarray) -> list[tuple[int, int]]:
+        codes = np.unique(hb.v[mask].astype(np.int64) * len(hb.groups) + hb.g[mask])
+        return [(int(c) // len(hb.groups), int(c) % len(hb.groups)) for c in codes]
+
+    for code in pairs(long):
+        warnings.append(
+            f"vantage {hb.vantages[code[0]]} group {hb.groups[code[1]]}: probing cycle longer than Δt "
+            f"{rule.interval_s} s; its heartbeats vouch for no interval (choose a longer Δt)"
+        )
+    use = hb.trusted & ~long
+    grace_ns = round(rule.heartbeat_grace_s * NS_PER_S)
+    starts_all = hb.time_ns - hb.time_ns % NS_PER_MS
+    ends_all = starts_all + np.round(hb.interval_s * NS_PER_S).astype(np.int64) + grace_ns
+    for vc, gc in pairs(use):
+        sel = use & (hb.v == vc) & (hb.g == gc)
+        order = np.lexsort((ends_all[sel], starts_all[sel]))
+        starts, ends = starts_all[sel][order], ends_all[sel][order]
         reach = np.maximum.accumulate(ends)
-        new_seg = np.ones(len(arr), dtype=bool)
+        new_seg = np.ones(len(starts), dtype=bool)
         new_seg[1:] = starts[1:] > reach[:-1]
         seg_first = np.flatnonzero(new_seg)
         seg_start = starts[seg_first]
-        seg_end = reach[np.append(seg_first[1:] - 1, len(arr) - 1)]
-        cov = np.zeros(window.count, dtype=bool)
-        first = np.maximum(0, -(-(seg_start - window.start_ns) // window.interval_ns))
-        last = np.minimum(window.count, (seg_end - window.start_ns) // window.interval_ns)
-        for a, b in zip(first.tolist(), last.tolist(), strict=True):
-            if b > a:
-                cov[a:b] = True
-        coverage[key] = cov
+        seg_end = reach[np.append(seg_first[1:] - 1, len(starts) - 1)]
+        first = np.clip(-(-(seg_start - window.start_ns) // window.interval_ns), 0, window.count)
+        last = np.clip((seg_end - window.start_ns) // window.interval_ns, 0, window.count)
+        ok = last > first
+        diff = np.zeros(window.count + 1, dtype=np.int64)
+        np.add.at(diff, first[ok], 1)
+        np.add.at(diff, last[ok], -1)
+        coverage[(vantage_index[hb.vantages[vc]], hb.groups[gc])] = np.cumsum(diff[:-1]) > 0
     return coverage
 
 
@@ -196,24 +192,31 @@ def prepare(rule: Rule, window: Window, terminals: Sequence[Terminal], inputs: S
     warnings: list[str] = []
     terms = tuple(terminals)
     term_index = {t.id: i for i, t in enumerate(terms)}
-    names = {hb.vantage for hb in inputs.heartbeats}
+    names = set(inputs.heartbeats.vantages)
     names |= set(inputs.problems.vantages) | set(inputs.rollups.vantages) | set(inputs.details.vantages)
     vantages = tuple(sorted(names))
     v_index = {v: i for i, v in enumerate(vantages)}
     n_t, n_v = len(terms), len(vantages)
 
     coverage = _coverage(rule, window, inputs, v_index, warnings)
+    if len(inputs.heartbeats) and not len(inputs.rollups):
+        warnings.append(
+            "the store has heartbeats but no sla_hourly rollups for this period: no vantage can vouch for "
+            "any terminal, every interval is UNKNOWN (InfluxDB: the shipper forwards sla_hourly)"
+        )
 
-    # membership from rollups
+    # membership from rollups: the vantage probed the terminal in that hour
     r = inputs.rollups
     member = np.zeros((n_t, n_v, window.hours), dtype=bool)
     if len(r):
         t_map = np.array([term_index.get(n, -1) for n in r.terminals], dtype=np.int64)
         v_map = np.array([v_index[n] for n in r.vantages], dtype=np.int64)
-        ti, vi = t_map[r.t], v_map[r.v]
-        h = (r.hour_ns - window.start_ns) // HOUR_NS
-        ok = (ti >= 0) & (h >= 0) & (h < window.hours) & (r.scalars["samples"] > 0) & _kind_mask(rule, r.k)
-        member[ti[ok], vi[ok], h[ok]] = True
+        offset = (r.start_ns - window.start_ns) // HOUR_NS
+        lo, hi = max(0, offset), min(window.hours, offset + r.counts.shape[2])
+        rows = np.flatnonzero(t_map >= 0)
+        if hi > lo and len(rows) and len(v_map):
+            seen = r.counts[rows][:, :, lo - offset : hi - offset] > 0
+            member[np.ix_(t_map[rows], v_map, np.arange(lo, hi))] = seen
 
     # problem rows (+ pooled details), deduplicated, aggregated per (terminal, vantage, interval)
     rows = concat_samples([inputs.problems, inputs.details]) if len(inputs.details) else inputs.problems

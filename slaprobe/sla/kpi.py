@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from slaprobe.model import NS_PER_S, ProbeKind, Sample
+from slaprobe.model import NS_PER_S, Outcome, ProbeKind, Sample
 
 HOUR_NS = 3600 * NS_PER_S
 
@@ -68,11 +68,17 @@ def bucket_upper_ms(bucket: int) -> float | None:
     return round(edge, digits)
 
 
+_UNMEASURED = frozenset(o for o in Outcome if not o.measured)
+
+
 def meets_y1541_class0(s: Sample) -> bool:
-    loss = s.loss
-    if loss is None or loss > Y1541_CLASS0_LOSS or s.rtt_avg_ms is None:
+    """Class 0 of ITU-T Y.1541 for one measured sample (see the module docstring)."""
+    sent, received = s.sent, s.received
+    if sent <= 0 or s.error in _UNMEASURED or s.rtt_avg_ms is None:
         return False
-    if s.rtt_avg_ms / 2.0 > Y1541_CLASS0_OWD_MS:
+    if (sent - min(received, sent)) > Y1541_CLASS0_LOSS * sent:  # loss ratio > 1e-3
+        return False
+    if s.rtt_avg_ms > 2.0 * Y1541_CLASS0_OWD_MS:  # RTT/2 > 100 ms
         return False
     ipdv = s.pdv_ms if s.pdv_ms is not None else s.jitter_ms
     return ipdv is None or ipdv <= Y1541_CLASS0_IPDV_MS
@@ -105,20 +111,22 @@ class RollupRow:
 
     def add(self, s: Sample) -> None:
         self.samples += 1
-        if not s.measured:
+        sent = s.sent
+        if sent <= 0 or s.error in _UNMEASURED:
             return
         self.measured += 1
-        self.sent += s.sent
-        self.received += min(s.received, s.sent)
+        self.sent += sent
+        self.received += min(s.received, sent)
         self.y0_n += 1
         self.y0_ok += meets_y1541_class0(s)
-        if s.rtt_avg_ms is not None:
+        rtt, jit = s.rtt_avg_ms, s.jitter_ms
+        if rtt is not None:
             self.rtt_n += 1
-            b = bucket_of(s.rtt_avg_ms)
+            b = bisect.bisect_right(EDGES, rtt) if rtt >= 0.0 else 0
             self.rtt_hist[b] = self.rtt_hist.get(b, 0) + 1
-        if s.jitter_ms is not None:
+        if jit is not None:
             self.jit_n += 1
-            b = bucket_of(s.jitter_ms)
+            b = bisect.bisect_right(EDGES, jit) if jit >= 0.0 else 0
             self.jit_hist[b] = self.jit_hist.get(b, 0) + 1
         if s.mos is not None:
             self.mos_n += 1

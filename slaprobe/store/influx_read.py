@@ -23,46 +23,80 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 
-from slaprobe.model import NS_PER_MS, Heartbeat, ProbeKind
-from slaprobe.sla.inputs import RollupColumns, RollupColumnsBuilder, SampleColumns, SampleColumnsBuilder
-from slaprobe.sla.kpi import HOUR_NS, SCALARS, RollupRow, pack_hist
-from slaprobe.store.influx import InfluxClient, _heartbeat_from_row, quote_ident, quote_literal
+import numpy as np
+
+from slaprobe.model import NS_PER_MS, ProbeKind, Sample
+from slaprobe.sla.inputs import (
+    HeartbeatColumns,
+    SampleColumns,
+    SampleColumnsBuilder,
+    heartbeat_columns,
+)
+from slaprobe.sla.kpi import HOUR_NS, SCALARS, RollupRow, pack_hist, rollup_samples
+from slaprobe.sla.rollups import DAY_NS, RollupReducer, RollupSummary, hist_ranges
+from slaprobe.store.influx import InfluxClient, quote_ident, quote_literal
 from slaprobe.store.lineproto import HEARTBEAT_MEASUREMENT, series_key
 
 ROLLUP_MEASUREMENT = "sla_hourly"
+DAILY_MEASUREMENT = "sla_daily"
 _TERMINALS_PER_QUERY = 50
+
+
+def _key(measurement: str, row: RollupRow) -> str:
+    tags = (("terminal", row.terminal), ("vantage", row.vantage), ("kind", row.kind.value))
+    return series_key(measurement, tags)
+
+
+def _hists(row: RollupRow) -> str:
+    return f'rtt_hist="{pack_hist(row.rtt_hist).hex()}",jit_hist="{pack_hist(row.jit_hist).hex()}"'
 
 
 def rollup_line(row: RollupRow) -> str:
     """One ``sla_hourly`` point in line protocol (ms precision)."""
-    key = series_key(
-        ROLLUP_MEASUREMENT, (("terminal", row.terminal), ("vantage", row.vantage), ("kind", row.kind.value))
-    )
-    fields = [f"{name}={getattr(row, name)}i" for name in SCALARS]
-    fields.append(f'rtt_hist="{pack_hist(row.rtt_hist).hex()}"')
-    fields.append(f'jit_hist="{pack_hist(row.jit_hist).hex()}"')
-    return f"{key} {','.join(fields)} {row.hour_ns // NS_PER_MS}"
+    fields = ",".join(f"{name}={getattr(row, name)}i" for name in SCALARS)
+    return f"{_key(ROLLUP_MEASUREMENT, row)} {fields},{_hists(row)} {row.hour_ns // NS_PER_MS}"
 
 
-def rollup_lines(rows: Iterable[RollupRow]) -> Iterator[str]:
-    for row in rows:
+def daily_line(row: RollupRow) -> str:
+    """One ``sla_daily`` point (``row.hour_ns`` is the UTC day start; histograms only)."""
+    return f"{_key(DAILY_MEASUREMENT, row)} {_hists(row)} {row.hour_ns // NS_PER_MS}"
+
+
+def rollup_lines(hourly: Iterable[RollupRow], daily: Iterable[RollupRow] = ()) -> Iterator[str]:
+    for row in hourly:
         yield rollup_line(row)
+    for row in daily:
+        yield daily_line(row)
 
 
-def write_rollups(client: InfluxClient, rows: Iterable[RollupRow], batch: int = 5000) -> int:
-    """Write rollup points (ms precision, the client's destination); returns how many."""
-    lines: list[str] = []
-    n = 0
-    for line in rollup_lines(rows):
-        lines.append(line)
-        if len(lines) >= batch:
-            client.write(lines)
-            n += len(lines)
-            lines = []
-    if lines:
-        client.write(lines)
-        n += len(lines)
-    return n
+class InfluxRollupWriter:
+    """Writes the rollups of sample batches that arrive in time order, whole hours at a time.
+
+    Each call gets every sample of some hours (``lab month`` writes hour by hour); the hourly points are
+    complete, the daily points carry the running total of their day and are overwritten as it fills.
+    """
+
+    def __init__(self, client: InfluxClient, batch: int = 20_000) -> None:
+        self.client = client
+        self.batch = batch
+        self._days: dict[tuple, RollupRow] = {}
+
+    def __call__(self, samples: Sequence[Sample]) -> None:
+        hourly = rollup_samples(samples)
+        touched = set()
+        for (terminal, vantage, kind, hour), row in hourly.items():
+            key = (terminal, vantage, kind, hour - hour % DAY_NS)
+            day = self._days.get(key)
+            if day is None:
+                day = self._days[key] = RollupRow(terminal, vantage, kind, key[3])
+            day.merge(row)
+            touched.add(key)
+        lines = list(rollup_lines(hourly.values(), (self._days[k] for k in sorted(touched))))
+        for k in range(0, len(lines), self.batch):
+            self.client.write(lines[k : k + self.batch])
+        newest = max((k[3] for k in touched), default=0)
+        for key in [k for k in self._days if k[3] < newest]:
+            del self._days[key]  # days before the newest are complete
 
 
 def _time_where(start_ns: int, end_ns: int) -> str:
@@ -119,30 +153,75 @@ class InfluxSlaSource:
                 )
         return self._sample_columns(queries)
 
-    def rollups(self, start_ns: int, end_ns: int, kinds: Sequence[ProbeKind]) -> RollupColumns:
+    def rollups(
+        self,
+        start_ns: int,
+        end_ns: int,
+        kinds: Sequence[ProbeKind],
+        terminals: Sequence[str],
+        period: tuple[int, int],
+    ) -> RollupSummary:
+        reducer = RollupReducer(start_ns, end_ns, kinds, terminals, period)
         which = " OR ".join(f"kind = {quote_literal(k.value)}" for k in kinds)
-        q = (
-            f"SELECT {', '.join(SCALARS)}, rtt_hist, jit_hist FROM {quote_ident(ROLLUP_MEASUREMENT)}"
-            f" WHERE {_time_where(start_ns, end_ns)} AND ({which}) GROUP BY terminal, vantage, kind"
-        )
-        b = RollupColumnsBuilder()
-        n = len(SCALARS)
-        for series in self.client.query(q):
+        hourly = quote_ident(ROLLUP_MEASUREMENT)
+        # presence: one small field per hourly point
+        where = f"{_time_where(start_ns, end_ns)} AND ({which})"
+        for series in self.client.query(
+            f"SELECT samples FROM {hourly} WHERE {where} GROUP BY terminal, vantage"
+        ):
             tags = series.get("tags", {})
-            terminal, vantage, kind = tags.get("terminal", ""), tags.get("vantage", ""), tags.get("kind", "")
+            t, v = reducer.terminal(tags.get("terminal", "")), reducer.vantage(tags.get("vantage", ""))
+            if t < 0:
+                continue
+            a = np.array(series["values"], dtype=np.int64).reshape(-1, 2)
+            reducer.add_presence(np.full(len(a), t), np.full(len(a), v), a[:, 0], a[:, 1])
+        # the period's counters, summed by the server
+        sums = ", ".join(f"sum({c})" for c in SCALARS)
+        q = f"SELECT {sums} FROM {hourly} WHERE {_time_where(*period)} AND ({which}) GROUP BY terminal"
+        for series in self.client.query(q):
+            t = reducer.terminal(series.get("tags", {}).get("terminal", ""))
             for v in series["values"]:
-                b.add(
-                    terminal,
-                    vantage,
-                    kind,
-                    int(v[0]),
-                    v[1 : 1 + n],
-                    bytes.fromhex(v[1 + n] or ""),
-                    bytes.fromhex(v[2 + n] or ""),
+                reducer.add_scalars(np.array([t]), np.array([[x or 0 for x in v[1:]]]))
+        # histograms: whole UTC days from sla_daily, the period's edges from sla_hourly
+        days, edges = hist_ranges(*period)
+        queries = [(DAILY_MEASUREMENT, days)] if days else []
+        queries += [(ROLLUP_MEASUREMENT, edge) for edge in edges]
+        for measurement, (a_ns, b_ns) in queries:
+            q = (
+                f"SELECT rtt_hist, jit_hist FROM {quote_ident(measurement)} WHERE {_time_where(a_ns, b_ns)}"
+                f" AND ({which}) GROUP BY terminal"
+            )
+            for series in self.client.query(q):
+                t = reducer.terminal(series.get("tags", {}).get("terminal", ""))
+                values = series["values"]
+                reducer.add_hists(
+                    np.full(len(values), t),
+                    [bytes.fromhex(v[1] or "") for v in values],
+                    [bytes.fromhex(v[2] or "") for v in values],
                 )
-        return b.build()
+        return reducer.build()
 
-    def sla_heartbeats(self, start_ns: int, end_ns: int) -> Iterator[Heartbeat]:
-        q = f"SELECT * FROM {quote_ident(HEARTBEAT_MEASUREMENT)} WHERE {_time_where(start_ns, end_ns)}"
-        for row in self.client.rows(q):
-            yield _heartbeat_from_row(row)
+    def sla_heartbeats(self, start_ns: int, end_ns: int) -> HeartbeatColumns:
+        fields = "interval_s, due, probed, reference_ok, reference_total"
+        q = (
+            f"SELECT {fields} FROM {quote_ident(HEARTBEAT_MEASUREMENT)} WHERE {_time_where(start_ns, end_ns)}"
+            ' GROUP BY vantage, "group"'
+        )
+
+        def rows() -> Iterator[tuple[int, str, str, float, int, int, int, int]]:
+            for series in self.client.query(q):
+                tags = series.get("tags", {})
+                vantage, group = tags.get("vantage", ""), tags.get("group", "")
+                for t, ivl, due, probed, ok, total in series["values"]:
+                    yield (
+                        int(t),
+                        vantage,
+                        group,
+                        float(ivl or 0.0),
+                        due or 0,
+                        probed or 0,
+                        ok or 0,
+                        total or 0,
+                    )
+
+        return heartbeat_columns(rows())

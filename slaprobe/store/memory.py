@@ -10,12 +10,13 @@ from collections.abc import Collection, Iterator, Sequence
 
 from slaprobe.model import Heartbeat, ProbeKind, Sample
 from slaprobe.sla.inputs import (
-    RollupColumns,
-    RollupColumnsBuilder,
+    HeartbeatColumns,
     SampleColumns,
     SampleColumnsBuilder,
+    heartbeats_to_columns,
 )
 from slaprobe.sla.kpi import HOUR_NS, rollup_samples
+from slaprobe.sla.rollups import RollupReducer, RollupSummary
 
 
 class MemoryStore:
@@ -65,7 +66,14 @@ class MemoryStore:
                 b.add_sample(s)
         return b.build()
 
-    def rollups(self, start_ns: int, end_ns: int, kinds: Sequence[ProbeKind]) -> RollupColumns:
+    def rollups(
+        self,
+        start_ns: int,
+        end_ns: int,
+        kinds: Sequence[ProbeKind],
+        terminals: Sequence[str],
+        period: tuple[int, int],
+    ) -> RollupSummary:
         # deduplicate like a store with a unique (series, time) key would
         unique = {(s.terminal, s.vantage, s.kind, s.time_ns): s for s in self._samples}
         rows = rollup_samples(
@@ -73,13 +81,12 @@ class MemoryStore:
             for s in unique.values()
             if start_ns <= s.time_ns - s.time_ns % HOUR_NS < end_ns and s.kind in kinds
         )
-        b = RollupColumnsBuilder()
-        for key in sorted(rows):
-            b.add_row(rows[key])
-        return b.build()
+        reducer = RollupReducer(start_ns, end_ns, kinds, terminals, period)
+        reducer.add_row_objects(rows[key] for key in sorted(rows))
+        return reducer.build()
 
-    def sla_heartbeats(self, start_ns: int, end_ns: int) -> Iterator[Heartbeat]:
-        return self.heartbeats(start_ns, end_ns)
+    def sla_heartbeats(self, start_ns: int, end_ns: int) -> HeartbeatColumns:
+        return heartbeats_to_columns(self.heartbeats(start_ns, end_ns))
 
     def hour_samples(self, keys: Sequence[tuple[str, int]], kinds: Sequence[ProbeKind]) -> SampleColumns:
         wanted = set(keys)

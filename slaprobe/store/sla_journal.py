@@ -1,45 +1,73 @@
-"""The SLA engine's read path over the SQLite journal, and the hourly rollup table it keeps.
+"""The SLA engine's side of the SQLite journal: the rollup tables it keeps, and its read path.
 
-Rollups (``sla_hourly``): one row per (series, UTC hour) with the additive counters and packed
-histograms of ``sla/kpi.py``. ``JournalStore.write_samples`` calls :func:`update_rollups` inside the same
-transaction as the sample insert, so a committed sample is always counted exactly once. Journals that
-held samples before the table existed are rolled up once, lazily, by :func:`ensure_rollups` (the meta key
-``sla_rollup_from_id`` marks the first sample id the write path covered).
+Rollups (``sla/kpi.py`` defines the numbers):
+
+* ``sla_hourly``: per (UTC hour, series) the additive counters and packed RTT/jitter histograms;
+* ``sla_daily``: per (UTC day, series) the same histograms summed over the day, so a month's
+  percentiles read ~30 small rows per series instead of 744 (``sla/rollups.py``).
+
+``JournalStore.write_samples`` calls :func:`update_rollups` inside the batch's transaction, so a
+committed sample is counted exactly once. Each touched row records the batch's last sample id
+(``last_id``): the InfluxDB shipper forwards the rows that changed behind its cursor
+(:func:`rollups_after`). Journals holding samples from before these tables existed are rolled up once,
+lazily (:func:`ensure_rollups`; meta key ``sla_rollup_from_id`` = first sample id the write path saw).
+Primary keys lead with the time so a month is one contiguous range of each table.
 
 Reads (:class:`JournalSlaSource`): problem rows through the journal's partial index
-(``lost > 0 OR sent = 0``), rollups and heartbeats by time range, and every sample of a few
-(terminal, hour) pairs when intervals must be pooled. All three come back columnar.
+(``lost > 0 OR sent = 0``); presence, period sums and histograms of the rollups; heartbeats; and every
+sample of the few (terminal, hour) pairs that must be pooled. All come back columnar.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
-from slaprobe.model import Heartbeat, ProbeKind, Sample
-from slaprobe.sla.inputs import RollupColumns, RollupColumnsBuilder, SampleColumns, SampleColumnsBuilder
+import numpy as np
+
+from slaprobe.model import ProbeKind, Sample
+from slaprobe.sla.inputs import (
+    HeartbeatColumns,
+    SampleColumns,
+    SampleColumnsBuilder,
+    heartbeat_columns,
+)
 from slaprobe.sla.kpi import HOUR_NS, SCALARS, RollupRow, pack_hist, unpack_hist
+from slaprobe.sla.rollups import DAY_NS, RollupReducer, RollupSummary, hist_ranges
 
 ROLLUP_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS sla_hourly (
-    series INTEGER NOT NULL,
     hour_ns INTEGER NOT NULL,
+    series INTEGER NOT NULL,
     {", ".join(f"{c} INTEGER NOT NULL DEFAULT 0" for c in SCALARS)},
     rtt_hist BLOB NOT NULL DEFAULT x'',
     jit_hist BLOB NOT NULL DEFAULT x'',
     last_id INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (series, hour_ns)
+    PRIMARY KEY (hour_ns, series)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS sla_hourly_hour ON sla_hourly(hour_ns);
 CREATE INDEX IF NOT EXISTS sla_hourly_last ON sla_hourly(last_id);
+CREATE TABLE IF NOT EXISTS sla_daily (
+    day_ns INTEGER NOT NULL,
+    series INTEGER NOT NULL,
+    rtt_hist BLOB NOT NULL DEFAULT x'',
+    jit_hist BLOB NOT NULL DEFAULT x'',
+    last_id INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (day_ns, series)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS sla_daily_last ON sla_daily(last_id);
 """
-_ROLLUP_COLS = ("series", "hour_ns", *SCALARS, "rtt_hist", "jit_hist")
-_WRITE_COLS = (*_ROLLUP_COLS, "last_id")
+_HOURLY = ("hour_ns", "series", *SCALARS, "rtt_hist", "jit_hist")
+_DAILY = ("day_ns", "series", "rtt_hist", "jit_hist")
 _FROM_KEY = "sla_rollup_from_id"
+_CHUNK = 200_000
+
+
+class RollupError(Exception):
+    """The journal's rollups cannot be brought up to date (read-only journal with old samples)."""
 
 
 def create_rollup_table(db: sqlite3.Connection) -> None:
-    """Create the table; if samples already exist, mark them as not rolled up yet (see module doc)."""
+    """Create the tables; if samples already exist, mark them as not rolled up yet (see module doc)."""
     exists = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'sla_hourly'").fetchone()
     db.executescript(ROLLUP_SCHEMA)
     if not exists:
@@ -47,59 +75,75 @@ def create_rollup_table(db: sqlite3.Connection) -> None:
         db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (_FROM_KEY, str(first_new)))
 
 
-def _merge_rows(db: sqlite3.Connection, rows: dict[tuple[int, int], RollupRow], last_id: int) -> None:
-    keys = list(rows)
-    for start in range(0, len(keys), 400):
-        chunk = keys[start : start + 400]
+def _chunks(keys: list, size: int = 400):  # type: ignore[no-untyped-def]
+    for start in range(0, len(keys), size):
+        yield keys[start : start + size]
+
+
+def _existing(db: sqlite3.Connection, table: str, cols: Sequence[str], keys: list[tuple[int, int]]):  # type: ignore[no-untyped-def]
+    for chunk in _chunks(keys):
         values = ", ".join("(?, ?)" for _ in chunk)
         args = [x for key in chunk for x in key]
-        for found in db.execute(
-            f"SELECT {', '.join(_ROLLUP_COLS)} FROM sla_hourly WHERE (series, hour_ns) IN (VALUES {values})",
-            args,
-        ):
-            row = rows[(found[0], found[1])]
-            old = RollupRow("", "", ProbeKind.ICMP, found[1])
-            for name, value in zip(SCALARS, found[2 : 2 + len(SCALARS)], strict=True):
-                setattr(old, name, value)
-            old.rtt_hist = unpack_hist(found[-2])
-            old.jit_hist = unpack_hist(found[-1])
-            row.merge(old)
+        yield from db.execute(
+            f"SELECT {', '.join(cols)} FROM {table} WHERE ({cols[0]}, series) IN (VALUES {values})", args
+        )
+
+
+def update_rollups(db: sqlite3.Connection, series_ids: Sequence[int], samples: Sequence[Sample]) -> None:
+    """Add a batch to the rollups (call inside the batch's transaction, right after the insert)."""
+    hourly: dict[tuple[int, int], RollupRow] = {}
+    for sid, s in zip(series_ids, samples, strict=True):
+        hour = s.time_ns - s.time_ns % HOUR_NS
+        row = hourly.get((hour, sid))
+        if row is None:
+            row = hourly[(hour, sid)] = RollupRow("", "", s.kind, hour)
+        row.add(s)
+    daily: dict[tuple[int, int], RollupRow] = {}
+    for (hour, sid), row in hourly.items():
+        day = hour - hour % DAY_NS
+        d = daily.get((day, sid))
+        if d is None:
+            d = daily[(day, sid)] = RollupRow("", "", row.kind, day)
+        d.merge(row)
+    last_id = db.execute("SELECT last_insert_rowid()").fetchone()[0]
+
+    for found in _existing(db, "sla_hourly", _HOURLY, list(hourly)):
+        old = RollupRow("", "", ProbeKind.ICMP, found[0])
+        for name, value in zip(SCALARS, found[2 : 2 + len(SCALARS)], strict=True):
+            setattr(old, name, value)
+        old.rtt_hist, old.jit_hist = unpack_hist(found[-2]), unpack_hist(found[-1])
+        hourly[(found[0], found[1])].merge(old)
     db.executemany(
-        f"INSERT OR REPLACE INTO sla_hourly({', '.join(_WRITE_COLS)})"
-        f" VALUES ({', '.join('?' * len(_WRITE_COLS))})",
+        f"INSERT OR REPLACE INTO sla_hourly({', '.join(_HOURLY)}, last_id)"
+        f" VALUES ({', '.join('?' * (len(_HOURLY) + 1))})",
         [
             (
-                sid,
                 hour,
+                sid,
                 *(getattr(r, n) for n in SCALARS),
                 pack_hist(r.rtt_hist),
                 pack_hist(r.jit_hist),
                 last_id,
             )
-            for (sid, hour), r in rows.items()
+            for (hour, sid), r in hourly.items()
+        ],
+    )
+    for day_ns, sid, rtt, jit in _existing(db, "sla_daily", _DAILY, list(daily)):
+        d = daily[(day_ns, sid)]
+        for mine, old in ((d.rtt_hist, unpack_hist(rtt)), (d.jit_hist, unpack_hist(jit))):
+            for b, c in old.items():
+                mine[b] = mine.get(b, 0) + c
+    db.executemany(
+        f"INSERT OR REPLACE INTO sla_daily({', '.join(_DAILY)}, last_id) VALUES (?, ?, ?, ?, ?)",
+        [
+            (day, sid, pack_hist(d.rtt_hist), pack_hist(d.jit_hist), last_id)
+            for (day, sid), d in daily.items()
         ],
     )
 
 
-def update_rollups(db: sqlite3.Connection, series_ids: Sequence[int], samples: Sequence[Sample]) -> None:
-    """Add a batch to the hourly rollups (call inside the batch's transaction, right after the insert).
-
-    Each touched row records the batch's last sample id (``last_id``), so a shipper can forward the rows
-    that changed after its cursor (:func:`rollups_after`).
-    """
-    rows: dict[tuple[int, int], RollupRow] = {}
-    for sid, s in zip(series_ids, samples, strict=True):
-        hour = s.time_ns - s.time_ns % HOUR_NS
-        row = rows.get((sid, hour))
-        if row is None:
-            row = rows[(sid, hour)] = RollupRow("", "", s.kind, hour)
-        row.add(s)
-    last_id = db.execute("SELECT last_insert_rowid()").fetchone()[0]
-    _merge_rows(db, rows, last_id)
-
-
 def ensure_rollups(journal) -> int:  # type: ignore[no-untyped-def]
-    """Roll up samples stored before the rollup table existed (once); returns how many were added."""
+    """Roll up samples stored before the rollup tables existed (once); returns how many were added."""
     from slaprobe.store.journal import _SAMPLE_SELECT, _row_to_sample
 
     db = journal._db
@@ -109,52 +153,69 @@ def ensure_rollups(journal) -> int:  # type: ignore[no-untyped-def]
         if upto <= 1:
             return 0
         done = 0
-        db.execute("BEGIN")
         try:
-            cursor = db.execute(
-                f"{_SAMPLE_SELECT.replace('SELECT s.id', 'SELECT s.series, s.id', 1)} WHERE s.id < ?", (upto,)
-            )
+            db.execute("BEGIN")
+        except sqlite3.OperationalError as exc:
+            raise RollupError(f"{journal.path}: cannot roll up old samples ({exc})") from exc
+        try:
+            select = _SAMPLE_SELECT.replace("SELECT s.id", "SELECT s.series, s.id", 1)
+            cursor = db.execute(f"{select} WHERE s.id < ?", (upto,))
             while batch := cursor.fetchmany(50_000):
                 update_rollups(db, [r[0] for r in batch], [_row_to_sample(r[1:]) for r in batch])
                 done += len(batch)
             db.execute("UPDATE meta SET value = '0' WHERE key = ?", (_FROM_KEY,))
             db.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            db.execute("ROLLBACK")
+            raise RollupError(
+                f"{journal.path}: samples stored before the SLA rollups existed must be rolled up once;"
+                f" open the journal writable ({exc})"
+            ) from exc
         except BaseException:
             db.execute("ROLLBACK")
             raise
     return done
 
 
-def rollups_after(journal, after_id: int, upto_id: int | None = None) -> tuple[list[RollupRow], int]:  # type: ignore[no-untyped-def]
-    """Rollup rows last changed by samples with after_id < id <= upto_id (default: all), and the cursor.
+def rollups_after(
+    journal,  # type: ignore[no-untyped-def]
+    after_id: int,
+    upto_id: int | None = None,
+) -> tuple[list[RollupRow], list[RollupRow], int]:
+    """Hourly and daily rollup rows last changed by samples with after_id < id <= upto_id, and the cursor.
 
-    For the InfluxDB shipper: write them with ``influx_read.rollup_lines``; each point carries the hour's
-    full totals, so re-sending one simply overwrites it. Ranges are by sample id, never cut inside one
-    batch's rows, so advancing the cursor to the returned value skips nothing.
+    For the InfluxDB shipper (``influx_read.rollup_lines``): every row carries its full totals, so
+    sending one again simply overwrites it. Ranges are by sample id and never cut inside one batch's
+    rows, so advancing the cursor to the returned value skips nothing. Daily rows carry histograms only.
     """
     n = len(SCALARS)
-    cols = ", ".join("h." + c for c in _ROLLUP_COLS[1:])
     with journal._lock:
+        db = journal._db
         if upto_id is None:
-            upto_id = journal._db.execute("SELECT coalesce(max(last_id), 0) FROM sla_hourly").fetchone()[0]
-        rows = journal._db.execute(
-            f"SELECT r.terminal, r.vantage, r.kind, {cols} FROM sla_hourly h JOIN series r ON r.id = h.series"
-            " WHERE h.last_id > ? AND h.last_id <= ? ORDER BY h.last_id",
+            upto_id = db.execute("SELECT coalesce(max(last_id), 0) FROM sla_hourly").fetchone()[0]
+        hourly = db.execute(
+            f"SELECT r.terminal, r.vantage, r.kind, {', '.join('h.' + c for c in _HOURLY if c != 'series')}"
+            " FROM sla_hourly h JOIN series r ON r.id = h.series WHERE h.last_id > ? AND h.last_id <= ?",
             (after_id, upto_id),
         ).fetchall()
-    out = []
-    for r in rows:
+        daily = db.execute(
+            "SELECT r.terminal, r.vantage, r.kind, d.day_ns, d.rtt_hist, d.jit_hist"
+            " FROM sla_daily d JOIN series r ON r.id = d.series WHERE d.last_id > ? AND d.last_id <= ?",
+            (after_id, upto_id),
+        ).fetchall()
+    out_h = []
+    for r in hourly:
         row = RollupRow(r[0], r[1], ProbeKind(r[2]), r[3])
         for name, value in zip(SCALARS, r[4 : 4 + n], strict=True):
             setattr(row, name, value)
-        row.rtt_hist = unpack_hist(r[4 + n])
-        row.jit_hist = unpack_hist(r[5 + n])
-        out.append(row)
-    return out, max(after_id, upto_id)
-
-
-class RollupError(Exception):
-    """The journal's rollups cannot be brought up to date (read-only journal with old samples)."""
+        row.rtt_hist, row.jit_hist = unpack_hist(r[4 + n]), unpack_hist(r[5 + n])
+        out_h.append(row)
+    out_d = []
+    for r in daily:
+        row = RollupRow(r[0], r[1], ProbeKind(r[2]), r[3])
+        row.rtt_hist, row.jit_hist = unpack_hist(r[4]), unpack_hist(r[5])
+        out_d.append(row)
+    return out_h, out_d, max(after_id, upto_id)
 
 
 class JournalSlaSource:
@@ -164,13 +225,7 @@ class JournalSlaSource:
         self.journal = journal
         self._db: sqlite3.Connection = journal._db
         self._lock = journal._lock
-        try:
-            ensure_rollups(journal)
-        except sqlite3.OperationalError as exc:
-            raise RollupError(
-                f"{journal.path}: samples stored before the SLA rollups existed must be rolled up once;"
-                f" open the journal writable ({exc})"
-            ) from exc
+        ensure_rollups(journal)
 
     def _series(self, kinds: Sequence[ProbeKind]) -> dict[int, tuple[str, str, str]]:
         marks = ", ".join("?" * len(kinds))
@@ -181,16 +236,24 @@ class JournalSlaSource:
             ).fetchall()
         return {r[0]: (r[1], r[2], r[3]) for r in rows}
 
+    def _series_codes(
+        self, kinds: Sequence[ProbeKind], reducer: RollupReducer
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Lookup arrays series id -> (terminal row, vantage code) of the reducer (-1: not wanted)."""
+        series = self._series(kinds)
+        size = max(series, default=0) + 1
+        t = np.full(size, -1, dtype=np.int64)
+        v = np.full(size, -1, dtype=np.int64)
+        for sid, (terminal, vantage, _kind) in series.items():
+            t[sid] = reducer.terminal(terminal)
+            v[sid] = reducer.vantage(vantage)
+        return t, v
+
     def _columns(self, sql: str, args: Sequence, kinds: Sequence[ProbeKind]) -> SampleColumns:
         series = self._series(kinds)
-        b = SampleColumnsBuilder()
         with self._lock:
             rows = self._db.execute(sql, args).fetchall()
-        for sid, time_ns, sent, received, error in rows:
-            info = series.get(sid)
-            if info is not None:
-                b.add(info[0], info[1], ProbeKind(info[2]), time_ns, sent or 0, received or 0, error)
-        return b.build()
+        return SampleColumns.from_series_rows(rows, series)
 
     def problem_samples(self, start_ns: int, end_ns: int, kinds: Sequence[ProbeKind]) -> SampleColumns:
         sql = (
@@ -220,25 +283,59 @@ class JournalSlaSource:
                 b.add(t, v, ProbeKind(k), time_ns, sent or 0, received or 0, error)
         return b.build()
 
-    def rollups(self, start_ns: int, end_ns: int, kinds: Sequence[ProbeKind]) -> RollupColumns:
-        series = self._series(kinds)
-        b = RollupColumnsBuilder()
-        sql = (
-            f"SELECT {', '.join(_ROLLUP_COLS)} FROM sla_hourly WHERE hour_ns >= ? AND hour_ns < ?"
-            " ORDER BY series, hour_ns"
-        )
+    def rollups(
+        self,
+        start_ns: int,
+        end_ns: int,
+        kinds: Sequence[ProbeKind],
+        terminals: Sequence[str],
+        period: tuple[int, int],
+    ) -> RollupSummary:
+        reducer = RollupReducer(start_ns, end_ns, kinds, terminals, period)
+        t_of, v_of = self._series_codes(kinds, reducer)
         n = len(SCALARS)
         with self._lock:
-            cursor = self._db.execute(sql, (start_ns, end_ns))
-            while batch := cursor.fetchmany(100_000):
-                for r in batch:
-                    info = series.get(r[0])
-                    if info is not None:
-                        b.add(info[0], info[1], info[2], r[1], r[2 : 2 + n], r[-2], r[-1])
-        return b.build()
+            db = self._db
+            cursor = db.execute(
+                "SELECT series, hour_ns, samples FROM sla_hourly WHERE hour_ns >= ? AND hour_ns < ?",
+                (start_ns, end_ns),
+            )
+            while batch := cursor.fetchmany(_CHUNK):
+                a = np.array(batch, dtype=np.int64)
+                sid = np.where(a[:, 0] < len(t_of), a[:, 0], 0)
+                t = np.where(a[:, 0] < len(t_of), t_of[sid], -1)
+                reducer.add_presence(t, v_of[sid], a[:, 1], a[:, 2])
+            sums = db.execute(
+                f"SELECT series, {', '.join(f'SUM({c})' for c in SCALARS)} FROM sla_hourly"
+                " WHERE hour_ns >= ? AND hour_ns < ? GROUP BY series",
+                period,
+            ).fetchall()
+            if sums:
+                a = np.array(sums, dtype=np.int64).reshape(len(sums), n + 1)
+                ok = a[:, 0] < len(t_of)
+                reducer.add_scalars(t_of[a[ok, 0]], a[ok, 1:])
+            days, edges = hist_ranges(*period)
+            queries = [("sla_daily", "day_ns", days)] if days else []
+            queries += [("sla_hourly", "hour_ns", edge) for edge in edges]
+            for table, col, (a_ns, b_ns) in queries:
+                cursor = db.execute(
+                    f"SELECT series, rtt_hist, jit_hist FROM {table} WHERE {col} >= ? AND {col} < ?",
+                    (a_ns, b_ns),
+                )
+                while batch := cursor.fetchmany(_CHUNK):
+                    sid = np.fromiter((r[0] for r in batch), dtype=np.int64, count=len(batch))
+                    t = np.where(sid < len(t_of), t_of[np.minimum(sid, len(t_of) - 1)], -1)
+                    reducer.add_hists(t, [r[1] for r in batch], [r[2] for r in batch])
+        return reducer.build()
 
-    def sla_heartbeats(self, start_ns: int, end_ns: int) -> Iterator[Heartbeat]:
-        return self.journal.heartbeats(start_ns, end_ns)
+    def sla_heartbeats(self, start_ns: int, end_ns: int) -> HeartbeatColumns:
+        sql = (
+            "SELECT time_ns, vantage, grp, interval_s, due, probed, reference_ok, reference_total"
+            " FROM heartbeats WHERE time_ns >= ? AND time_ns < ?"
+        )
+        with self._lock:
+            rows = self._db.execute(sql, (start_ns, end_ns)).fetchall()
+        return heartbeat_columns(rows)
 
 
 __all__ = [

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import fcntl
 import json
 import os
 import select
 import shutil
 import signal
-import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
@@ -43,6 +43,12 @@ class CdpError(RuntimeError):
     pass
 
 
+def _high(fd: int) -> int:
+    moved = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10)
+    os.close(fd)
+    return moved
+
+
 class Browser:
     """One Chromium process and one page (tab) attached in flat session mode."""
 
@@ -51,25 +57,27 @@ class Browser:
         self.profile = Path(tempfile.mkdtemp(prefix="slp-html-chromium-"))
         to_chrome_r, self._to_chrome = os.pipe()
         self._from_chrome, from_chrome_w = os.pipe()
+        # Move the child's ends above 9 first, so placing them on 3 and 4 cannot clobber one with the
+        # other when the kernel handed out 3 or 4 for them.
+        to_chrome_r = _high(to_chrome_r)
+        from_chrome_w = _high(from_chrome_w)
+
         self.log = open(self.profile / "chromium.log", "wb")  # noqa: SIM115 (closed in close())
-        cmd = [
-            "sh",
-            "-c",
-            f'exec "$@" 3<&{to_chrome_r} 4>&{from_chrome_w}',
-            "sh",
+        argv = [CHROMIUM, *FLAGS, f"--user-data-dir={self.profile / 'profile'}", "about:blank"]
+        self.pid = os.posix_spawn(
             CHROMIUM,
-            *FLAGS,
-            f"--user-data-dir={self.profile / 'profile'}",
-            "about:blank",
-        ]
-        self.proc = subprocess.Popen(
-            cmd,
-            pass_fds=(to_chrome_r, from_chrome_w),
-            stdin=subprocess.DEVNULL,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+            argv,
+            dict(os.environ),
+            file_actions=[
+                (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
+                (os.POSIX_SPAWN_DUP2, self.log.fileno(), 1),
+                (os.POSIX_SPAWN_DUP2, self.log.fileno(), 2),
+                (os.POSIX_SPAWN_DUP2, to_chrome_r, 3),
+                (os.POSIX_SPAWN_DUP2, from_chrome_w, 4),
+            ],
+            setsid=True,  # its own process group: close() ends the browser and its helpers together
         )
+        self.exit_code: int | None = None
         os.close(to_chrome_r)
         os.close(from_chrome_w)
         self._buf = b""
@@ -95,7 +103,7 @@ class Browser:
                 continue
             chunk = os.read(self._from_chrome, 1 << 20)
             if not chunk:
-                raise CdpError(f"chromium closed the pipe (exit {self.proc.poll()}); log: {self.profile}")
+                raise CdpError(f"chromium closed the pipe (exit {self.poll()}); log: {self.profile}")
             self._buf += chunk
         raw, _, self._buf = self._buf.partition(b"\0")
         return json.loads(raw)
@@ -160,10 +168,10 @@ class Browser:
         """The fonts Chromium actually used to draw the text of the element (family, custom?, glyphs)."""
         return self.call("CSS.getPlatformFontsForNode", nodeId=self.node(selector))["fonts"]
 
-    def screenshot(self, clip: dict[str, float] | None = None) -> bytes:
+    def screenshot(self, clip: dict[str, float] | None = None, scale: float = 1) -> bytes:
         params: dict[str, Any] = {"format": "png", "captureBeyondViewport": True}
         if clip is not None:
-            params["clip"] = {**clip, "scale": 1}
+            params["clip"] = {**clip, "scale": scale}
         return base64.b64decode(self.call("Page.captureScreenshot", **params)["data"])
 
     def print_pdf(self) -> bytes:
@@ -192,20 +200,29 @@ class Browser:
             if ev["method"] == "Network.requestWillBeSent"
         ]
 
+    def poll(self) -> int | None:
+        """The browser's exit status once it has ended (reaped here), else None."""
+        if self.exit_code is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.exit_code = os.waitstatus_to_exitcode(status)
+        return self.exit_code
+
     def close(self) -> None:
         with contextlib.suppress(OSError):
             os.close(self._to_chrome)
         with contextlib.suppress(OSError):
             os.close(self._from_chrome)
-        if self.proc.poll() is None:
+        if self.poll() is None:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
+                os.killpg(self.pid, signal.SIGTERM)
+            deadline = time.monotonic() + 10
+            while self.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if self.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=5)
+                    os.killpg(self.pid, signal.SIGKILL)
+                os.waitpid(self.pid, 0)
         self.log.close()
         shutil.rmtree(self.profile, ignore_errors=True)
 

@@ -10,7 +10,9 @@ here as ground truth, independent of the engine:
 * T0007 (dingan) answers nothing 2022-03-05 08:00–08:04: four high-loss minutes, no outage;
 * T0004 (sanya) loses 2 of 5 echoes all day 2022-03-12: loss 40 % < C, no outage;
 * the vantage sends no heartbeat 2022-03-25 02:00–04:00: 2 h UNKNOWN for every terminal in service;
-* T0008 (dingan) opens on 2022-03-15 (not in service before).
+* T0008 (dingan) opens on 2022-03-15 (not in service before);
+* announced maintenance for region sanya 2022-03-08 02:00–04:00 (``MAINTENANCE_YAML``): 2 h excluded for
+  each of its two terminals.
 
 Everything else answers all 5 echoes, with RTTs around 8 ms (telecom) and 15 ms (unicom).
 """
@@ -58,6 +60,14 @@ LOSSY: dict[str, tuple[int, int, int]] = {"T0004": (local(12, 0), local(13, 0), 
 HEARTBEAT_GAP = (local(25, 2), local(25, 4))
 EXPECTED_OUTAGES = {("T0001", local(10, 9), 3 * 3600), ("T0006", local(20, 22), 3 * 3600 + 1800)}
 UNKNOWN_GAP_S = 2 * 3600
+MAINTENANCE_YAML = """\
+windows:
+  - start: "2022-03-08T02:00:00+08:00"
+    end: "2022-03-08T04:00:00+08:00"
+    regions: [sanya]
+    reason: 机房电力检修
+"""
+MAINTENANCE_S = 2 * 3600 * 2
 
 
 def write_inventory(path: Path) -> Path:
@@ -70,18 +80,25 @@ def write_inventory(path: Path) -> Path:
 
 
 def in_service(tid: str, t_ns: int) -> bool:
-    since = next(row[6] for row in TERMINALS if row[0] == tid)
-    return dt.datetime.fromtimestamp(t_ns // NS_PER_S, TZ).date() >= dt.date.fromisoformat(since)
+    return t_ns >= _SINCE_NS[tid]
+
+
+_SINCE_NS = {
+    row[0]: int(dt.datetime.combine(dt.date.fromisoformat(row[6]), dt.time(), TZ).timestamp()) * NS_PER_S
+    for row in TERMINALS
+}
 
 
 def samples(step_s: int = 60, kinds: tuple[ProbeKind, ...] = (ProbeKind.ICMP,)) -> Iterator[Sample]:
-    """Every probe of the month, time-ordered; a seeded RNG makes RTTs and jitter reproducible."""
+    """Every probe of the month, time-ordered; RTTs and jitter from a seeded pool (reproducible)."""
     rnd = random.Random(2022)
+    pool = [(1 + rnd.lognormvariate(-2.0, 0.6), rnd.lognormvariate(-0.5, 0.7)) for _ in range(4099)]
     start = int(START.timestamp()) * NS_PER_S
     end = int(END.timestamp()) * NS_PER_S
+    n = 0
     for t in range(start, end, step_s * NS_PER_S):
         for tid, _name, carrier, *_ in TERMINALS:
-            if not in_service(tid, t):
+            if t < _SINCE_NS[tid]:
                 continue
             received = 5
             if any(a <= t < b for a, b in BLACKOUTS.get(tid, ())):
@@ -90,10 +107,11 @@ def samples(step_s: int = 60, kinds: tuple[ProbeKind, ...] = (ProbeKind.ICMP,)) 
             if lossy and lossy[0] <= t < lossy[1]:
                 received = lossy[2]
             base = 8.0 if carrier == "telecom" else 15.0
+            answered = received > 0
             for kind in kinds:
-                rtt = base * (1 + rnd.lognormvariate(-2.0, 0.6))
-                jit = rnd.lognormvariate(-0.5, 0.7)
-                answered = received > 0
+                factor, jit = pool[n % len(pool)]
+                n += 1
+                rtt = base * factor
                 extra = {}
                 if kind is ProbeKind.RTP:
                     extra = {"mos": 4.3 if answered else None, "r_factor": 90.0 if answered else None}

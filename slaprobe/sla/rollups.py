@@ -1,0 +1,168 @@
+"""Reducing a window's hourly rollups to what the engine needs, while they stream in from a store.
+
+A month of 20,000 terminals is 16 M hourly rows, so nothing keeps them: rows are folded, chunk by
+chunk with numpy, into a :class:`RollupSummary`:
+
+* **presence** ``counts[t, v, h]``: samples of the rule's kinds of terminal ``t`` from vantage ``v`` in
+  hour ``h`` of the window (which vantage probed whom when, and whether intervals can hold several
+  samples);
+* **scalars**: per terminal, the KPI counters summed over the *period*;
+* **histograms**: per terminal, the RTT and jitter histograms summed over the period.
+
+Histograms are additive, so a store may hand them per UTC day for the days wholly inside the period
+and per hour only at its edges (:func:`hist_ranges`): a month in UTC+8 reads 30 daily rows and 24
+hourly ones per series instead of 744 hourly ones, and the sums are the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from slaprobe.model import NS_PER_S, ProbeKind
+from slaprobe.sla.kpi import HIST_DTYPE, HOUR_NS, N_BUCKETS, SCALARS, RollupRow, pack_hist
+
+DAY_NS = 86_400 * NS_PER_S
+
+
+def hist_ranges(start_ns: int, end_ns: int) -> tuple[tuple[int, int] | None, list[tuple[int, int]]]:
+    """Split a period into (whole UTC days, or None) and the hour ranges left at its edges."""
+    d0 = -(-start_ns // DAY_NS) * DAY_NS
+    d1 = end_ns // DAY_NS * DAY_NS
+    if d1 <= d0:
+        return None, [(start_ns, end_ns)]
+    return (d0, d1), [(a, b) for a, b in ((start_ns, d0), (d1, end_ns)) if b > a]
+
+
+@dataclass(frozen=True, slots=True)
+class RollupSummary:
+    terminals: tuple[str, ...]  # the terminals asked for, in that order
+    vantages: tuple[str, ...]
+    start_ns: int  # first hour of ``counts``
+    counts: np.ndarray  # int32 [T, V, H]
+    scalars: np.ndarray  # int64 [T, len(SCALARS)]
+    rtt: np.ndarray  # int64 [T, N_BUCKETS]
+    jit: np.ndarray  # int64 [T, N_BUCKETS]
+    rows: int = 0  # presence rows seen (in the window, of the requested kinds and terminals)
+
+    def __len__(self) -> int:
+        return self.rows
+
+
+class RollupReducer:
+    """Folds rollup rows into a :class:`RollupSummary`; rows of other terminals or kinds are ignored."""
+
+    def __init__(
+        self,
+        start_ns: int,
+        end_ns: int,
+        kinds: Sequence[ProbeKind],
+        terminals: Sequence[str],
+        period: tuple[int, int],
+    ) -> None:
+        """The same arguments as ``SlaSource.rollups``."""
+        self.terminals = tuple(terminals)
+        self._t = {name: i for i, name in enumerate(self.terminals)}
+        self.kinds = frozenset(ProbeKind(k).value for k in kinds)
+        self.start_ns = start_ns - start_ns % HOUR_NS
+        self.hours = max(0, -(-(end_ns - self.start_ns) // HOUR_NS))
+        self.period = period
+        self._v: dict[str, int] = {}
+        n_t = len(self.terminals)
+        self.counts = np.zeros((n_t, 0, self.hours), dtype=np.int32)
+        self.scalars = np.zeros((n_t, len(SCALARS)), dtype=np.int64)
+        self.rtt = np.zeros((n_t, N_BUCKETS), dtype=np.int64)
+        self.jit = np.zeros((n_t, N_BUCKETS), dtype=np.int64)
+        self.rows = 0
+
+    # ------------------------------------------------------------------ codes
+    def terminal(self, name: str) -> int:
+        """Row of a terminal in the summary, -1 if it was not asked for."""
+        return self._t.get(name, -1)
+
+    def vantage(self, name: str) -> int:
+        code = self._v.get(name)
+        if code is None:
+            code = self._v[name] = len(self._v)
+            grow = np.zeros((self.counts.shape[0], 1, self.hours), np.int32)
+            self.counts = np.concatenate([self.counts, grow], axis=1)
+        return code
+
+    def wants(self, kind: str) -> bool:
+        return kind in self.kinds
+
+    # ------------------------------------------------------------------ folding (codes from above)
+    def add_presence(self, t: np.ndarray, v: np.ndarray, hour_ns: np.ndarray, samples: np.ndarray) -> None:
+        t, v = np.asarray(t, np.int64), np.asarray(v, np.int64)
+        h = (np.asarray(hour_ns, np.int64) - self.start_ns) // HOUR_NS
+        ok = (t >= 0) & (v >= 0) & (h >= 0) & (h < self.hours)
+        self.rows += int(ok.sum())
+        np.add.at(self.counts, (t[ok], v[ok], h[ok]), np.asarray(samples, np.int64)[ok].astype(np.int32))
+
+    def add_scalars(self, t: np.ndarray, sums: np.ndarray) -> None:
+        """Period sums (rows in ``SCALARS`` order) of terminals ``t``."""
+        t = np.asarray(t, np.int64)
+        ok = t >= 0
+        np.add.at(self.scalars, t[ok], np.asarray(sums, np.int64).reshape(len(t), len(SCALARS))[ok])
+
+    def add_hists(self, t: np.ndarray, rtt: Sequence[bytes], jit: Sequence[bytes]) -> None:
+        """Packed period histograms of terminals ``t`` (any split of the period, they add up)."""
+        t = np.asarray(t, np.int64)
+        for blobs, dense in ((rtt, self.rtt), (jit, self.jit)):
+            sizes = np.fromiter((len(b or b"") for b in blobs), dtype=np.int64, count=len(blobs))
+            hist = np.frombuffer(b"".join(b or b"" for b in blobs), dtype=HIST_DTYPE)
+            owner = np.repeat(t, sizes // HIST_DTYPE.itemsize)
+            ok = owner >= 0
+            np.add.at(
+                dense, (owner[ok], hist["bucket"][ok].astype(np.int64)), hist["count"][ok].astype(np.int64)
+            )
+
+    # ------------------------------------------------------------------ whole hourly rows
+    def add_rows(
+        self,
+        terminal: Sequence[str],
+        vantage: Sequence[str],
+        kind: Sequence[str],
+        hour_ns: Sequence[int],
+        scalars: Sequence[Sequence[int]],
+        rtt_hist: Sequence[bytes],
+        jit_hist: Sequence[bytes],
+    ) -> None:
+        """Hourly rows with everything (presence, and the period's scalars and histograms)."""
+        if not len(hour_ns):
+            return
+        wanted = np.fromiter((self.wants(k) for k in kind), dtype=bool, count=len(kind))
+        t = np.fromiter((self.terminal(x) for x in terminal), dtype=np.int64, count=len(terminal))
+        t[~wanted] = -1
+        v = np.fromiter((self.vantage(x) for x in vantage), dtype=np.int64, count=len(vantage))
+        hours = np.asarray(hour_ns, dtype=np.int64)
+        sc = np.asarray(scalars, dtype=np.int64).reshape(len(hours), len(SCALARS))
+        self.add_presence(t, v, hours, sc[:, 0])
+        inside = (hours >= self.period[0]) & (hours < self.period[1]) & (t >= 0)
+        self.add_scalars(t[inside], sc[inside])
+        rows = np.flatnonzero(inside).tolist()
+        self.add_hists(t[inside], [rtt_hist[i] for i in rows], [jit_hist[i] for i in rows])
+
+    def add_row_objects(self, rows: Iterable[RollupRow]) -> None:
+        rows = list(rows)
+        self.add_rows(
+            [r.terminal for r in rows],
+            [r.vantage for r in rows],
+            [r.kind.value for r in rows],
+            [r.hour_ns for r in rows],
+            [[getattr(r, n) for n in SCALARS] for r in rows],
+            [pack_hist(r.rtt_hist) for r in rows],
+            [pack_hist(r.jit_hist) for r in rows],
+        )
+
+    def build(self) -> RollupSummary:
+        vantages = tuple(sorted(self._v, key=self._v.__getitem__))
+        return RollupSummary(
+            self.terminals, vantages, self.start_ns, self.counts, self.scalars, self.rtt, self.jit, self.rows
+        )
+
+
+def empty_rollups(terminals: Sequence[str] = ()) -> RollupSummary:
+    return RollupReducer(0, 0, (), terminals, (0, 0)).build()

@@ -1,0 +1,90 @@
+"""The journal's SLA side: rollups kept at insert time equal the pure rollup; old journals rolled up once."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+
+from slaprobe.model import Outcome, ProbeKind, Sample
+from slaprobe.sla.kpi import rollup_samples
+from slaprobe.sla.rollups import RollupReducer
+from slaprobe.store.journal import JournalStore
+from slaprobe.store.sla_journal import JournalSlaSource, rollups_after
+
+HOUR = 3600 * 10**9
+T0 = 1_670_169_600 * 10**9  # 2022-12-04T16:00Z, an hour boundary
+
+
+def samples() -> list[Sample]:
+    out = []
+    for i in range(150):  # 2.5 hours of one terminal, two kinds
+        t = T0 + i * 60 * 10**9
+        out.append(
+            Sample(
+                t, "T1", "v1", ProbeKind.ICMP, 5, 5 if i % 7 else 2, rtt_avg_ms=10.0 + i % 9, jitter_ms=0.5
+            )
+        )
+        out.append(Sample(t + 1, "T1", "v1", ProbeKind.RTP, 50, 50, rtt_avg_ms=12.0, mos=4.3))
+    out.append(Sample(T0 + 5, "T2", "v1", ProbeKind.ICMP, 0, 0, error=Outcome.NOT_SCHEDULED))
+    return out
+
+
+def _summary(source_or_rows, terminals=("T1", "T2")):  # type: ignore[no-untyped-def]
+    """The reduced rollups of hours T0 .. T0+5h (KPI period: the first two hours)."""
+    args = (T0 - HOUR, T0 + 5 * HOUR, list(ProbeKind), list(terminals), (T0, T0 + 2 * HOUR))
+    if hasattr(source_or_rows, "rollups"):
+        return source_or_rows.rollups(*args)
+    reducer = RollupReducer(*args)
+    reducer.add_row_objects(source_or_rows)
+    return reducer.build()
+
+
+def _same(a, b) -> bool:  # type: ignore[no-untyped-def]
+    order = [b.vantages.index(v) for v in a.vantages]
+    return (
+        a.terminals == b.terminals
+        and np.array_equal(a.counts, b.counts[:, order, :])
+        and np.array_equal(a.scalars, b.scalars)
+        and np.array_equal(a.rtt, b.rtt)
+        and np.array_equal(a.jit, b.jit)
+    )
+
+
+def test_rollups_written_in_pieces_equal_the_pure_rollup(tmp_path: Path) -> None:
+    data = samples()
+    j = JournalStore(tmp_path / "j.sqlite")
+    for k in range(0, len(data), 37):  # odd batch sizes split hours across transactions
+        j.write_samples(data[k : k + 37])
+    src = JournalSlaSource(j)
+    got = _summary(src)
+    assert _same(got, _summary(rollup_samples(data).values()))
+    assert got.counts[0, 0, 1:4].tolist() == [120, 120, 60]  # T1: 2 kinds x 60 minutes, then 30
+    assert got.scalars[0, 0] == 240  # samples of T1 in the KPI period (2 hours)
+    problems = src.problem_samples(T0, T0 + 5 * HOUR, [ProbeKind.ICMP])
+    assert len(problems) == 22 + 1  # every 7th ICMP sample lost packets, plus the unsent one
+    hourly, daily, cursor = rollups_after(j, 0)
+    assert len(hourly) == 7 and cursor > 0  # T1: 3 hours x 2 kinds, T2: 1
+    assert len(daily) == 3  # one UTC day: T1 x 2 kinds, T2
+    assert sum(sum(r.rtt_hist.values()) for r in daily) == sum(sum(r.rtt_hist.values()) for r in hourly)
+    assert rollups_after(j, cursor) == ([], [], cursor)
+    j.close()
+
+
+def test_journal_without_rollups_is_rolled_up_once(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    j = JournalStore(path)
+    j.write_samples(samples())
+    j.close()
+    db = sqlite3.connect(path)  # make it look like a journal from before the rollup table
+    db.execute("DROP TABLE sla_hourly")
+    db.commit()
+    db.close()
+    j = JournalStore(path)  # migration re-creates the table and marks old rows
+    src = JournalSlaSource(j)  # rolls them up
+    got = _summary(src)
+    assert _same(got, _summary(rollup_samples(samples()).values()))
+    JournalSlaSource(j)  # a second time adds nothing
+    assert _same(_summary(src), got)
+    j.close()
