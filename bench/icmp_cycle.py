@@ -81,15 +81,16 @@ def run_ours(lab: Lab, targets: list[ProbeTarget], over_s: float) -> Run:
         engine = IcmpEngine(IcmpSettings(count=COUNT))
         with lab.inside():
             await engine.start()
-        per_second: list[int] = []
+        per_second: list[float] = []  # send rate over each ~1 s interval, by the loop clock
 
-        async def meter() -> None:  # echoes sent in each 1-second bucket
-            last = engine.stats.sent
+        async def meter() -> None:
+            loop = asyncio.get_running_loop()
+            last_t, last_n = loop.time(), engine.stats.sent
             while True:
                 await asyncio.sleep(1.0)
-                now = engine.stats.sent
-                per_second.append(now - last)
-                last = now
+                t, n = loop.time(), engine.stats.sent
+                per_second.append((n - last_n) / (t - last_t))
+                last_t, last_n = t, n
 
         metering = asyncio.ensure_future(meter())
         cpu0, t0 = cpu_self(), time.monotonic()
@@ -100,7 +101,7 @@ def run_ours(lab: Lab, targets: list[ProbeTarget], over_s: float) -> Run:
         sent = sum(s.sent for s in samples)
         send_window = over_s + (COUNT - 1) * engine.settings.interval_ms / 1000
         mean_rate = sent / send_window
-        peak = max(per_second) if per_second else sent
+        peak = max(per_second) if per_second else mean_rate
         return Run(wall, cpu, sent, sum(s.received for s in samples), peak / mean_rate)
 
     return asyncio.run(cycle())

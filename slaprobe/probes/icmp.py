@@ -2,10 +2,11 @@
 
 One :class:`IcmpEngine` measures any number of targets concurrently through one shared
 :class:`~slaprobe.probes.icmp_socket.IcmpTransport` (one socket per address family). ``probe`` is a
-coroutine that sends ``count`` echoes spaced ``interval_ms`` apart on absolute times, waits until the
-last echo's timeout and turns what came back into a Sample:
-loss over the echoes actually sent, RTT min/avg/max/median, RFC 3550 jitter over consecutive RTTs in
-arrival order and RFC 5481 PDV (DESIGN §4). A reply later than ``timeout_ms`` counts as lost and late.
+coroutine that sends ``count`` echoes spaced ``interval_ms`` apart on absolute times (on the transport's
+20 ms send grid, which batches many probes' echoes into one loop wake-up), waits until the last echo's
+timeout and turns what came back into a Sample: loss over the echoes actually sent, RTT
+min/avg/max/median, RFC 3550 jitter over consecutive RTTs in arrival order and RFC 5481 PDV (DESIGN §4).
+A reply later than ``timeout_ms`` counts as lost and late. ``Sample.time_ns`` is the first send.
 The observation window is fixed (first send to last send + timeout) even when every echo is answered
 early: duplicates then count the same way for every probe, and a probe's duration does not depend on
 the network's answers, which keeps a scheduler's load predictable.

@@ -43,7 +43,7 @@ import socket
 import struct
 import time
 from dataclasses import dataclass, fields
-from ipaddress import IPv4Address, IPv6Address, ip_address
+from ipaddress import IPv4Address, IPv6Address
 from secrets import randbits
 from typing import TYPE_CHECKING
 
@@ -286,9 +286,6 @@ class IcmpTransport:
     def is_open(self) -> bool:
         return bool(self._families)
 
-    def family_ready(self, family: int) -> bool:
-        return family in self._families
-
     def _open(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
         self.ticks = TickGrid(loop, self.tick_s)
@@ -383,8 +380,6 @@ class IcmpTransport:
             if probe.done is not None and not probe.done.done():
                 probe.done.set_result(None)
         self._pending.clear()
-
-    # ------------------------------------------------------------------ sending
 
     # ------------------------------------------------------------------ sending
 
@@ -495,7 +490,7 @@ class IcmpTransport:
         the probe's echoes so later replies count as stale."""
         fam = self._families.get(probe.family)
         if fam is not None:
-            fam.active -= 1
+            fam.active = max(0, fam.active - 1)
             if fam.errqueue:
                 self._read_errqueue(fam)
             self._read(fam)
@@ -504,7 +499,7 @@ class IcmpTransport:
             key = (probe.base + i) & _MASK32
             if pending.get(key) is probe:
                 del pending[key]
-        self._active -= 1
+        self._active = max(0, self._active - 1)
         if self._active == 0:
             for f in self._families.values():
                 self._listen(f)
@@ -712,8 +707,3 @@ def padding(size: int) -> tuple[bytes, int]:
     if len(pad) % 2:
         s += pad[-1] << 8
     return pad, s
-
-
-def parse_address(text: str) -> IPv4Address | IPv6Address:
-    """An IP literal (no name resolution: the inventory holds addresses, and DNS must not stall probes)."""
-    return ip_address(text.strip())
