@@ -5,7 +5,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := influxdb fping iproute2 systemd
+APT_PACKAGES := influxdb fping iproute2 systemd chromium fonts-noto-cjk
 
 .PHONY: setup system-deps demo test bench lint
 
@@ -32,7 +32,7 @@ test: setup
 	$(PY) -m pytest
 
 bench: setup
-	@echo "see bench/README.md"; ls bench/*.py
+	@cat bench/README.md
 
 lint: setup
 	$(VENV)/bin/ruff check slaprobe tests bench

@@ -9,8 +9,9 @@ import datetime as dt
 import json
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import click
 
@@ -21,6 +22,7 @@ from slaprobe.daemon import run_daemon
 from slaprobe.inventory import load_inventory, summarize, write_csv
 from slaprobe.logs import setup_logging
 from slaprobe.model import ProbeKind
+from slaprobe.report.fonts import FontError
 from slaprobe.report.inventory import render_summary
 from slaprobe.report.samples import render_samples_json, render_samples_table
 from slaprobe.settle import (
@@ -31,6 +33,9 @@ from slaprobe.settle import (
     load_inputs,
     reconcile_report,
 )
+from slaprobe.sla.periods import Month
+from slaprobe.sla_report import monthly_availability
+from slaprobe.store.influx import InfluxError
 from slaprobe.store.journal import JournalError, JournalStore
 from slaprobe.timeutil import parse_time
 
@@ -56,6 +61,14 @@ config_option = click.option(
     type=click.Path(dir_okay=False),
     envvar="SLAPROBE_CONFIG",
     help="Config YAML (default: built-in defaults; env SLAPROBE_CONFIG).",
+)
+
+
+store_option = click.option(
+    "--store", "store_kind", type=click.Choice(["embedded", "influx"]), help="[config store.kind]"
+)
+journal_option = click.option(
+    "--journal", type=click.Path(dir_okay=False), help="Journal file [config state_dir/journal]."
 )
 
 
@@ -221,18 +234,21 @@ def lab_group() -> None:
 @click.option("--netns", help="namespace name (default slp-lab-<pid>-1); must not exist yet")
 @click.option("--truth", type=click.Path(dir_okay=False), help="write ground truth (JSON lines) here")
 @click.option("--no-packets", is_flag=True, help="ground truth without per-packet records (counters only)")
-def lab_serve(profile_path: str, netns: str | None, truth: str | None, no_packets: bool) -> None:
+@click.option("--udp", multiple=True, metavar="PORT=MODULE:FUNC", help="extra UDP handler (repeatable)")
+def lab_serve(
+    profile_path: str, netns: str | None, truth: str | None, no_packets: bool, udp: tuple[str, ...]
+) -> None:
     """Serve the lab in the foreground until Ctrl-C / SIGTERM; probers run inside its namespace."""
     from slaprobe.lab import Lab, ProfileError, load_profile
     from slaprobe.lab.control import describe, wait_for_stop_signal
 
     try:
         profile = load_profile(profile_path)
-    except ProfileError as exc:
+        handlers = {int(port): spec for port, _, spec in (u.partition("=") for u in udp)}
+    except (ProfileError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
-    with Lab.start(
-        profile, truth=truth or False, netns=netns, packets=bool(truth) and not no_packets
-    ) as running:
+    packets = bool(truth) and not no_packets
+    with Lab.start(profile, truth=truth or False, netns=netns, udp=handlers, packets=packets) as running:
         click.echo(describe(running), nl=False)
         wait_for_stop_signal()
     click.echo(
@@ -269,6 +285,49 @@ def lab_month(config_path, n, month, profile_path, store_kind, journal, out_dir)
 
 
 # ---------------------------------------------------------------- reflect (STAMP / RTP echo reflector)
+
+
+@cli.command()
+@click.option(
+    "--stamp-port", type=click.IntRange(0, 65535), default=862, show_default=True, help="0 = any free port"
+)
+@click.option("--no-stamp", is_flag=True, help="Do not serve STAMP.")
+@click.option("--rtp-port", type=click.IntRange(0, 65535), default=None, help="Serve RTP echo on this port.")
+@click.option("--mode", type=click.Choice(["stateless", "stateful"]), default="stateful", show_default=True)
+@click.option(
+    "--allow", multiple=True, metavar="CIDR", help="Answer only these source networks (repeatable)."
+)
+@click.option("--rate-limit", type=float, default=500.0, show_default=True, help="Packets/s per source.")
+@click.option(
+    "--bind", multiple=True, metavar="ADDR", help="Local address (repeatable; default 0.0.0.0 and ::)."
+)
+def reflect(stamp_port, no_stamp, rtp_port, mode, allow, rate_limit, bind) -> None:
+    """Answer STAMP (RFC 8762) and RTP echo probes for this site until SIGINT / SIGTERM."""
+    import asyncio
+
+    from slaprobe.probes.reflect_server import ReflectMode, ReflectorSettings, run_reflector
+
+    try:
+        settings = ReflectorSettings(
+            stamp_port=None if no_stamp else stamp_port, rtp_port=rtp_port, mode=ReflectMode(mode),
+            allow=tuple(allow), rate_limit_pps=rate_limit, bind=tuple(bind) or ("0.0.0.0", "::"),
+        )  # fmt: skip
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+
+    def ready(reflector) -> None:
+        for addr, port, kind in reflector.addresses:
+            click.echo(f"listening {kind} {addr}:{port}")
+        click.get_text_stream("stdout").flush()
+
+    try:
+        counters = asyncio.run(run_reflector(settings, on_ready=ready))
+    except OSError as exc:
+        raise click.ClickException(f"cannot serve: {exc}") from None
+    click.echo(
+        f"received {counters.received} answered {counters.answered} denied {counters.denied} "
+        f"rate_limited {counters.rate_limited} malformed {counters.malformed}"
+    )
 
 
 # ---------------------------------------------------------------- store check, status (InfluxDB, shipper)
@@ -312,16 +371,24 @@ def status_cmd(config_path: str | None, as_json: bool) -> None:
 
 @cli.command("report")
 @config_option
-@click.option(
-    "--month", required=True, help="Local calendar month, YYYY-MM (time zone: config sla.timezone)."
-)
+@click.option("--month", help="Local calendar month, YYYY-MM (time zone: config sla.timezone).")
+@click.option("--year", type=int, help="With --evaluation: the annual evaluation's indicators for this year.")
+@click.option("--evaluation", is_flag=True, help="The evaluation indicators (coverage, availability).")
+@click.option("--contract", type=click.Path(dir_okay=False), help="Contract YAML [config sla.contract].")
+@click.option("--availability", type=click.Path(dir_okay=False), help="--evaluation: a hand-over file.")
 @click.option("--carrier", help="Only this carrier's terminals.")
 @click.option("--region", help="Only this region's terminals.")
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "markdown"]), default="table")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json", "markdown", "html", "pdf"]),
+    default="table",
+    help="html: one self-contained page with charts; pdf: that page printed to A4 (needs chromium).",
+)
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
-@click.option("--store", "store_kind", type=click.Choice(["embedded", "influx"]), help="[config store.kind]")
-@click.option("--journal", type=click.Path(dir_okay=False), help="Journal file [config state_dir/journal].")
+@store_option
+@journal_option
 @click.option("--inventory", "inventory_path", type=click.Path(dir_okay=False), help="[config inventory]")
 @click.option("--maintenance", type=click.Path(dir_okay=False), help="Windows YAML [config sla.maintenance].")
 @click.option("--preset", type=click.Choice(["mef10.3", "y1540", "strict"]), help="[config sla.preset]")
@@ -329,10 +396,21 @@ def status_cmd(config_path: str | None, as_json: bool) -> None:
     "--availability-out", type=click.Path(dir_okay=False), help="Also merge this month into a hand-over file."
 )
 def report_cmd(config_path, fmt, lang, out, availability_out, **opts):  # type: ignore[no-untyped-def]
-    """Availability per terminal, region, carrier, level and tier for one month, with every outage."""
+    """Availability per terminal, region, carrier, level and tier for one month, with every outage;
+    or, with --year Y --evaluation, the annual performance evaluation's output indicators."""
+    if opts["evaluation"] or opts["year"] is not None:
+        if opts["year"] is None or opts["month"]:
+            raise click.UsageError("--evaluation takes --year YYYY (not --month)")
+        if fmt == "pdf":
+            raise click.UsageError("--evaluation renders table, csv, markdown, json or html")
+        _evaluation(opts["year"], {**opts, "config_path": config_path, "fmt": fmt, "lang": lang, "out": out})
+        return
+    if not opts["month"]:
+        raise click.UsageError("give --month YYYY-MM (or --year YYYY --evaluation)")
     from slaprobe.report.availability_text import render
     from slaprobe.sla.engine import PeriodError
     from slaprobe.sla.maintenance import MaintenanceError
+    from slaprobe.sla.reconcile import ReconcileError
     from slaprobe.sla.rule import RuleError
     from slaprobe.sla_report import ReportRequest, build_report, merge_handover
     from slaprobe.store.influx import InfluxError
@@ -345,28 +423,60 @@ def report_cmd(config_path, fmt, lang, out, availability_out, **opts):  # type: 
         opts["preset"], opts["carrier"], opts["region"],
     )  # fmt: skip
     try:
-        report = build_report(cfg, req)
-        text = render(report, fmt, lang)
+        if fmt in ("html", "pdf"):  # self-contained page with charts (slaprobe/report/html.py)
+            from slaprobe.report.html import render_month
+            from slaprobe.report.month_view import build_month_view
+
+            if fmt == "pdf" and not out:
+                raise click.UsageError("--format pdf needs --out FILE")
+            view, report = build_month_view(cfg, req, lang, availability_out)
+            text = render_month(view, lang)
+        else:
+            report = build_report(cfg, req)
+            text = render(report, fmt, lang)
         if availability_out:
             merge_handover(availability_out, report)
-    except (ConfigError, JournalError, InfluxError, PeriodError, RuleError, MaintenanceError) as exc:
+    except (
+        ConfigError,
+        JournalError,
+        InfluxError,
+        PeriodError,
+        RuleError,
+        MaintenanceError,
+        ReconcileError,
+        FontError,
+    ) as exc:
         _fail(exc)
-    if out:
+    if fmt == "pdf":
+        from slaprobe.report.pdf import PdfError, html_to_pdf
+
+        try:
+            html_to_pdf(text, out)
+        except PdfError as exc:
+            _fail(exc)
+    elif out:
         Path(out).write_text(text, encoding="utf-8")
     else:
         click.echo(text, nl=False)
 
 
-def _money_inputs(opts: dict[str, str | None]) -> MoneyInputs:
-    """Contract and inventory default to the config's ``sla.contract`` and ``inventory``."""
+def _money_inputs(opts: dict[str, Any], months: Sequence[Month]) -> MoneyInputs:
+    """Contract and inventory default to the config's ``sla.contract`` and ``inventory``; availability
+    is the ``--availability`` hand-over file if given, else ``months`` computed from the store."""
     config = _load_config(opts["config_path"])
     contract = opts["contract"] or (config.resolve(config.sla.contract) if config.sla.contract else None)
     if not contract:
         raise click.UsageError("no contract: pass --contract FILE or set sla.contract in the config")
+    inventory = opts["inventory_path"] or config.resolve(config.inventory)
     try:
-        inventory = opts["inventory_path"] or config.resolve(config.inventory)
-        return load_inputs(contract, inventory, opts["availability"] or "", config.sla.timezone)
-    except ConfigError as exc:
+        if opts["availability"]:
+            return load_inputs(contract, inventory, opts["availability"], config.sla.timezone)
+        monthly = monthly_availability(
+            config, months, store=opts.get("store_kind"), journal=opts.get("journal"), inventory=inventory
+        )
+        source = f"computed from the {opts.get('store_kind') or config.store.kind} store"
+        return load_inputs(contract, inventory, monthly, config.sla.timezone, source)
+    except (ConfigError, JournalError, InfluxError) as exc:
         _fail(exc)
 
 
@@ -375,11 +485,25 @@ _MONEY_OPTIONS = (
     click.option("--contract", type=click.Path(dir_okay=False), help="Contract YAML [config sla.contract]."),
     click.option("--inventory", "inventory_path", type=click.Path(dir_okay=False), help="[config inventory]"),
     click.option(
-        "--availability", type=click.Path(dir_okay=False), required=True, help="Monthly JSON lines."
+        "--availability",
+        type=click.Path(dir_okay=False),
+        help="Hand-over file (JSON lines, from report --availability-out) [default: from the store].",
     ),
-    click.option("--format", "fmt", type=click.Choice(["table", "csv", "markdown", "json"]), default="table"),
+    store_option,
+    journal_option,
+    click.option(
+        "--format", "fmt", type=click.Choice(["table", "csv", "markdown", "json", "html"]), default="table"
+    ),
     click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True),
+    click.option("--out", type=click.Path(dir_okay=False), help="Write here instead of stdout."),
 )
+
+
+def _emit(text: str, out: str | None) -> None:
+    if out:
+        Path(out).write_text(text, encoding="utf-8")
+    else:
+        click.echo(text, nl=False)
 
 
 def _money_options(f: click.decorators.FC) -> click.decorators.FC:
@@ -406,23 +530,34 @@ def reconcile_cmd(
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
     try:
-        text = reconcile_report(
-            _money_inputs(opts), period, invoice, opts["fmt"] or "table", opts["lang"] or "zh"
-        )
-        click.echo(text, nl=False)
-    except (ConfigError, ReconcileError) as exc:
+        inputs = _money_inputs(opts, period.year_to_date().months)  # settlements are year to date
+        text = reconcile_report(inputs, period, invoice, opts["fmt"] or "table", opts["lang"] or "zh")
+        _emit(text, opts["out"])
+    except (ConfigError, ReconcileError, FontError) as exc:
         _fail(exc)
 
 
 @cli.command("evaluation")
 @click.option("--year", type=int, required=True)
 @_money_options
-def evaluation_cmd(year: int, **opts: str | None) -> None:
-    """The annual performance evaluation's output indicators (coverage, availability, open terminals)."""
+def evaluation_cmd(year: int, **opts: Any) -> None:
+    """The annual evaluation's output indicators (same as ``report --year Y --evaluation``)."""
+    _evaluation(year, opts)
+
+
+def _evaluation(year: int, opts: dict[str, Any]) -> None:
+    lang = opts["lang"] or "zh"
     try:
-        text = evaluation_report(_money_inputs(opts), year, opts["fmt"] or "table", opts["lang"] or "zh")
-        click.echo(text, nl=False)
-    except ValueError as exc:
+        inputs = _money_inputs(opts, Period.year(year).months)
+        if opts["fmt"] == "html":  # monthly availability chart, coverage, indicators, the year's money
+            from slaprobe.report.html_year import render_year
+            from slaprobe.report.year_view import year_view
+
+            text = render_year(year_view(inputs, year, lang), lang)
+        else:
+            text = evaluation_report(inputs, year, opts["fmt"] or "table", lang)
+        _emit(text, opts["out"])
+    except (ValueError, FontError) as exc:
         _fail(exc)
 
 

@@ -19,22 +19,11 @@ from typing import Any
 from slaprobe.configload import ConfigError, load_dataclass, opt, read_yaml
 from slaprobe.model import ProbeKind
 from slaprobe.probes.icmp import IcmpJitterSettings, IcmpSettings
+from slaprobe.probes.rtp import RtpSettings
+from slaprobe.probes.stamp import StampSettings
 
 DEFAULT_CONFIG_PATH = Path("/etc/slaprobe/slaprobe.yaml")
 _BAD_VANTAGE_CHARS = " ,=\\\"'"  # the vantage is an InfluxDB tag value and a log field
-
-
-@dataclass(frozen=True, slots=True)
-class StreamConfig:
-    """An RTP or STAMP stream: like a call's media, paced evenly."""
-
-    rate_pps: float = opt(50.0, min=0.1, max=10_000.0)
-    duration_s: float = opt(2.0, min=0.01, max=600.0)
-    size: int = opt(200, min=44, max=1472)  # UDP payload bytes
-    dscp: int = opt(34, min=0, max=63)
-    timeout_ms: float = opt(1000.0, min=10.0, max=60_000.0)  # wait for the last packet's answer
-    port: int = opt(862, min=1, max=65535)  # reflector port when the inventory gives none
-    codec: str = "g711"  # E-model codec profile (see probes/emodel.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,8 +34,8 @@ class ProbesConfig:
     icmp_jitter: IcmpJitterSettings = field(
         default_factory=IcmpJitterSettings, metadata={"key": "icmp-jitter"}
     )
-    rtp: StreamConfig = field(default_factory=lambda: StreamConfig(port=5004))
-    stamp: StreamConfig = field(default_factory=lambda: StreamConfig(size=44, port=862))
+    rtp: RtpSettings = field(default_factory=RtpSettings)
+    stamp: StampSettings = field(default_factory=StampSettings)
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,6 +36,7 @@ from slaprobe.scheduler import CycleRunner, CycleSpec
 from slaprobe.store.influx import InfluxClient, InfluxError
 from slaprobe.store.journal import JournalStore
 from slaprobe.store.shipper import Shipper
+from slaprobe.terminal import Terminal
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,18 @@ def engine_settings(config: Config, kind: ProbeKind) -> object:
     }[kind]
 
 
+def reflector_for(config: Config, terminal: Terminal, kind: ProbeKind) -> tuple[str, int] | None:
+    """Where a stream probe goes: the inventory's reflector host, or the terminal itself (CPEs often
+    reflect). The column's port is the STAMP port (default ``probes.stamp.port``, 862); RTP echo goes to
+    the same host at ``probes.rtp.port``."""
+    if kind not in (ProbeKind.STAMP, ProbeKind.RTP):
+        return None
+    host, port = terminal.reflector or (str(terminal.address), None)
+    if kind is ProbeKind.RTP or port is None:
+        port = engine_settings(config, kind).port
+    return host, port
+
+
 def build_specs(config: Config, inventory: Inventory) -> dict[str, CycleSpec]:
     """Group the inventory into cycles: (scheduling group, probe kind) → targets and interval.
 
@@ -64,7 +77,7 @@ def build_specs(config: Config, inventory: Inventory) -> dict[str, CycleSpec]:
         if not t.in_service_on(today):
             continue
         for kind in t.probes or tuple(config.probes.default):
-            target = ProbeTarget(terminal=t.id, address=t.address, reflector=t.reflector)
+            target = ProbeTarget(terminal=t.id, address=t.address, reflector=reflector_for(config, t, kind))
             buckets.setdefault((t.group, kind), []).append(target)
     refs = tuple(
         ProbeTarget(terminal=f"ref:{addr}", address=ipaddress.ip_address(addr))
@@ -103,7 +116,9 @@ class DaemonState:
 
 
 class Daemon:
-    def __init__(self, config: Config, *, inventory: Inventory | None = None) -> None:
+    def __init__(
+        self, config: Config, *, inventory: Inventory | None = None, shipper: Shipper | None = None
+    ) -> None:
         self.config = config
         self.inventory = inventory or self._load_inventory()
         self.store = JournalStore(config.journal_path)
@@ -116,7 +131,7 @@ class Daemon:
         self._running: set[asyncio.Task] = set()
         self._stop = asyncio.Event()
         self.notifier = Notifier()
-        self.shipper: Shipper | None = None
+        self.shipper: Shipper | None = shipper  # default: started by run() when store.kind = influx
         self._reload_task: asyncio.Future[None] | None = None
 
     # ------------------------------------------------------------------ inventory
@@ -228,20 +243,8 @@ class Daemon:
         self.notifier.ready("running")  # READY=1 closes the RELOADING=1 sent by reload()
 
     def _start_shipper(self) -> None:
-        """store.kind = influx: a shipper thread forwards the journal to InfluxDB.
-
-        A wrong URL, credentials or database is logged loudly here and by the shipper on every retry,
-        but never stops probing: samples wait in the journal until InfluxDB accepts them.
-        """
-        if self.config.store.kind != "influx":
-            return
-        try:
-            client = InfluxClient(self.config.influx)
-        except InfluxError as exc:
-            log.error("InfluxDB shipping disabled, samples stay in the journal: %s", exc)
-            return
-        self.shipper = Shipper(JournalStore(self.config.journal_path), client, self.config.shipper)
-        self.shipper.start()
+        if self.shipper is None:
+            self.shipper = start_shipper(self.config)
 
     def healthy(self) -> bool:
         """For the systemd watchdog: every cycle kind has finished a cycle within three intervals."""
@@ -312,6 +315,24 @@ def network_namespace(name: str) -> Iterator[None]:
 
     with entered(name):
         yield
+
+
+def start_shipper(config: Config) -> Shipper | None:
+    """store.kind = influx: a shipper thread forwards the journal to InfluxDB.
+
+    A wrong URL, credentials or database is logged loudly here and by the shipper on every retry,
+    but never stops probing: samples wait in the journal until InfluxDB accepts them.
+    """
+    if config.store.kind != "influx":
+        return None
+    try:
+        client = InfluxClient(config.influx)
+    except InfluxError as exc:
+        log.error("InfluxDB shipping disabled, samples stay in the journal: %s", exc)
+        return None
+    shipper = Shipper(JournalStore(config.journal_path), client, config.shipper)
+    shipper.start()
+    return shipper
 
 
 def run_daemon(config: Config) -> int:

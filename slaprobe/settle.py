@@ -1,9 +1,9 @@
 """Wiring of the money commands: load the contract, inventory, monthly availability and invoice, run the
 pure settlement / evaluation, render. The CLI calls these; tests call them too.
 
-Monthly availability comes from a JSON-lines file (``slaprobe.sla.availability_file``) for now; when the
-SLA engine computes months from the store, it hands the same ``{Month: {terminal: TerminalAvailability}}``
-mapping to ``reconcile_report`` / ``evaluation_report`` instead.
+Monthly availability is computed from the store by the SLA engine (``sla_report.monthly_availability``),
+or read from a JSON-lines hand-over file (``slaprobe.sla.availability_file``, written by
+``report --availability-out``) so a settled figure can be re-run from exactly what was handed over.
 """
 
 from __future__ import annotations
@@ -42,15 +42,19 @@ class MoneyInputs:
 
 
 def load_inputs(
-    contract: str | Path, inventory: str | Path, availability: str | Path, timezone: str = "Asia/Shanghai"
+    contract: str | Path,
+    inventory: str | Path,
+    availability: str | Path | MonthlyAvailability,
+    timezone: str = "Asia/Shanghai",
+    availability_source: str = "",
 ) -> MoneyInputs:
-    """Load all three files; each raises ConfigError naming its file and every problem."""
+    """Load the contract, the inventory and the availability (a hand-over file, or months computed from
+    the store); each file raises ConfigError naming itself and every problem."""
+    if isinstance(availability, str | Path):
+        availability_source = str(availability)
+        availability = read_availability(availability)
     return MoneyInputs(
-        load_contract(contract),
-        load_inventory(inventory),
-        read_availability(availability),
-        str(availability),
-        timezone,
+        load_contract(contract), load_inventory(inventory), availability, availability_source, timezone
     )
 
 

@@ -9,15 +9,17 @@ configured (``sla.contract``), so "below target" means the same thing as in the 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from slaprobe.config import Config
-from slaprobe.inventory import load_inventory
-from slaprobe.sla.engine import MonthReport, month_period, report_month
+from slaprobe.inventory import Inventory, load_inventory
+from slaprobe.sla.engine import MonthReport, Period, month_period, report_month
 from slaprobe.sla.inputs import SlaSource
-from slaprobe.sla.maintenance import load_maintenance
+from slaprobe.sla.maintenance import MaintenanceWindow, load_maintenance
+from slaprobe.sla.periods import Month
+from slaprobe.sla.reconcile import MonthlyAvailability
 from slaprobe.sla.rule import Rule, rule_from, rule_from_config
 
 
@@ -72,8 +74,17 @@ def tier_targets(config: Config) -> dict[str, float]:
     return {name: float(tier.availability_target) for name, tier in contract.tiers.items()}
 
 
-def build_report(config: Config, req: ReportRequest) -> MonthReport:
-    """Everything ``slaprobe report`` computes; raises ConfigError / JournalError / InfluxError."""
+@dataclass(frozen=True)
+class RequestInputs:
+    """What a report request resolves to before the store is read (shared with the HTML report)."""
+
+    rule: Rule
+    period: Period
+    inventory: Inventory
+    windows: tuple[MaintenanceWindow, ...]
+
+
+def resolve_request(config: Config, req: ReportRequest) -> RequestInputs:
     rule = rule_for(config, req.preset)
     period = month_period(req.month, config.sla.timezone)
     inventory = load_inventory(req.inventory or config.resolve(config.inventory))
@@ -81,8 +92,16 @@ def build_report(config: Config, req: ReportRequest) -> MonthReport:
         config.resolve(config.sla.maintenance) if config.sla.maintenance else None
     )
     windows = load_maintenance(maint_path, period.tz) if maint_path else ()
+    return RequestInputs(rule, period, inventory, tuple(windows))
+
+
+def build_report(config: Config, req: ReportRequest) -> MonthReport:
+    """Everything ``slaprobe report`` computes; raises ConfigError / JournalError / InfluxError."""
+    r = resolve_request(config, req)
     with open_source(config, req.store, req.journal) as source:
-        report = report_month(source, inventory.terminals, rule, period, windows, tier_targets(config))
+        report = report_month(
+            source, r.inventory.terminals, r.rule, r.period, r.windows, tier_targets(config)
+        )
     return report.filtered(carrier=req.carrier, region=req.region)
 
 
@@ -96,3 +115,23 @@ def merge_handover(path: str | Path, report: MonthReport) -> None:
     data = dict(read_availability(path)) if Path(path).exists() else {}
     data[Month.parse(report.period.label)] = {r.terminal: r for r in report.results}
     write_availability(path, data)
+
+
+def monthly_availability(
+    config: Config,
+    months: Iterable[Month],
+    *,
+    store: str | None = None,
+    journal: str | None = None,
+    inventory: str | None = None,
+) -> MonthlyAvailability:
+    """Each month's per-terminal availability computed from the store: what the money commands settle.
+
+    The same engine and rule as ``slaprobe report`` (config ``sla.*``), month by month, so a figure in a
+    reconciliation is always the figure the month's report printed.
+    """
+    out: MonthlyAvailability = {}
+    for month in months:
+        report = build_report(config, ReportRequest(str(month), store, journal, inventory))
+        out[month] = {r.terminal: r for r in report.results}
+    return out

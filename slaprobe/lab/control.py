@@ -53,15 +53,18 @@ class Lab:
         workdir: tempfile.TemporaryDirectory[str],
         truth_path: Path,
         t0_ns: int,
+        sched: str = "other",
     ) -> None:
         self.profile = profile
         self.netns = netns
         self.proc = proc
         self.truth_path = truth_path
         self.t0_ns = t0_ns  # the responder's start: outage ``start_offset_s`` counts from here
+        self.sched = sched  # the responder's scheduling: "fifo:<priority>" or "other"
         self._workdir = workdir  # keeps profile, truth and log alive until the Lab is collected
         self._lock = threading.Lock()
         self._closed = False
+        self._owner_pid = os.getpid()  # a forked child must not tear down its parent's lab at exit
         _live.add(self)
 
     # ------------------------------------------------------------------ lifecycle
@@ -75,6 +78,7 @@ class Lab:
         netns: str | None = None,
         udp: Mapping[int, str] | None = None,
         packets: bool | None = None,
+        realtime: bool = True,
         ready_timeout: float = 20.0,
     ) -> Lab:
         """Create the namespace, start the responder in it and wait until it serves.
@@ -83,7 +87,9 @@ class Lab:
         a path = truth written there. ``packets`` overrides whether per-packet records are written
         (default: unless ``truth`` is False). ``udp``: extra port -> ``"module:function"`` handlers (on
         top of the profile's and the built-in echo on port 7). ``netns``: namespace name (default
-        ``slp-lab-<pid>-<n>``); it must not exist yet.
+        ``slp-lab-<pid>-<n>``); it must not exist yet. ``realtime``: run the responder under SCHED_FIFO
+        (priority 10) so reply timing holds on a busy machine (falls back to normal scheduling where
+        refused; ``lab.sched`` says which).
         """
         if isinstance(profile, str | Path):
             profile = load_profile(profile)
@@ -100,6 +106,8 @@ class Lab:
             "ip", "netns", "exec", name, sys.executable, "-m", "slaprobe.lab.responder",
             "--profile", str(wd / "profile.json"), "--truth", str(truth_path), "--control-stdin",
         ]  # fmt: skip
+        if realtime:
+            argv += ["--rt-priority", "10"]
         if not (packets if packets is not None else truth is not False):
             argv.append("--no-packets")
         for port, spec in (udp or {}).items():
@@ -119,14 +127,14 @@ class Lab:
                 raise LabError(f"lab responder in {name} did not start: {exc}\n{_tail(log_path)}") from None
             if not line.startswith("READY "):
                 raise LabError(f"lab responder in {name} did not start (got {line!r}):\n{_tail(log_path)}")
-            t0_ns = json.loads(line[6:])["t0_ns"]
+            ready = json.loads(line[6:])
         except BaseException:
             if proc is not None:
                 _stop(proc)
             _netns.delete(name)
             workdir.cleanup()
             raise
-        return cls(profile, name, proc, workdir, truth_path, t0_ns)
+        return cls(profile, name, proc, workdir, truth_path, ready["t0_ns"], ready["sched"])
 
     def close(self) -> None:
         """Stop the responder (it writes its summary) and delete the namespace. Idempotent."""
@@ -136,6 +144,10 @@ class Lab:
             self._closed = True
             _stop(self.proc)
             _netns.delete(self.netns)
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else f"responder pid {self.proc.pid}"
+        return f"<Lab {self.netns} {len(self.profile.terminals)} terminals, {state}>"
 
     def __enter__(self) -> Lab:
         return self
@@ -180,9 +192,11 @@ class Lab:
                 time.sleep(0.005)
         return GroundTruth.read(self.truth_path)
 
-    def stats(self) -> dict[str, Any]:
-        """Live counters of the responder (requests, fates, release lateness percentiles in µs)."""
-        return json.loads(self._ask("stats", "STATS ")[6:])
+    def stats(self, reset_lateness: bool = False) -> dict[str, Any]:
+        """Live counters of the responder (requests, fates, release lateness percentiles in µs).
+
+        ``reset_lateness``: lateness samples start over after this call (counters never reset)."""
+        return json.loads(self._ask("stats reset" if reset_lateness else "stats", "STATS ")[6:])
 
     def log(self) -> str:
         """The responder's stderr so far."""
@@ -264,5 +278,6 @@ def _tail(path: Path, limit: int = 4000) -> str:
 @atexit.register
 def _close_all() -> None:
     for lab in list(_live):
-        with contextlib.suppress(Exception):
-            lab.close()
+        if lab._owner_pid == os.getpid():
+            with contextlib.suppress(Exception):
+                lab.close()

@@ -51,6 +51,7 @@ SOURCE_V6 = ipaddress.IPv6Address("2001:2:ffff::1")
 # Every lab address must stay inside the benchmarking ranges (RFC 2544 / RFC 5180): never real hosts.
 ALLOWED_V4 = ipaddress.IPv4Network("198.18.0.0/15")
 ALLOWED_V6 = ipaddress.IPv6Network("2001:2::/48")
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 _PROBABILITIES = ("loss", "loss_rev", "duplicate", "reorder")
 _DURATIONS = ("delay_ms", "delay_fwd_ms", "delay_rev_ms", "jitter_ms", "reorder_ms")
@@ -122,8 +123,8 @@ class Outage:
     start_offset_s: float | None = None  # relative to the lab's start
 
     def start_ns(self, t0_ns: int) -> int:
-        if self.start is not None:
-            return int(self.start.timestamp()) * 1_000_000_000 + self.start.microsecond * 1000
+        if self.start is not None:  # integer arithmetic: a float timestamp could round a second away
+            return (self.start - _EPOCH) // dt.timedelta(microseconds=1) * 1000
         return t0_ns + round((self.start_offset_s or 0.0) * 1e9)
 
     def to_dict(self) -> dict[str, Any]:
@@ -204,15 +205,20 @@ class LabProfile:
                 return addr
         raise KeyError(terminal_id)
 
-    def impairment_for(self, address: IPAddress | str) -> Impairment:
-        """The resolved impairments of one address: defaults < ranges (less specific first) < per-terminal."""
-        addr = ipaddress.ip_address(address)
+    def merged_impairments(self, address: IPAddress | str) -> dict[str, float]:
+        """The impairment keys that apply to one address: defaults < ranges (less specific first) <
+        per-terminal, before the per-direction split."""
+        addr = address if isinstance(address, IPAddress) else ipaddress.ip_address(address)
         merged = dict(self.defaults)
         for rule in self.ranges:  # sorted by prefix length at validation (stable: file order breaks ties)
             if addr.version == rule.prefix.version and addr in rule.prefix:
                 merged.update(rule.impairments)
         merged.update(self.per_terminal.get(addr, {}))
-        return Impairment.resolve(merged)
+        return merged
+
+    def impairment_for(self, address: IPAddress | str) -> Impairment:
+        """The resolved impairments of one address."""
+        return Impairment.resolve(self.merged_impairments(address))
 
 
 def profile_for_inventory(

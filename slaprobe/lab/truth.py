@@ -6,6 +6,7 @@ alone and never from the profile: if the responder drifted from the profile, the
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -59,7 +60,7 @@ class GroundTruth:
     def of_kind(self, kind: str) -> Iterator[Mapping[str, Any]]:
         return (r for r in self.records if r.get("kind") == kind)
 
-    @property
+    @functools.cached_property
     def packets(self) -> list[Mapping[str, Any]]:
         return sorted(self.of_kind("pkt"), key=lambda r: r["rx_ns"])
 

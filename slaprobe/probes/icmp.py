@@ -2,10 +2,11 @@
 
 One :class:`IcmpEngine` measures any number of targets concurrently through one shared
 :class:`~slaprobe.probes.icmp_socket.IcmpTransport` (one socket per address family). ``probe`` is a
-coroutine that sends ``count`` echoes spaced ``interval_ms`` apart on absolute times, waits until the
-last echo's timeout and turns what came back into a Sample:
-loss over the echoes actually sent, RTT min/avg/max/median, RFC 3550 jitter over consecutive RTTs in
-arrival order and RFC 5481 PDV (DESIGN §4). A reply later than ``timeout_ms`` counts as lost and late.
+coroutine that sends ``count`` echoes spaced ``interval_ms`` apart on absolute times (on the transport's
+20 ms send grid, which batches many probes' echoes into one loop wake-up), waits until the last echo's
+timeout and turns what came back into a Sample: loss over the echoes actually sent, RTT
+min/avg/max/median, RFC 3550 jitter over consecutive RTTs in arrival order and RFC 5481 PDV (DESIGN §4).
+A reply later than ``timeout_ms`` counts as lost and late. ``Sample.time_ns`` is the first send.
 The observation window is fixed (first send to last send + timeout) even when every echo is answered
 early: duplicates then count the same way for every probe, and a probe's duration does not depend on
 the network's answers, which keeps a scheduler's load predictable.
@@ -22,9 +23,7 @@ from typing import ClassVar
 from slaprobe.model import NS_PER_MS, Outcome, ProbeKind, Sample, outcome_for
 from slaprobe.probes.base import ProbeTarget
 from slaprobe.probes.icmp_socket import (
-    LATE,
     NOT_SENT,
-    RECEIVED,
     TOKEN_SIZE,
     UNREACHED,
     EchoProbe,
@@ -164,64 +163,66 @@ class IcmpEngine:
         if not self._started:
             raise RuntimeError("IcmpEngine.probe() before start()")
         loop = asyncio.get_running_loop()
-        transport = self.transport
-        count = self.settings.count
-        probe = EchoProbe(target.address, count, self._timeout_ns)
-        transport.begin(probe)
-        packet, pad_sum = self._packet, self._pad_sum
-        sent = 0
-        start_ns = time.time_ns()
-        t0 = loop.time()
-        last_send = t0
+        probe = EchoProbe(target.address, self.settings.count)
+        self.transport.begin(probe)
+        done: asyncio.Future[None] = loop.create_future()
+        probe.done = done
+        train = _Train(self, probe, loop, done)
         try:
-            for i in range(count):
-                if i:
-                    delay = t0 + i * self._interval_s - loop.time()
-                    if delay > 0:
-                        await asyncio.sleep(delay)
-                if not transport.is_open:
-                    break
-                last_send = loop.time()
-                if transport.send(probe, i, packet, pad_sum):
-                    sent += 1
-            if sent:
-                done = loop.create_future()
-                probe.done = done
-                timer = loop.call_at(last_send + self._timeout_s, _resolve, done)
-                try:
-                    await done
-                finally:
-                    timer.cancel()
+            await done
         finally:
             probe.done = None
-            if transport.is_open:
-                transport.finish(probe)
-        return self._sample(probe, target, vantage, start_ns, sent)
+            if self.transport.is_open:
+                self.transport.finish(probe)
+        return self._sample(probe, target, vantage, train.start_ns or time.time_ns(), train.sent)
 
     def _sample(self, p: EchoProbe, target: ProbeTarget, vantage: str, start_ns: int, sent: int) -> Sample:
-        received = late = unreached = 0
-        burst = max_burst = 0
-        for st in p.state:
+        """Judge every echo now that all stamps are in: in time, late, unreachable or lost."""
+        stats = self.transport.stats
+        timeout_ns = self._timeout_ns
+        arrivals: list[tuple[int, int, int]] = []  # (rx stamp, echo index, rtt ns) of in-time replies
+        late = unreached = burst = max_burst = 0
+        for i, st in enumerate(p.state):
             if st == NOT_SENT:
                 continue
-            if st == RECEIVED:
-                received += 1
-                burst = 0
-                continue
-            if st == LATE:
+            tx = p.tx_ns[i]
+            if tx:
+                stats.tx_kernel_stamps += 1
+            else:
+                stats.tx_user_stamps += 1
+                tx = p.send_ns[i]
+            rx = p.rx_ns[i]
+            if rx:
+                rtt = rx - tx
+                if rtt < 0:  # the wall clock stepped back between the stamps
+                    stats.clock_anomalies += 1
+                    rtt = 0
+                if rtt <= timeout_ns:
+                    arrivals.append((rx, i, rtt))
+                    burst = 0
+                    continue
                 late += 1
             elif st == UNREACHED:
                 unreached += 1
             burst += 1
-            if burst > max_burst:
-                max_burst = burst
+            max_burst = max(max_burst, burst)
+        arrivals.sort()
+        reordered, highest = 0, -1
+        for _, i, _ in arrivals:
+            if i < highest:
+                reordered += 1
+            else:
+                highest = i
+        received = len(arrivals)
+        stats.replies += received
+        stats.late += late
         if sent == 0:
             error = Outcome.SEND_ERROR
         elif received == 0 and unreached:
             error = Outcome.UNREACHABLE
         else:
             error = outcome_for(sent, received)
-        summary = summarize([r / NS_PER_MS for r in p.rtts_ns])
+        summary = summarize([rtt / NS_PER_MS for _, _, rtt in arrivals])
         return Sample(
             time_ns=start_ns,
             terminal=target.terminal,
@@ -230,7 +231,7 @@ class IcmpEngine:
             sent=sent,
             received=received,
             duplicates=p.duplicates,
-            reordered=p.reordered,
+            reordered=reordered,
             late=late,
             rtt_min_ms=summary.min if summary else None,
             rtt_avg_ms=summary.avg if summary else None,
@@ -238,9 +239,59 @@ class IcmpEngine:
             rtt_p50_ms=summary.p50 if summary else None,
             jitter_ms=summary.jitter if summary else None,
             pdv_ms=summary.pdv if summary else None,
-            max_loss_burst=max_burst if sent else 0,
+            max_loss_burst=max_burst,
             error=error,
         )
+
+
+class _Train:
+    """Sends one probe's echoes at t0 + i·interval, then resolves ``done`` at the last send + timeout.
+
+    Times go on the transport's tick grid (so echoes of many probes leave in one loop wake-up) when the
+    interval is a multiple of the tick, which keeps the spacing exact; other intervals get a timer of
+    their own per echo. Grid callbacks cannot be cancelled: once ``done`` is resolved or cancelled, the
+    remaining ones do nothing.
+    """
+
+    __slots__ = ("done", "engine", "exact", "last", "loop", "probe", "sent", "start_ns", "t0", "ticks")
+
+    def __init__(
+        self,
+        engine: IcmpEngine,
+        probe: EchoProbe,
+        loop: asyncio.AbstractEventLoop,
+        done: asyncio.Future[None],
+    ) -> None:
+        ticks = engine.transport.ticks
+        assert ticks is not None
+        self.engine, self.probe, self.loop, self.done, self.ticks = engine, probe, loop, done, ticks
+        steps = engine._interval_s / ticks.tick_s
+        self.exact = abs(steps - round(steps)) > 1e-6  # the grid would distort the spacing
+        self.sent = 0
+        self.start_ns = 0
+        self.t0 = self.last = ticks.at(loop.time(), self.fire, 0)
+
+    def fire(self, i: int) -> None:
+        engine = self.engine
+        transport = engine.transport
+        if self.done.done() or not transport.is_open:
+            _resolve(self.done)
+            return
+        if i == 0:
+            self.start_ns = time.time_ns()
+        self.last = self.loop.time()
+        if transport.send(self.probe, i, engine._packet, engine._pad_sum):
+            self.sent += 1
+        if i + 1 < self.probe.count:
+            due = self.t0 + (i + 1) * engine._interval_s
+            if self.exact:
+                self.loop.call_at(due, self.fire, i + 1)
+            else:
+                self.ticks.at(due, self.fire, i + 1)
+        elif self.sent:
+            self.ticks.at(self.last + engine._timeout_s, _resolve, self.done)
+        else:
+            _resolve(self.done)
 
 
 def _resolve(fut: asyncio.Future[None]) -> None:

@@ -14,15 +14,21 @@ from typing import Any
 from slaprobe.model import ProbeKind
 from slaprobe.probes.base import ProbeEngine
 from slaprobe.probes.icmp import IcmpEngine, IcmpJitterSettings, IcmpSettings
+from slaprobe.probes.rtp import RtpEngine, RtpSettings
+from slaprobe.probes.stamp import StampEngine, StampSettings
 
 SETTINGS: dict[ProbeKind, type[Any]] = {
     ProbeKind.ICMP: IcmpSettings,
     ProbeKind.ICMP_JITTER: IcmpJitterSettings,
+    ProbeKind.RTP: RtpSettings,
+    ProbeKind.STAMP: StampSettings,
 }
 
 ENGINES: dict[ProbeKind, Callable[[Any], ProbeEngine]] = {
     ProbeKind.ICMP: IcmpEngine,
     ProbeKind.ICMP_JITTER: IcmpEngine,
+    ProbeKind.RTP: RtpEngine,
+    ProbeKind.STAMP: StampEngine,
 }
 
 

@@ -44,7 +44,12 @@ def render_reconciliation(
 ) -> str:
     if fmt == "json":
         return json.dumps(reconciliation_json(rec, discrepancies), ensure_ascii=False, indent=2) + "\n"
-    return render(reconciliation_document(rec, lang, discrepancies, invoice_source, tz), fmt)
+    doc = reconciliation_document(rec, lang, discrepancies, invoice_source, tz)
+    if fmt == "html":  # the same tables as a self-contained page (report/html.py)
+        from slaprobe.report.html import render_document
+
+        return render_document(doc, lang)
+    return render(doc, fmt)
 
 
 def reconciliation_document(

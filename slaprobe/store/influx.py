@@ -327,7 +327,7 @@ class InfluxClient:
             kind, hint = ErrorKind.TOO_LARGE, "batch too large"
         elif status == 429:
             kind, hint = ErrorKind.THROTTLED, "rate limited"
-        elif status == 400:
+        elif status in (400, 422):  # 2.x answers 422 for points it cannot take (type conflict, retention)
             kind, hint = ErrorKind.REJECTED, "points rejected"
         elif "retention policy not found" in text or "database not found" in text:
             kind, hint = ErrorKind.NOT_FOUND, "retention policy or database does not exist"

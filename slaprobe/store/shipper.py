@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from slaprobe.config import ShipperConfig
 from slaprobe.model import NS_PER_S
 from slaprobe.store.influx import ErrorKind, InfluxClient, InfluxError
-from slaprobe.store.influx_read import rollup_lines
+from slaprobe.store.influx_read import daily_line, rollup_line
 from slaprobe.store.journal import JournalStore
 from slaprobe.store.lineproto import LineProtocolError, heartbeat_line, sample_line, sample_tags, series_key
 from slaprobe.store.sla_journal import rollups_after
@@ -90,6 +90,19 @@ def backoff_delay(failures: int, min_s: float, max_s: float, rng: random.Random)
     return step / 2 + rng.uniform(0, step / 2)
 
 
+def _encode_rollups(hourly: Sequence, daily: Sequence) -> list[str]:
+    """Rollup points of the batch. A rollup that cannot be encoded belongs to samples that could not be
+    either (same tags), which are already refused and counted: skip it without counting it again."""
+    out: list[str] = []
+    for encode, rows in ((rollup_line, hourly), (daily_line, daily)):
+        for row in rows:
+            try:
+                out.append(encode(row))
+            except LineProtocolError as exc:
+                log.warning("SLA rollup of %s not shipped: %s", row.terminal, exc)
+    return out
+
+
 class Shipper:
     """Ships journal rows to one InfluxDB; ``start()`` runs it in a thread, ``ship_once()`` is one batch.
 
@@ -120,7 +133,7 @@ class Shipper:
         self._last_loud = 0.0
 
     # ------------------------------------------------------------------ one batch
-    def _encode_samples(self, limit: int) -> tuple[list[str], int | None]:
+    def _encode_samples(self, limit: int, refused: list[str]) -> tuple[list[str], int | None]:
         after = self.journal.get_cursor(CURSOR_SAMPLES)
         rows = self.journal.rows_after(after, limit)
         lines = []
@@ -141,12 +154,10 @@ class Shipper:
                     self._keys[key_id] = key
                 lines.append(sample_line(s, row.tags, key))
             except LineProtocolError as exc:
-                self._count_rejected(
-                    1, f"journal sample id {row.id} ({s.terminal}, {s.kind}) cannot be encoded: {exc}"
-                )
+                refused.append(f"sample id {row.id} ({s.terminal}, {s.kind}) cannot be encoded: {exc}")
         return lines, (rows[-1].id if rows else None)
 
-    def _encode_heartbeats(self, limit: int) -> tuple[list[str], int | None]:
+    def _encode_heartbeats(self, limit: int, refused: list[str]) -> tuple[list[str], int | None]:
         after = self.journal.get_cursor(CURSOR_HEARTBEATS)
         rows = self.journal.heartbeat_rows_after(after, limit)
         lines = []
@@ -154,7 +165,7 @@ class Shipper:
             try:
                 lines.append(heartbeat_line(hb))
             except LineProtocolError as exc:
-                self._count_rejected(1, f"journal heartbeat id {hid} cannot be encoded: {exc}")
+                refused.append(f"journal heartbeat id {hid} cannot be encoded: {exc}")
         return lines, (rows[-1][0] if rows else None)
 
     def ship_once(self) -> int:
@@ -162,17 +173,18 @@ class Shipper:
 
         Raises :class:`InfluxError` when the batch could not be delivered; the cursor is then unchanged.
         """
-        hb_lines, hb_last = self._encode_heartbeats(max(1, self.cfg.batch_size // 10))
-        lines, last = self._encode_samples(self.cfg.batch_size)
+        refused: list[str] = []  # counted only once the batch is done, so a retry does not count twice
+        hb_lines, hb_last = self._encode_heartbeats(max(1, self.cfg.batch_size // 10), refused)
+        lines, last = self._encode_samples(self.cfg.batch_size, refused)
         if last is None and hb_last is None:
             return 0
         lines.extend(hb_lines)
         shipped = len(lines)  # rollup points below are derived data, not counted as shipped rows
         if last is not None:  # the SLA engine's hourly rollups touched by these samples (full totals)
             hourly, daily, _ = rollups_after(self.journal, self.journal.get_cursor(CURSOR_ROLLUPS), last)
-            lines.extend(rollup_lines(hourly, daily))
+            lines.extend(_encode_rollups(hourly, daily))
         if lines:
-            self._send(lines)
+            self._send(lines, refused)
         cursors = {}
         if last is not None:
             cursors[CURSOR_SAMPLES] = last
@@ -181,35 +193,41 @@ class Shipper:
             cursors[CURSOR_HEARTBEATS] = hb_last
         now = self._clock()
         self.journal.set_cursors(cursors, now)
+        if refused:
+            self._count_rejected(refused)
         self.state.shipped += shipped
         self.state.batches += 1
         self.state.last_ok_ns = now
         return shipped
 
-    def _send(self, lines: Sequence[str]) -> None:
-        """Write ``lines``; split on 413, bisect on 400; let every other error propagate (retry later)."""
+    def _send(self, lines: Sequence[str], refused: list[str]) -> None:
+        """Write ``lines``; split on 413, bisect on 400; let every other error propagate (retry later).
+
+        Points InfluxDB refuses for good are noted in ``refused`` (one reason each).
+        """
         try:
             self.client.write(lines)
         except InfluxError as exc:
             if exc.kind is ErrorKind.REJECTED and (m := _BEYOND_RP.search(exc.message)):
-                self._count_rejected(int(m.group(1)), f"InfluxDB dropped points outside its retention: {exc}")
+                refused.extend([f"InfluxDB dropped a point outside its retention: {exc}"] * int(m.group(1)))
                 return
             if exc.kind not in (ErrorKind.TOO_LARGE, ErrorKind.REJECTED):
                 raise
             if len(lines) == 1:
-                self._count_rejected(
-                    1, f"InfluxDB refuses this point for good: {exc}; line: {lines[0][:300]}"
-                )
+                refused.append(f"InfluxDB refuses this point for good: {exc}; line: {lines[0][:300]}")
                 return
             mid = len(lines) // 2
             log.warning("InfluxDB answered %s for %d points; splitting the batch", exc.kind.value, len(lines))
-            self._send(lines[:mid])
-            self._send(lines[mid:])
+            self._send(lines[:mid], refused)
+            self._send(lines[mid:], refused)
 
-    def _count_rejected(self, n: int, why: str) -> None:
-        total = self.journal.get_cursor(COUNT_REJECTED) + n
+    def _count_rejected(self, reasons: list[str]) -> None:
+        total = self.journal.get_cursor(COUNT_REJECTED) + len(reasons)
         self.journal.set_cursor(COUNT_REJECTED, total, self._clock())
-        log.critical("%d point(s) will never reach InfluxDB (total %d rejected): %s", n, total, why)
+        shown = "; ".join(dict.fromkeys(reasons[:5]))
+        log.critical(
+            "%d point(s) will never reach InfluxDB (total %d refused): %s", len(reasons), total, shown
+        )
 
     # ------------------------------------------------------------------ the loop
     def drain(self, *, max_seconds: float | None = None) -> int:

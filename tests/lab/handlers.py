@@ -13,5 +13,7 @@ def stamp_rx(payload: bytes, ctx: UdpContext) -> bytes | None:
         return None
     if payload == b"raise":
         raise RuntimeError("asked to fail")
+    if payload == b"str":
+        return "not bytes"  # type: ignore[return-value]  # a broken handler the lab must survive
     ctx.state["n"] = ctx.state.get("n", 0) + 1
     return struct.pack("!QQI", ctx.rx_ns, ctx.tx_ns, ctx.state["n"]) + (ctx.terminal or "-").encode()

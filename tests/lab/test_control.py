@@ -62,8 +62,9 @@ def test_responder_dies_with_its_owner_and_the_stale_namespace_is_removed(lab_fa
     while Path(f"/proc/{responder}").exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not Path(f"/proc/{responder}").exists(), "responder outlived its owner"
-    assert netns.exists(name)
-    lab_factory(LabProfile.build())  # starting any lab sweeps namespaces of dead owners
+    # Starting any lab sweeps namespaces of dead owners. Other test processes on this machine start labs
+    # too and may sweep it first, so "already gone" is the same outcome, not a failure.
+    lab_factory(LabProfile.build())
     assert not netns.exists(name)
 
 

@@ -15,6 +15,7 @@ from slaprobe.lab import Lab, LabProfile
 pytestmark = pytest.mark.lab
 
 HANDLER = "tests.lab.handlers:stamp_rx"
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
 
 
 def _udp(lab: Lab, v6: bool = False) -> socket.socket:
@@ -48,18 +49,20 @@ def test_handler_sees_simulated_arrival_and_keeps_state_per_sender(lab_factory) 
     )
     one_way, rtts = [], []
     with _udp(lab) as a, _udp(lab) as b:
+        a.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         for i in range(30):
             t_send = time.time_ns()
             a.sendto(b"x", ("198.18.0.9", 9000))
-            data = a.recv(2048)
-            t_back = time.time_ns()
+            data, anc, _, _ = a.recvmsg(2048, 256)
+            sec, nsec = struct.unpack("qq", anc[0][2][:16])  # kernel receive timestamp
+            t_back = sec * 1_000_000_000 + nsec
             rx_ns, tx_ns, n = struct.unpack("!QQI", data[:20])
             assert n == i + 1 and tx_ns == rx_ns and data[20:] == b"H"
             one_way.append((rx_ns - t_send) / 1e6)
             rtts.append((t_back - t_send) / 1e6)
         b.sendto(b"x", ("198.18.0.9", 9000))
         assert struct.unpack("!QQI", b.recv(2048)[:20])[2] == 1  # other source port: its own state
-    # user-space timestamps on the prober side: allow 0.3 ms for our own scheduling
+    # send time from user space (taken right before sendto): allow 0.3 ms for our own scheduling
     assert abs(statistics.median(one_way) - 3.0) < 0.3
     assert abs(statistics.median(rtts) - 4.0) < 0.3
 
@@ -68,14 +71,14 @@ def test_handler_none_raise_and_unknown_port(lab_factory) -> None:
     lab = lab_factory(LabProfile.build(udp={9000: HANDLER}))
     with _udp(lab) as sock:
         sock.settimeout(0.2)
-        for payload, port in ((b"none", 9000), (b"raise", 9000), (b"hello", 9999)):
+        for payload, port in ((b"none", 9000), (b"raise", 9000), (b"str", 9000), (b"hello", 9999)):
             sock.sendto(payload, ("198.18.0.1", port))
             with pytest.raises(TimeoutError):
                 sock.recv(2048)
         sock.sendto(b"still alive", ("198.18.0.1", 9000))
         assert struct.unpack("!QQI", sock.recv(2048)[:20])[2] == 1
     actions = [r["action"] for r in lab.ground_truth().packets]
-    assert actions == ["no_reply", "handler_error", "no_listener", "replied"]
+    assert actions == ["no_reply", "handler_error", "handler_error", "no_listener", "replied"]
     assert "asked to fail" in lab.log()
 
 

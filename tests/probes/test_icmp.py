@@ -106,7 +106,8 @@ def test_icmp_jitter_train(ns: NetNs) -> None:
     # (~1 ms per hold, both directions) moves it by well under 1 ms.
     assert s.jitter_ms == pytest.approx(4 * (1 - (15 / 16) ** 19), abs=1.0)
     assert s.rtt_min_ms >= 2.0 and s.rtt_max_ms >= 6.0
-    assert s.pdv_ms == pytest.approx(s.rtt_max_ms - s.rtt_min_ms, abs=1.0)
+    # PDV = p99 - min: over 20 RTTs p99 lies between the two largest, so never above max - min
+    assert 0 < s.pdv_ms <= s.rtt_max_ms - s.rtt_min_ms + 1e-9
 
 
 # ---------------------------------------------------------------- what goes on the wire

@@ -366,3 +366,20 @@ def test_backoff_grows_with_jitter_and_is_capped():
     steps = [min(60.0, 2 ** (n - 1)) for n in range(1, 12)]
     assert all(step / 2 <= d <= step for d, step in zip(delays, steps, strict=True))
     assert len({round(d / s, 6) for d, s in zip(delays, steps, strict=True)}) > 5  # jittered, not fixed
+
+
+def test_unencodable_row_is_skipped_and_counted_once(tmp_path, influxd, influx_db, caplog):
+    """A backslash in a terminal id cannot be written portably: that row is skipped and counted, once,
+    even though the first attempt at its batch failed for another reason and was retried."""
+    path = tmp_path / "j.sqlite"
+    j = JournalStore(path)
+    fill(j, terminals=20, minutes=2)
+    j.write_samples([Sample(T0 + 5 * NS_PER_S, "bad\\id", "probe-1", ProbeKind.ICMP, 5, 5)])
+    fill(j, terminals=20, minutes=2, start_minute=2)
+    with nothing_listening() as port:
+        make_shipper(path, f"http://127.0.0.1:{port}", influx_db).drain(max_seconds=0.3)
+    with caplog.at_level(logging.CRITICAL, logger="slaprobe.store.shipper"):
+        make_shipper(path, influxd.url, influx_db).drain()
+    assert j.get_cursor(COUNT_REJECTED) == 1
+    assert influx_points(influxd, influx_db) == [p for p in journal_points(path) if p[1] != "bad\\id"]
+    assert "backslash" in caplog.text
