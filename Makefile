@@ -32,7 +32,7 @@ test: setup
 	$(PY) -m pytest
 
 bench: setup
-	@echo "see bench/README.md"; ls bench/*.py
+	@cat bench/README.md
 
 lint: setup
 	$(VENV)/bin/ruff check slaprobe tests bench

@@ -36,6 +36,7 @@ from slaprobe.scheduler import CycleRunner, CycleSpec
 from slaprobe.store.influx import InfluxClient, InfluxError
 from slaprobe.store.journal import JournalStore
 from slaprobe.store.shipper import Shipper
+from slaprobe.terminal import Terminal
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,18 @@ def engine_settings(config: Config, kind: ProbeKind) -> object:
     }[kind]
 
 
+def reflector_for(config: Config, terminal: Terminal, kind: ProbeKind) -> tuple[str, int] | None:
+    """Where a stream probe goes: the inventory's reflector host, or the terminal itself (CPEs often
+    reflect). The column's port is the STAMP port (default ``probes.stamp.port``, 862); RTP echo goes to
+    the same host at ``probes.rtp.port``."""
+    if kind not in (ProbeKind.STAMP, ProbeKind.RTP):
+        return None
+    host, port = terminal.reflector or (str(terminal.address), None)
+    if kind is ProbeKind.RTP or port is None:
+        port = engine_settings(config, kind).port
+    return host, port
+
+
 def build_specs(config: Config, inventory: Inventory) -> dict[str, CycleSpec]:
     """Group the inventory into cycles: (scheduling group, probe kind) → targets and interval.
 
@@ -64,7 +77,7 @@ def build_specs(config: Config, inventory: Inventory) -> dict[str, CycleSpec]:
         if not t.in_service_on(today):
             continue
         for kind in t.probes or tuple(config.probes.default):
-            target = ProbeTarget(terminal=t.id, address=t.address, reflector=t.reflector)
+            target = ProbeTarget(terminal=t.id, address=t.address, reflector=reflector_for(config, t, kind))
             buckets.setdefault((t.group, kind), []).append(target)
     refs = tuple(
         ProbeTarget(terminal=f"ref:{addr}", address=ipaddress.ip_address(addr))

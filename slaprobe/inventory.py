@@ -191,6 +191,11 @@ def _parse_row(
         if not _text(raw, key):
             problems.append(f"{key}: required, empty")
     tid = _text(raw, "id")
+    for key in ("id", "region", "carrier", "tier", "group"):
+        value = _text(raw, key)
+        if "\\" in value or any(ord(c) < 32 for c in value):
+            # these become InfluxDB tags: a backslash or control character has no portable encoding
+            problems.append(f"{key}: {value!r} must not contain a backslash or control characters")
     address = None
     if _text(raw, "address"):
         try:
@@ -228,8 +233,6 @@ def _parse_row(
             problems.append(
                 f"probes: unknown probe kind {name!r} (known: {', '.join(k.value for k in ProbeKind)})"
             )
-    if reflector is None and any(k in (ProbeKind.RTP, ProbeKind.STAMP) for k in probes):
-        problems.append("probes: rtp/stamp need a reflector (host:port)")
     tags = _tags(raw.get("tags"), problems)
     if problems or address is None or level is None or start is None:
         return None
@@ -263,16 +266,21 @@ def _date(raw: Mapping[str, Any], key: str, problems: list[str]) -> dt.date | No
         return None
 
 
-def _reflector(text: str, problems: list[str]) -> tuple[str, int] | None:
-    host, sep, port = text.rpartition(":")
-    host = host.strip("[]")
+def _reflector(text: str, problems: list[str]) -> tuple[str, int | None] | None:
+    """``addr``, ``addr:port``, ``[v6]`` or ``[v6]:port``; no port = each probe kind's configured port."""
+    host, port = text, None
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else (None if not rest else "bad")
+    elif text.count(":") == 1:
+        host, _, port = text.partition(":")
     try:
         ipaddress.ip_address(host)
-        number = int(port)
-        if not sep or not 0 < number < 65536:
+        number = None if port is None else int(port)
+        if number is not None and not 0 < number < 65536:
             raise ValueError
     except ValueError:
-        problems.append(f"reflector: {text!r} is not address:port (IPv6 as [addr]:port)")
+        problems.append(f"reflector: {text!r} is not address[:port] (IPv6 as [addr]:port)")
         return None
     return host, number
 
@@ -319,10 +327,12 @@ def write_csv(terminals: Iterable[Terminal], path: str | Path) -> None:
             )
 
 
-def _format_reflector(reflector: tuple[str, int] | None) -> str:
+def _format_reflector(reflector: tuple[str, int | None] | None) -> str:
     if reflector is None:
         return ""
     host, port = reflector
+    if port is None:
+        return host
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 

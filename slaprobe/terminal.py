@@ -39,7 +39,9 @@ class Terminal:
     tier: str
     in_service_from: dt.date
     in_service_to: dt.date | None = None  # last day in service (inclusive); None = still in service
-    reflector: tuple[str, int] | None = None  # (host, port) of a STAMP / RTP-echo reflector
+    # STAMP / RTP-echo reflector (host, port); port None = each kind's configured port. No reflector =
+    # the terminal's own address (CPEs often reflect themselves).
+    reflector: tuple[str, int | None] | None = None
     probes: tuple[ProbeKind, ...] = ()  # empty = the config's default probe set
     group: str = "default"  # scheduling group (its own interval)
     tags: Mapping[str, str] = field(default_factory=dict)

@@ -3,6 +3,7 @@ inventory without losing a cycle, SIGTERM mid-cycle exits 0 with an intact journ
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import signal
 import subprocess
@@ -15,7 +16,7 @@ import yaml
 from slaprobe import sample_network
 from slaprobe.inventory import write_csv
 from slaprobe.lab import LabProfile
-from slaprobe.model import NS_PER_S, Outcome
+from slaprobe.model import NS_PER_S, Outcome, ProbeKind
 from slaprobe.store.journal import JournalStore
 from tests.helpers import ROOT
 
@@ -175,3 +176,47 @@ def test_influx_outage_mid_run_loses_nothing(tmp_path: Path, lab_factory, influx
     assert shipped == stored  # exactly the journal's samples, values included
     assert len(influxd.rows('SELECT "due" FROM "heartbeat"', influx_db)) == beats
     assert len(stored) > 100 * 10  # probing went on while InfluxDB was down
+
+
+def test_stream_probes_from_the_inventory_reach_the_store(tmp_path: Path, lab_factory) -> None:
+    """Per-terminal probe selection: `probes: icmp stamp rtp` + a reflector → each kind runs in its own
+    cycle and lands in the journal with its own figures (the lab reflects STAMP on 862 and RTP echo on 5004,
+    the configured ports, since the inventory's reflector names no port; RTT 4 ms)."""
+    base = sample_network.generate(4)
+    terminals = [
+        dataclasses.replace(
+            t, probes=(ProbeKind.ICMP, ProbeKind.STAMP, ProbeKind.RTP), reflector=(str(t.address), None)
+        )
+        for t in base
+    ]
+    write_csv(terminals, tmp_path / "inv.csv")
+    profile = LabProfile.build(
+        terminals=[(t.id, str(t.address)) for t in terminals],
+        defaults={"delay_ms": 4.0},
+        udp={
+            862: "slaprobe.probes.reflector:stamp_stateful",
+            5004: "slaprobe.probes.reflector:rtp_echo_handler",
+        },
+    )
+    lab = lab_factory(profile)
+    cfg = _config(tmp_path, lab.netns, tmp_path / "inv.csv")
+    data = yaml.safe_load(cfg.read_text())
+    data["probes"] = {"stamp": {"duration_s": 0.5}, "rtp": {"duration_s": 0.5, "port": 5004}}
+    cfg.write_text(yaml.safe_dump(data))
+    daemon = _start(cfg, tmp_path / "daemon.log")
+    try:
+        _wait_cycles(tmp_path / "state" / "journal.sqlite", 9, 40)
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(30) == 0, (tmp_path / "daemon.log").read_text()[-3000:]
+    with JournalStore(tmp_path / "state" / "journal.sqlite", readonly=True) as j:
+        samples = [s for s in j.samples(0, 2**62) if s.measured]
+    by_kind = {
+        k: [s for s in samples if s.kind is k] for k in (ProbeKind.ICMP, ProbeKind.STAMP, ProbeKind.RTP)
+    }
+    assert all(by_kind.values()), {k.value: len(v) for k, v in by_kind.items()}
+    stamp = by_kind[ProbeKind.STAMP]
+    assert all(s.sent == 25 and s.received == 25 for s in stamp)  # 50 pps x 0.5 s
+    assert all(abs(s.rtt_p50_ms - 4.0) < 1.0 and s.mos is not None for s in stamp)
+    rtp = by_kind[ProbeKind.RTP]
+    assert all(s.sent == s.received == 25 and abs(s.rtt_p50_ms - 4.0) < 1.0 for s in rtp)

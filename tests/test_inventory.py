@@ -66,10 +66,7 @@ def test_example_inventory_is_the_province_network() -> None:
             "T2,x,198.18.0.1,telecom,haikou,city,basic,2021-01-01,,,,,",
             "row 3: address: duplicate address 198.18.0.1 (first at row 2)",
         ),
-        (
-            "T2,x,198.18.0.2,telecom,haikou,city,basic,2021-01-01,,,stamp,,",
-            "row 3: probes: rtp/stamp need a reflector",
-        ),
+        ("T2,x,198.18.0.2,telecom,haikou,city,basic,2021-01-01,,[::1]:0,,,", "row 3: reflector: '[::1]:0'"),
         ("T2,x,198.18.0.2,telecom,haikou,city,basic,2021-01-01,,nohost,,,", "row 3: reflector: 'nohost'"),
         (
             "T2,x,198.18.0.2,telecom,haikou,city,basic,2021-01-01,,,ping,,",
@@ -80,6 +77,7 @@ def test_example_inventory_is_the_province_network() -> None:
             "row 3: tags: 'b' is not key=value",
         ),
         (",x,,telecom,haikou,city,basic,2021-01-01,,,,,", "row 3: address: required, empty"),
+        ("T\\2,x,198.18.0.2,telecom,haikou,city,basic,2021-01-01,,,,,", "row 3: id: 'T\\\\2' must not"),
     ],
 )
 def test_bad_rows_are_named(tmp_path: Path, row: str, problem: str) -> None:
@@ -128,6 +126,8 @@ terminals:
     inv = load_inventory(path)
     a = inv.get("A")
     assert a is not None and a.reflector == ("2001:2:0:1::5", 862) and a.tags == {"site": "pier"}
+    path.write_text(path.read_text().replace('"[2001:2:0:1::5]:862"', '"2001:2:0:1::7"'))
+    assert load_inventory(path).get("A").reflector == ("2001:2:0:1::7", None)  # port: the kind's default
 
 
 def test_csv_round_trip(tmp_path: Path) -> None:

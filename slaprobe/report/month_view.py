@@ -323,9 +323,9 @@ def build_month_view(
     per-day verdicts, plus the money of the month when the config names a contract. Returns the view
     and the report it shows (what ``build_report`` would have returned)."""
     r = resolve_request(config, req)
-    with open_source(config, req.store, req.journal) as source:
-        inputs = gather_inputs(source, r.rule, r.period)
     terminals, windows = r.inventory.terminals, r.windows
+    with open_source(config, req.store, req.journal) as source:
+        inputs = gather_inputs(source, terminals, r.rule, r.period)
     full = compute_month(terminals, r.rule, r.period, inputs, windows, tier_targets(config))
     report = full.filtered(carrier=req.carrier, region=req.region)
     states = interval_states(report, terminals, inputs, windows)

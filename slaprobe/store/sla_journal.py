@@ -13,8 +13,9 @@ committed sample is counted exactly once. Each touched row records the batch's l
 lazily (:func:`ensure_rollups`; meta key ``sla_rollup_from_id`` = first sample id the write path saw).
 Primary keys lead with the time so a month is one contiguous range of each table.
 
-Reads (:class:`JournalSlaSource`): problem rows through the journal's partial index
-(``lost > 0 OR sent = 0``); presence, period sums and histograms of the rollups; heartbeats; and every
+Reads (:class:`JournalSlaSource`): problem rows through a covering partial index
+(``samples_problem``: ``lost > 0 OR sent = 0``, a few per mille of the rows, read without touching the
+table); presence, period sums and histograms of the rollups; heartbeats; and every
 sample of the few (terminal, hour) pairs that must be pooled. All come back columnar.
 """
 
@@ -55,6 +56,8 @@ CREATE TABLE IF NOT EXISTS sla_daily (
     PRIMARY KEY (day_ns, series)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS sla_daily_last ON sla_daily(last_id);
+CREATE INDEX IF NOT EXISTS samples_problem ON samples(time_ns, series, sent, received, error, lost)
+    WHERE lost > 0 OR sent = 0;
 """
 _HOURLY = ("hour_ns", "series", *SCALARS, "rtt_hist", "jit_hist")
 _DAILY = ("day_ns", "series", "rtt_hist", "jit_hist")
@@ -257,7 +260,7 @@ class JournalSlaSource:
 
     def problem_samples(self, start_ns: int, end_ns: int, kinds: Sequence[ProbeKind]) -> SampleColumns:
         sql = (
-            "SELECT series, time_ns, sent, received, error FROM samples INDEXED BY samples_bad"
+            "SELECT series, time_ns, sent, received, error FROM samples INDEXED BY samples_problem"
             " WHERE time_ns >= ? AND time_ns < ? AND (lost > 0 OR sent = 0)"
         )
         return self._columns(sql, (start_ns, end_ns), kinds)
