@@ -3,9 +3,10 @@
 A month of 20,000 terminals is 16 M hourly rows, so nothing keeps them: rows are folded, chunk by
 chunk with numpy, into a :class:`RollupSummary`:
 
-* **presence** ``counts[t, v, h]``: samples of the rule's kinds of terminal ``t`` from vantage ``v`` in
-  hour ``h`` of the window (which vantage probed whom when, and whether intervals can hold several
-  samples);
+* **presence** ``counts[t, v, h]``: for every hour ``h`` of the window in which vantage ``v`` probed
+  terminal ``t``, the largest hourly sample count of that (terminal, vantage, kind) in the window,
+  summed over kinds (which vantage probed whom when; and whether intervals can hold several samples,
+  decided per series so both stores can answer it from aggregates alike);
 * **scalars**: per terminal, the KPI counters summed over the *period*;
 * **histograms**: per terminal, the RTT and jitter histograms summed over the period.
 
@@ -16,13 +17,13 @@ hourly ones per series instead of 744 hourly ones, and the sums are the same.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from slaprobe.model import NS_PER_S, ProbeKind
-from slaprobe.sla.kpi import HIST_DTYPE, HOUR_NS, N_BUCKETS, SCALARS, RollupRow, pack_hist
+from slaprobe.sla.kpi import HIST_DTYPE, HOUR_NS, N_BUCKETS, SCALARS
 
 DAY_NS = 86_400 * NS_PER_S
 
@@ -118,44 +119,6 @@ class RollupReducer:
             np.add.at(
                 dense, (owner[ok], hist["bucket"][ok].astype(np.int64)), hist["count"][ok].astype(np.int64)
             )
-
-    # ------------------------------------------------------------------ whole hourly rows
-    def add_rows(
-        self,
-        terminal: Sequence[str],
-        vantage: Sequence[str],
-        kind: Sequence[str],
-        hour_ns: Sequence[int],
-        scalars: Sequence[Sequence[int]],
-        rtt_hist: Sequence[bytes],
-        jit_hist: Sequence[bytes],
-    ) -> None:
-        """Hourly rows with everything (presence, and the period's scalars and histograms)."""
-        if not len(hour_ns):
-            return
-        wanted = np.fromiter((self.wants(k) for k in kind), dtype=bool, count=len(kind))
-        t = np.fromiter((self.terminal(x) for x in terminal), dtype=np.int64, count=len(terminal))
-        t[~wanted] = -1
-        v = np.fromiter((self.vantage(x) for x in vantage), dtype=np.int64, count=len(vantage))
-        hours = np.asarray(hour_ns, dtype=np.int64)
-        sc = np.asarray(scalars, dtype=np.int64).reshape(len(hours), len(SCALARS))
-        self.add_presence(t, v, hours, sc[:, 0])
-        inside = (hours >= self.period[0]) & (hours < self.period[1]) & (t >= 0)
-        self.add_scalars(t[inside], sc[inside])
-        rows = np.flatnonzero(inside).tolist()
-        self.add_hists(t[inside], [rtt_hist[i] for i in rows], [jit_hist[i] for i in rows])
-
-    def add_row_objects(self, rows: Iterable[RollupRow]) -> None:
-        rows = list(rows)
-        self.add_rows(
-            [r.terminal for r in rows],
-            [r.vantage for r in rows],
-            [r.kind.value for r in rows],
-            [r.hour_ns for r in rows],
-            [[getattr(r, n) for n in SCALARS] for r in rows],
-            [pack_hist(r.rtt_hist) for r in rows],
-            [pack_hist(r.jit_hist) for r in rows],
-        )
 
     def build(self) -> RollupSummary:
         vantages = tuple(sorted(self._v, key=self._v.__getitem__))

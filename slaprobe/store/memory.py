@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Sequence
 
+import numpy as np
+
 from slaprobe.model import Heartbeat, ProbeKind, Sample
 from slaprobe.sla.inputs import (
     HeartbeatColumns,
@@ -15,7 +17,7 @@ from slaprobe.sla.inputs import (
     SampleColumnsBuilder,
     heartbeats_to_columns,
 )
-from slaprobe.sla.kpi import HOUR_NS, rollup_samples
+from slaprobe.sla.kpi import HOUR_NS, SCALARS, pack_hist, rollup_samples
 from slaprobe.sla.rollups import RollupReducer, RollupSummary
 
 
@@ -82,7 +84,29 @@ class MemoryStore:
             if start_ns <= s.time_ns - s.time_ns % HOUR_NS < end_ns and s.kind in kinds
         )
         reducer = RollupReducer(start_ns, end_ns, kinds, terminals, period)
-        reducer.add_row_objects(rows[key] for key in sorted(rows))
+        most: dict[tuple[str, str, ProbeKind], int] = {}
+        for (terminal, vantage, kind, _hour), row in rows.items():
+            most[(terminal, vantage, kind)] = max(most.get((terminal, vantage, kind), 0), row.samples)
+        inside = []
+        for (terminal, vantage, kind, hour), row in sorted(rows.items()):
+            t = reducer.terminal(terminal)
+            v = reducer.vantage(vantage)
+            # presence counts each hour at the series' largest hourly count (sla/rollups.py)
+            reducer.add_presence(
+                np.array([t]), np.array([v]), np.array([hour]), np.array([most[(terminal, vantage, kind)]])
+            )
+            if period[0] <= hour < period[1] and t >= 0:
+                inside.append((t, row))
+        if inside:
+            reducer.add_scalars(
+                np.array([t for t, _ in inside]),
+                np.array([[getattr(r, n) for n in SCALARS] for _, r in inside]),
+            )
+            reducer.add_hists(
+                np.array([t for t, _ in inside]),
+                [pack_hist(r.rtt_hist) for _, r in inside],
+                [pack_hist(r.jit_hist) for _, r in inside],
+            )
         return reducer.build()
 
     def sla_heartbeats(self, start_ns: int, end_ns: int) -> HeartbeatColumns:

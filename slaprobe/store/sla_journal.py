@@ -299,15 +299,25 @@ class JournalSlaSource:
         n = len(SCALARS)
         with self._lock:
             db = self._db
+            # every present hour counts at its series' largest hourly count (the InfluxDB path can only
+            # know that cheaply, and both must decide pooling alike)
+            most = np.zeros(len(t_of), dtype=np.int64)
+            for sid, top in db.execute(
+                "SELECT series, max(samples) FROM sla_hourly WHERE hour_ns >= ? AND hour_ns < ?"
+                " GROUP BY series",
+                (start_ns, end_ns),
+            ):
+                if sid < len(most):
+                    most[sid] = top
             cursor = db.execute(
-                "SELECT series, hour_ns, samples FROM sla_hourly WHERE hour_ns >= ? AND hour_ns < ?",
+                "SELECT series, hour_ns FROM sla_hourly WHERE hour_ns >= ? AND hour_ns < ?",
                 (start_ns, end_ns),
             )
             while batch := cursor.fetchmany(_CHUNK):
                 a = np.array(batch, dtype=np.int64)
                 sid = np.where(a[:, 0] < len(t_of), a[:, 0], 0)
                 t = np.where(a[:, 0] < len(t_of), t_of[sid], -1)
-                reducer.add_presence(t, v_of[sid], a[:, 1], a[:, 2])
+                reducer.add_presence(t, v_of[sid], a[:, 1], most[sid])
             sums = db.execute(
                 f"SELECT series, {', '.join(f'SUM({c})' for c in SCALARS)} FROM sla_hourly"
                 " WHERE hour_ns >= ? AND hour_ns < ? GROUP BY series",
