@@ -32,6 +32,7 @@ class TickGrid:
         self._ticks: list[int] = []  # heap of tick numbers that have callbacks
         self._armed: tuple[int, asyncio.TimerHandle] | None = None
         self._closed = False
+        self._running = False  # inside _run: it arms the timer itself when done
 
     def tick_of(self, t: float) -> int:
         """The number of the first tick at or after loop time ``t``."""
@@ -47,7 +48,7 @@ class TickGrid:
         if slot is None:
             slot = self._slots[tick] = []
             heapq.heappush(self._ticks, tick)
-            if not self._closed and (self._armed is None or tick < self._armed[0]):
+            if not (self._closed or self._running) and (self._armed is None or tick < self._armed[0]):
                 self._arm(tick)
         slot.append((fn, args))
         return tick * self.tick_s
@@ -59,13 +60,18 @@ class TickGrid:
 
     def _run(self) -> None:
         self._armed = None
-        now = self.tick_of(self.loop.time())
+        now = math.floor(self.loop.time() / self.tick_s + 1e-9)  # the latest tick that has come
         ticks = self._ticks
-        while ticks and ticks[0] <= now:
-            for fn, args in self._slots.pop(heapq.heappop(ticks)):
-                fn(*args)
-        if ticks and self._armed is None and not self._closed:
-            self._arm(ticks[0])
+        self._running = True
+        try:
+            while ticks and ticks[0] <= now:
+                for fn, args in self._slots.pop(heapq.heappop(ticks)):
+                    fn(*args)
+        finally:
+            self._running = False
+            # Arm for the earliest tick left, which may be earlier than any tick a callback added.
+            if ticks and not self._closed:
+                self._arm(ticks[0])
 
     def close(self) -> None:
         """Forget every pending callback."""

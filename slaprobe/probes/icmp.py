@@ -22,16 +22,8 @@ from typing import ClassVar
 
 from slaprobe.model import NS_PER_MS, Outcome, ProbeKind, Sample, outcome_for
 from slaprobe.probes.base import ProbeTarget
-from slaprobe.probes.icmp_socket import (
-    NOT_SENT,
-    TOKEN_SIZE,
-    UNREACHED,
-    EchoProbe,
-    IcmpStats,
-    IcmpTransport,
-    SocketMode,
-    padding,
-)
+from slaprobe.probes.icmp_echo import NOT_SENT, TOKEN_SIZE, UNREACHED, EchoProbe, IcmpStats, padding
+from slaprobe.probes.icmp_socket import IcmpTransport, SocketMode
 from slaprobe.probes.stats import summarize
 
 MAX_PAYLOAD = 65_000  # leaves room for IPv4 + ICMP headers inside 65,535

@@ -31,6 +31,7 @@ from slaprobe.probes.stream import (
     DSCP_AF41,
     SessionInUse,
     StreamEngine,
+    StreamProbe,
     StreamRecord,
     StreamSettings,
     normalize_address,
@@ -295,34 +296,15 @@ def build_sample(
     )
 
 
-class RtpEngine:
+class RtpEngine(StreamProbe):
     """The ``rtp`` probe engine: one RTP stream per ``probe`` call over a shared :class:`StreamEngine`."""
 
     kind: ClassVar[ProbeKind] = ProbeKind.RTP
 
     def __init__(self, settings: RtpSettings | object | None = None, *, streams: StreamEngine | None = None):
+        super().__init__(streams)
         self.settings = RtpSettings.coerce(settings)
-        self._own = streams is None
-        self.streams = streams or StreamEngine()
         self._rng = random.Random()
-
-    async def start(self) -> None:
-        if self._own:
-            await self.streams.start()
-
-    async def close(self) -> None:
-        if self._own:
-            await self.streams.close()
-
-    async def __aenter__(self) -> RtpEngine:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
-
-    async def probe(self, target: ProbeTarget, vantage: str) -> Sample:
-        return (await self.measure(target, vantage)).sample
 
     async def measure(
         self,

@@ -35,6 +35,7 @@ from slaprobe.probes.stream import (
     DSCP_AF41,
     SessionInUse,
     StreamEngine,
+    StreamProbe,
     StreamRecord,
     StreamSettings,
     normalize_address,
@@ -304,7 +305,7 @@ def build_sample(
     )
 
 
-class StampEngine:
+class StampEngine(StreamProbe):
     """The ``stamp`` probe engine: one stream per ``probe`` call over a shared :class:`StreamEngine`.
 
     Pass ``streams`` to share one engine (and so one socket per family) with the ``rtp`` probe; an engine
@@ -316,28 +317,9 @@ class StampEngine:
     def __init__(
         self, settings: StampSettings | object | None = None, *, streams: StreamEngine | None = None
     ):
+        super().__init__(streams)
         self.settings = StampSettings.coerce(settings)
-        self._own = streams is None
-        self.streams = streams or StreamEngine()
         self._ssid = session_allocator(16, start=random.randrange(1, 1 << 16))
-
-    async def start(self) -> None:
-        if self._own:
-            await self.streams.start()
-
-    async def close(self) -> None:
-        if self._own:
-            await self.streams.close()
-
-    async def __aenter__(self) -> StampEngine:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
-
-    async def probe(self, target: ProbeTarget, vantage: str) -> Sample:
-        return (await self.measure(target, vantage)).sample
 
     async def measure(
         self,

@@ -32,7 +32,11 @@ import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, Self
+
+if TYPE_CHECKING:
+    from slaprobe.model import Sample
+    from slaprobe.probes.base import ProbeTarget
 
 # Python 3.11's socket module lacks the constant; 35 is SO_TIMESTAMPNS (== SCM_TIMESTAMPNS) on Linux.
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
@@ -420,3 +424,33 @@ def session_allocator(bits: int, *, start: int = 1) -> Callable[[StreamEngine, t
         raise SessionInUse(f"all {modulo} session ids in use towards {dest}")
 
     return allocate
+
+
+class StreamProbe:
+    """Lifecycle shared by the stream probes (``stamp``, ``rtp``): they run on a :class:`StreamEngine`,
+    their own unless one is passed in to share its sockets; ``probe`` is ``measure(...).sample``."""
+
+    def __init__(self, streams: StreamEngine | None) -> None:
+        self._own = streams is None
+        self.streams = streams or StreamEngine()
+
+    async def start(self) -> None:
+        if self._own:
+            await self.streams.start()
+
+    async def close(self) -> None:
+        if self._own:
+            await self.streams.close()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def measure(self, target: ProbeTarget, vantage: str) -> Any:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    async def probe(self, target: ProbeTarget, vantage: str) -> Sample:
+        return (await self.measure(target, vantage)).sample

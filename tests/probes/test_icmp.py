@@ -18,7 +18,7 @@ import pytest
 from slaprobe.model import Outcome, ProbeKind, Sample
 from slaprobe.probes.base import ProbeEngine, ProbeTarget, probe_spread
 from slaprobe.probes.icmp import IcmpEngine, IcmpJitterSettings, IcmpSettings
-from slaprobe.probes.icmp_socket import IcmpStats
+from slaprobe.probes.icmp_echo import IcmpStats
 from slaprobe.probes.registry import ENGINES, SETTINGS, make_engine
 from tests.probes.netns import NetNs, private_netns
 from tests.probes.peer import Policy, Request, TunPeer, answer, echo_reply, inet_checksum, unreachable

@@ -27,7 +27,7 @@ from slaprobe.lab import Lab, LabProfile, TerminalTruth
 from slaprobe.model import Outcome, Sample
 from slaprobe.probes.base import ProbeTarget, probe_spread
 from slaprobe.probes.icmp import IcmpEngine, IcmpSettings
-from slaprobe.probes.icmp_socket import IcmpStats
+from slaprobe.probes.icmp_echo import IcmpStats
 from tests.probes.peer import inet_checksum
 
 pytestmark = pytest.mark.lab
