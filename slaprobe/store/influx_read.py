@@ -41,7 +41,7 @@ from slaprobe.store.lineproto import HEARTBEAT_MEASUREMENT, series_key
 
 ROLLUP_MEASUREMENT = "sla_hourly"
 DAILY_MEASUREMENT = "sla_daily"
-_TERMINALS_PER_QUERY = 50
+_TERMINALS_PER_QUERY = 200  # terminals named per statement (50 and 200 measured alike; 200: fewer)
 _SAMPLE_SELECT = "sent, received, error"
 _SAMPLE_GROUP = "terminal, vantage"
 _SERIES = "terminal, vantage, kind"
