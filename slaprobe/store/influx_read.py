@@ -35,7 +35,7 @@ from slaprobe.sla.inputs import (
     heartbeat_columns,
 )
 from slaprobe.sla.kpi import HOUR_NS, SCALARS, RollupRow, pack_hist, rollup_samples
-from slaprobe.sla.rollups import DAY_NS, RollupReducer, RollupSummary, hist_ranges
+from slaprobe.sla.rollups import DAY_NS, RollupReducer, RollupSummary, hist_ranges, whole_days
 from slaprobe.store.influx import InfluxClient, quote_ident, quote_literal
 from slaprobe.store.lineproto import HEARTBEAT_MEASUREMENT, series_key
 
@@ -286,27 +286,23 @@ class InfluxSlaSource:
             return tags["terminal"], tags["vantage"], tags["kind"]
 
         most = {key(tags): int(values[0][1]) for tags, values in maxes}
-        first_hour = -(-start_ns // HOUR_NS) * HOUR_NS
         partial: dict[tuple[str, str, int, int], set[str]] = {}  # like _statements' by_range
         missing: set[tuple[tuple[str, str, str], int]] = set()  # (series, day) read hour by hour
         for tags, values in counts:
             k = key(tags)
             t, v = reducer.terminal(k[0]), reducer.vantage(k[1])
-            whole = []
-            for day, n in values:
-                a, b = max(int(day), first_hour), min(int(day) + DAY_NS, end_ns)
-                if n == -(-(b - a) // HOUR_NS):
-                    whole.append(np.arange(a, b, HOUR_NS, dtype=np.int64))
-                elif t >= 0:
-                    missing.add((k, int(day)))
-                    partial.setdefault(
-                        (ROLLUP_MEASUREMENT, f" AND kind = {quote_literal(k[2])}", a, b), set()
-                    ).add(k[0])
-            if whole and t >= 0:
-                hours = np.concatenate(whole)
-                reducer.add_presence(
-                    np.full(len(hours), t), np.full(len(hours), v), hours, np.full(len(hours), most[k])
-                )
+            if t < 0:
+                continue
+            days = np.array([int(d) for d, _ in values], dtype=np.int64)
+            whole, _, hours = whole_days(days, np.array([n for _, n in values]), start_ns, end_ns)
+            n = len(hours)
+            reducer.add_presence(np.full(n, t), np.full(n, v), hours, np.full(n, most[k]))
+            for day in days[~whole].tolist():
+                missing.add((k, day))
+                a, b = max(day, start_ns), min(day + DAY_NS, end_ns)
+                partial.setdefault(
+                    (ROLLUP_MEASUREMENT, f" AND kind = {quote_literal(k[2])}", a, b), set()
+                ).add(k[0])
         for series in self._batched(self._statements(partial, "samples", _SERIES)):
             k = key(series.get("tags", {}))
             hours = np.array([int(v[0]) for v in series["values"]], dtype=np.int64)
