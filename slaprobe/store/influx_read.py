@@ -45,7 +45,6 @@ _TERMINALS_PER_QUERY = 200  # terminals named per statement (50 and 200 measured
 _SAMPLE_SELECT = "sent, received, error"
 _SAMPLE_GROUP = "terminal, vantage"
 _SERIES = "terminal, vantage, kind"
-_PROBLEM = " AND (lost > 0 OR sent = 0)"
 
 
 def _key(measurement: str, row: RollupRow) -> str:
@@ -163,7 +162,12 @@ class InfluxSlaSource:
             tags = series.get("tags", {})
             terminal, vantage = tags.get("terminal", ""), tags.get("vantage", "")
             cols = series["columns"]
-            it, isent, irecv, ierr = (cols.index(c) for c in ("time", "sent", "received", "error"))
+            it, isent, irecv = (cols.index(c) for c in ("time", "sent", "received"))
+            if "error" not in cols:  # rows of terminal-days whose every sample was measured
+                for v in series["values"]:
+                    b.add(terminal, vantage, kind, int(v[it]), v[isent] or 0, v[irecv] or 0)
+                continue
+            ierr = cols.index("error")
             for v in series["values"]:
                 b.add(terminal, vantage, kind, int(v[it]), v[isent] or 0, v[irecv] or 0, v[ierr] or "ok")
         return b.build()
@@ -195,22 +199,37 @@ class InfluxSlaSource:
     def problem_samples(self, start_ns: int, end_ns: int, kinds: Sequence[ProbeKind]) -> SampleColumns:
         which = " OR ".join(f"kind = {quote_literal(k.value)}" for k in kinds)
         q = (
-            f"SELECT samples FROM {quote_ident(ROLLUP_MEASUREMENT)} WHERE {_time_where(start_ns, end_ns)}"
-            f" AND ({which}) AND (received < sent OR measured < samples) GROUP BY terminal, kind"
+            f"SELECT measured, samples FROM {quote_ident(ROLLUP_MEASUREMENT)}"
+            f" WHERE {_time_where(start_ns, end_ns)} AND ({which})"
+            " AND (received < sent OR measured < samples) GROUP BY terminal, kind"
         )
         # asked per UTC day, not per flagged hour: a TSM block holds ~1,000 points (~16 h of one series),
         # so hour-sized statements decoded the same blocks again and again (1,820 terminals: 1,581
         # statements, 18 s of server CPU; per day: 138 statements, 6 s). A day returns every problem row
         # of its terminals, and each of those lies in a flagged hour, so the rows are the same.
-        by_day: dict[tuple[str, str, int, int], set[str]] = {}
+        # Where every sample of the terminal-day was measured (no hour with measured < samples), the
+        # problem rows are the lossy ones and the server need not read ``error`` nor ``lost``: two
+        # fields scanned instead of four (4.1 s instead of 5.8 s of server CPU).
+        lossy: dict[tuple[str, str, int, int], set[str]] = {}
+        unmeasured: dict[tuple[str, str, int, int], set[str]] = {}
         for series in self.client.query(q):
             tags = series.get("tags", {})
-            kind = ProbeKind(tags.get("kind", ""))
-            for v in series["values"]:
-                day = int(v[0]) - int(v[0]) % DAY_NS
-                key = (kind.measurement, _PROBLEM, max(day, start_ns), min(day + DAY_NS, end_ns))
-                by_day.setdefault(key, set()).add(tags.get("terminal", ""))
-        return self._sample_columns(self._statements(by_day, _SAMPLE_SELECT, _SAMPLE_GROUP))
+            kind = ProbeKind(tags.get("kind", "")).measurement
+            for t, measured, samples in series["values"]:
+                day = int(t) - int(t) % DAY_NS
+                key = (kind, "", max(day, start_ns), min(day + DAY_NS, end_ns))
+                into = unmeasured if (measured or 0) < (samples or 0) else lossy
+                into.setdefault(key, set()).add(tags.get("terminal", ""))
+        for key, names in unmeasured.items():
+            lossy.get(key, set()).difference_update(names)
+        lossy_q = {(m, " AND received < sent", a, b): names for (m, _, a, b), names in lossy.items() if names}
+        full_q = {
+            (m, " AND (lost > 0 OR sent = 0)", a, b): names for (m, _, a, b), names in unmeasured.items()
+        }
+        return self._sample_columns(
+            self._statements(lossy_q, "sent, received", _SAMPLE_GROUP)
+            + self._statements(full_q, _SAMPLE_SELECT, _SAMPLE_GROUP)
+        )
 
     def hour_samples(self, keys: Sequence[tuple[str, int]], kinds: Sequence[ProbeKind]) -> SampleColumns:
         by_hour: dict[tuple[str, str, int, int], set[str]] = {}
