@@ -99,3 +99,37 @@ def test_rollups_equal_the_journal(sources, which: int) -> None:  # type: ignore
     assert any(
         0 < len(h) < 24 and min(h) % DAY_NS == 0 and max(h) % DAY_NS == 23 * HOUR_NS for h in hours.values()
     )
+
+
+def test_problem_rows_of_days_with_unmeasured_samples(tmp_path, influxd, influx_db) -> None:  # type: ignore[no-untyped-def]
+    """Days with unmeasured samples are read with ``error`` (a lossy sample may be a send_error)."""
+    from slaprobe.config import InfluxConfig, ShipperConfig
+    from slaprobe.model import Outcome, Sample
+    from slaprobe.store.shipper import Shipper
+    from tests.sla.scenario import PERIOD, build
+
+    memory = build(
+        {
+            "T1": {"v1": [(600, "XXpp..")], "v2": [(700, "??..")]},  # loss on v1, not sent on v2: same day
+            "T2": {"v1": [(100, "pp1..")], "v2": [(1300, "X")]},  # loss only
+        },
+        vantages=("v1", "v2"),
+    )
+    samples = list(memory.samples(0, 2**62))
+    at = PERIOD.start_ns + 900 * 60 * 10**9  # T3: partly sent, then the stack refused
+    samples.append(Sample(at, "T3", "v1", ProbeKind.ICMP, 5, 2, error=Outcome.SEND_ERROR))
+    samples.append(Sample(at + 60 * 10**9, "T3", "v1", ProbeKind.ICMP, 5, 3))
+    journal = JournalStore(tmp_path / "j.sqlite")
+    journal.write_samples(samples)
+    client = InfluxClient(InfluxConfig(url=influxd.url, database=influx_db, api="v1"))
+    Shipper(journal, client, ShipperConfig(batch_size=700, keep_shipped_days=0)).drain()
+    start, end = min(s.time_ns for s in samples), max(s.time_ns for s in samples) + 1
+    expected = _rows(JournalSlaSource(journal).problem_samples(start, end, KINDS))
+    got = _rows(InfluxSlaSource(client).problem_samples(start, end, KINDS))
+    journal.close()
+    client.close()
+    assert got == expected
+    assert ("T3", "v1", "icmp", at, 0, 0, False) in got  # the send_error is not measured
+    assert ("T3", "v1", "icmp", at + 60 * 10**9, 5, 3, True) in got
+    assert sum(1 for r in got if r[0] == "T1" and not r[6]) == 2  # the two '?' of v2
+    assert sum(1 for r in got if r[0] == "T2") == 4  # p, p, 1 on v1 and X on v2
