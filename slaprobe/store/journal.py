@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,6 +55,11 @@ _SAMPLE_VALUE_COLUMNS: tuple[str, ...] = (
     "r_factor",
     "mos",
 )
+
+# a sample row as stored, minus its id (the order of the INSERT in write_samples)
+STORED_COLUMNS: tuple[str, ...] = ("time_ns", "series", "lost", "error", *_SAMPLE_VALUE_COLUMNS)
+# counters older journals may hold as NULL; readers see 0
+ZERO_IF_NULL: tuple[str, ...] = ("duplicates", "reordered", "late", "max_loss_burst")
 
 _INT_COLUMNS = frozenset({"sent", "received", "duplicates", "reordered", "late", "max_loss_burst"})
 _VALUE_COLUMN_DEFS = ", ".join(
@@ -138,7 +143,7 @@ class JournalRow:
 
 def _row_to_sample(row: Sequence) -> Sample:
     values = dict(zip(_SAMPLE_VALUE_COLUMNS, row[10:], strict=True))
-    for key in ("duplicates", "reordered", "late", "max_loss_burst"):
+    for key in ZERO_IF_NULL:
         values[key] = values[key] or 0
     return Sample(
         time_ns=row[1],
@@ -235,7 +240,7 @@ class JournalStore:
     def write_samples(self, samples: Sequence[Sample]) -> None:
         if not samples:
             return
-        cols = ("time_ns", "series", "lost", "error", *_SAMPLE_VALUE_COLUMNS)
+        cols = STORED_COLUMNS
         sql = f"INSERT INTO samples({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
         with self._lock:
             self._db.execute("BEGIN")
@@ -354,6 +359,29 @@ class JournalStore:
         with self._lock:
             rows = self._db.execute(sql, (after_id, limit)).fetchall()
         return [JournalRow(id=r[0], sample=_row_to_sample(r), tags=_row_tags(r)) for r in rows]
+
+    def stored_rows_after(self, after_id: int, limit: int) -> list[tuple]:
+        """Samples with id > after_id as stored: ``(id, *STORED_COLUMNS)``, no join, no objects.
+
+        The shipper's fast read (it caches each series' tags by id, see :meth:`series_by_id`).
+        """
+        sql = f"SELECT id, {', '.join(STORED_COLUMNS)} FROM samples WHERE id > ? ORDER BY id LIMIT ?"
+        with self._lock:
+            return self._db.execute(sql, (after_id, limit)).fetchall()
+
+    def series_by_id(self, ids: Iterable[int]) -> dict[int, tuple[str, ...]]:
+        """``id -> (kind, terminal, vantage, carrier, region, level, tier)`` for journal series ids."""
+        wanted = sorted(set(ids))
+        out: dict[int, tuple[str, ...]] = {}
+        with self._lock:
+            for k in range(0, len(wanted), 500):
+                chunk = wanted[k : k + 500]
+                sql = (
+                    "SELECT id, kind, terminal, vantage, carrier, region, level, tier FROM series"
+                    f" WHERE id IN ({', '.join('?' * len(chunk))})"
+                )
+                out.update((r[0], tuple(r[1:])) for r in self._db.execute(sql, chunk))
+        return out
 
     def heartbeat_rows_after(self, after_id: int, limit: int) -> list[tuple[int, Heartbeat]]:
         sql = f"SELECT id, {', '.join(_HEARTBEAT_COLUMNS)} FROM heartbeats WHERE id > ? ORDER BY id LIMIT ?"

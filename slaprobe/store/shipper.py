@@ -38,14 +38,22 @@ import re
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from slaprobe.config import ShipperConfig
-from slaprobe.model import NS_PER_S
+from slaprobe.model import NS_PER_MS, NS_PER_S, ProbeKind
 from slaprobe.store.influx import ErrorKind, InfluxClient, InfluxError
 from slaprobe.store.influx_read import daily_line, rollup_line
-from slaprobe.store.journal import JournalStore
-from slaprobe.store.lineproto import LineProtocolError, heartbeat_line, sample_line, sample_tags, series_key
+from slaprobe.store.journal import STORED_COLUMNS, ZERO_IF_NULL, JournalStore
+from slaprobe.store.lineproto import (
+    SAMPLE_TAGS,
+    LineProtocolError,
+    heartbeat_line,
+    series_key,
+    stored_fields_encoder,
+)
 from slaprobe.store.sla_journal import rollups_after
 
 log = logging.getLogger(__name__)
@@ -76,8 +84,23 @@ class ShipperState:
     failing_since: float | None = None  # monotonic time of the first failure of the current streak
 
 
-class _Rejected(Exception):
-    """A single line InfluxDB refuses for good (400 on one point, 413 on one point)."""
+class _Position(NamedTuple):
+    """Journal ids a batch starts after (or ends at): samples, heartbeats, SLA rollups."""
+
+    samples: int
+    heartbeats: int
+    rollups: int
+
+
+@dataclass
+class _Batch:
+    """Encoded lines of one write and the journal positions they cover."""
+
+    start: _Position
+    end: _Position
+    lines: list[str]
+    shipped: int  # samples + heartbeats (rollup points are derived data)
+    refused: list[str] = field(default_factory=list)
 
 
 def backoff_delay(failures: int, min_s: float, max_s: float, rng: random.Random) -> float:
@@ -125,7 +148,8 @@ class Shipper:
         self.state = ShipperState()
         self._clock = clock
         self._rng = rng or random.Random()
-        self._keys: dict[tuple, str] = {}
+        self._keys: dict[int, str | LineProtocolError] = {}  # journal series id -> series key
+        self._fields = stored_fields_encoder(("id", *STORED_COLUMNS), ZERO_IF_NULL)
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -133,32 +157,43 @@ class Shipper:
         self._last_loud = 0.0
 
     # ------------------------------------------------------------------ one batch
-    def _encode_samples(self, limit: int, refused: list[str]) -> tuple[list[str], int | None]:
-        after = self.journal.get_cursor(CURSOR_SAMPLES)
-        rows = self.journal.rows_after(after, limit)
+    def _position(self) -> _Position:
+        """Where the committed cursors say the next batch starts."""
+        cur = self.journal.cursor_info()
+        names = (CURSOR_SAMPLES, CURSOR_HEARTBEATS, CURSOR_ROLLUPS)
+        return _Position(*(cur.get(name, (0, None))[0] for name in names))
+
+    def _series_keys(self, ids: set[int]) -> dict[int, str | LineProtocolError]:
+        """Series key per journal series id, cached (a series' tags never change under its id)."""
+        if len(self._keys) > 200_000:
+            self._keys.clear()
+        missing = [i for i in ids if i not in self._keys]
+        for sid, (kind, terminal, vantage, *rest) in self.journal.series_by_id(missing).items():
+            tags = [("terminal", terminal), ("vantage", vantage), *zip(SAMPLE_TAGS[2:], rest, strict=True)]
+            try:
+                self._keys[sid] = series_key(ProbeKind(kind).measurement, tags)
+            except (LineProtocolError, ValueError) as exc:
+                self._keys[sid] = LineProtocolError(f"{terminal} ({kind}): {exc}")
+        return self._keys
+
+    def _encode_samples(self, after: int, limit: int, refused: list[str]) -> tuple[list[str], int | None]:
+        rows = self.journal.stored_rows_after(after, limit)
+        if not rows:
+            return [], None
+        keys = self._series_keys({r[2] for r in rows})
+        fields = self._fields
         lines = []
         for row in rows:
-            s = row.sample
-            key_id = (
-                s.kind,
-                s.terminal,
-                s.vantage,
-                *(row.tags.get(k, "") for k in ("carrier", "region", "level", "tier")),
-            )
+            key = keys.get(row[2])
             try:
-                key = self._keys.get(key_id)
-                if key is None:
-                    key = series_key(s.kind.measurement, sample_tags(s, row.tags))
-                    if len(self._keys) > 200_000:
-                        self._keys.clear()
-                    self._keys[key_id] = key
-                lines.append(sample_line(s, row.tags, key))
+                if not isinstance(key, str):
+                    raise key or LineProtocolError(f"series {row[2]} is missing from the journal")
+                lines.append(f"{key} {fields(row)} {row[1] // NS_PER_MS}")
             except LineProtocolError as exc:
-                refused.append(f"sample id {row.id} ({s.terminal}, {s.kind}) cannot be encoded: {exc}")
-        return lines, (rows[-1].id if rows else None)
+                refused.append(f"sample id {row[0]} cannot be encoded: {exc}")
+        return lines, rows[-1][0]
 
-    def _encode_heartbeats(self, limit: int, refused: list[str]) -> tuple[list[str], int | None]:
-        after = self.journal.get_cursor(CURSOR_HEARTBEATS)
+    def _encode_heartbeats(self, after: int, limit: int, refused: list[str]) -> tuple[list[str], int | None]:
         rows = self.journal.heartbeat_rows_after(after, limit)
         lines = []
         for hid, hb in rows:
@@ -168,37 +203,57 @@ class Shipper:
                 refused.append(f"journal heartbeat id {hid} cannot be encoded: {exc}")
         return lines, (rows[-1][0] if rows else None)
 
+    def _prepare(self, at: _Position) -> _Batch | None:
+        """Read and encode the batch that starts at ``at``; None when the journal holds nothing newer."""
+        refused: list[str] = []  # counted only once the batch is done, so a retry does not count twice
+        hb_lines, hb_last = self._encode_heartbeats(at.heartbeats, max(1, self.cfg.batch_size // 10), refused)
+        lines, last = self._encode_samples(at.samples, self.cfg.batch_size, refused)
+        if last is None and hb_last is None:
+            return None
+        lines.extend(hb_lines)
+        shipped = len(lines)  # rollup points below are derived data, not counted as shipped rows
+        if last is not None:  # the SLA engine's hourly rollups touched by these samples (full totals)
+            hourly, daily, _ = rollups_after(self.journal, at.rollups, last)
+            lines.extend(_encode_rollups(hourly, daily))
+        end = _Position(
+            at.samples if last is None else last,
+            at.heartbeats if hb_last is None else hb_last,
+            at.rollups if last is None else last,
+        )
+        return _Batch(at, end, lines, shipped, refused)
+
+    def _deliver(self, batch: _Batch) -> None:
+        if batch.lines:
+            self._send(batch.lines, batch.refused)
+
+    def _commit(self, batch: _Batch) -> None:
+        """InfluxDB acknowledged ``batch``: move the cursors past it (rule 2 of zero loss)."""
+        now = self._clock()
+        cursors = {
+            name: value
+            for name, value, before in zip(
+                (CURSOR_SAMPLES, CURSOR_HEARTBEATS, CURSOR_ROLLUPS), batch.end, batch.start, strict=True
+            )
+            if value != before
+        }
+        self.journal.set_cursors(cursors, now)
+        if batch.refused:
+            self._count_rejected(batch.refused)
+        self.state.shipped += batch.shipped
+        self.state.batches += 1
+        self.state.last_ok_ns = now
+
     def ship_once(self) -> int:
         """Ship up to ``batch_size`` samples (plus pending heartbeats) as one write; return rows shipped.
 
         Raises :class:`InfluxError` when the batch could not be delivered; the cursor is then unchanged.
         """
-        refused: list[str] = []  # counted only once the batch is done, so a retry does not count twice
-        hb_lines, hb_last = self._encode_heartbeats(max(1, self.cfg.batch_size // 10), refused)
-        lines, last = self._encode_samples(self.cfg.batch_size, refused)
-        if last is None and hb_last is None:
+        batch = self._prepare(self._position())
+        if batch is None:
             return 0
-        lines.extend(hb_lines)
-        shipped = len(lines)  # rollup points below are derived data, not counted as shipped rows
-        if last is not None:  # the SLA engine's hourly rollups touched by these samples (full totals)
-            hourly, daily, _ = rollups_after(self.journal, self.journal.get_cursor(CURSOR_ROLLUPS), last)
-            lines.extend(_encode_rollups(hourly, daily))
-        if lines:
-            self._send(lines, refused)
-        cursors = {}
-        if last is not None:
-            cursors[CURSOR_SAMPLES] = last
-            cursors[CURSOR_ROLLUPS] = last
-        if hb_last is not None:
-            cursors[CURSOR_HEARTBEATS] = hb_last
-        now = self._clock()
-        self.journal.set_cursors(cursors, now)
-        if refused:
-            self._count_rejected(refused)
-        self.state.shipped += shipped
-        self.state.batches += 1
-        self.state.last_ok_ns = now
-        return shipped
+        self._deliver(batch)
+        self._commit(batch)
+        return batch.shipped
 
     def _send(self, lines: Sequence[str], refused: list[str]) -> None:
         """Write ``lines``; split on 413, bisect on 400; let every other error propagate (retry later).
@@ -235,24 +290,37 @@ class Shipper:
 
         Used by the thread (between wake-ups), by tests and by the benchmark. Returns early when
         ``max_seconds`` elapsed or :meth:`stop` was called.
+
+        One batch is in flight while the next one is read and encoded (a backlog replay then takes
+        about as long as InfluxDB needs, not InfluxDB plus our encoding). Batches still go out strictly
+        one after the other, and the read-ahead is used only if the cursors are exactly where it
+        started: after a failure, or a cap prune that moved the cursor, it is thrown away and re-read.
         """
         deadline = None if max_seconds is None else time.monotonic() + max_seconds
         total = 0
-        while not self._stop.is_set():
-            if deadline is not None and time.monotonic() >= deadline:
-                break
-            self.enforce_cap()
-            try:
-                n = self.ship_once()
-            except InfluxError as exc:
-                self._on_failure(exc)
-                if self._stop.wait(self._delay(exc)):
+        ahead: _Batch | None = None
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="slaprobe-shipper-post") as poster:
+            while not self._stop.is_set():
+                if deadline is not None and time.monotonic() >= deadline:
                     break
-                continue
-            self._on_success()
-            if n == 0:
-                break
-            total += n
+                self.enforce_cap()
+                at = self._position()
+                batch = ahead if ahead is not None and ahead.start == at else self._prepare(at)
+                if batch is None:
+                    break
+                posted = poster.submit(self._deliver, batch)
+                ahead = self._prepare(batch.end)
+                try:
+                    posted.result()
+                except InfluxError as exc:
+                    ahead = None
+                    self._on_failure(exc)
+                    if self._stop.wait(self._delay(exc)):
+                        break
+                    continue
+                self._commit(batch)
+                self._on_success()
+                total += batch.shipped
         return total
 
     def _delay(self, exc: InfluxError) -> float:

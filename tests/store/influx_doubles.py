@@ -120,6 +120,8 @@ class FlakyProxy(_Forwarding):
         self.max_body: int | None = None
         self.seen: list[Seen] = []
         self.lock = threading.Lock()
+        self.in_flight = 0  # POSTs being handled right now
+        self.max_in_flight = 0
 
     def add(self, *faults: Fault) -> None:
         with self.lock:
@@ -134,6 +136,17 @@ class _FlakyHandler(_Handler):
     server: FlakyProxy
 
     def do_POST(self) -> None:
+        srv = self.server
+        with srv.lock:
+            srv.in_flight += 1
+            srv.max_in_flight = max(srv.max_in_flight, srv.in_flight)
+        try:
+            self._post()
+        finally:
+            with srv.lock:
+                srv.in_flight -= 1
+
+    def _post(self) -> None:
         body = self._body()
         srv = self.server
         with srv.lock:

@@ -8,14 +8,19 @@ from __future__ import annotations
 import math
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from slaprobe.model import Heartbeat, Outcome, ProbeKind, Sample
+from slaprobe.store.journal import STORED_COLUMNS, ZERO_IF_NULL, JournalStore
 from slaprobe.store.lineproto import (
+    SAMPLE_FIELDS,
     LineProtocolError,
     encode_fields,
     heartbeat_line,
     sample_line,
     series_key,
+    stored_fields_encoder,
 )
 
 TAGS = {"carrier": "telecom", "region": "hz", "level": "city", "tier": "standard"}
@@ -107,3 +112,47 @@ def test_heartbeat_line_group_tag_and_field_types():
         "heartbeat,group=province,vantage=probe-2 interval_s=60.0,due=10i,probed=9i,late=1i,skipped=1i,"
         "duration_s=12.25,reference_ok=2i,reference_total=2i 1700000060000"
     )
+
+
+_floats = st.none() | st.floats(min_value=-1e6, max_value=1e9, allow_nan=False, allow_infinity=False)
+_counts = st.integers(min_value=0, max_value=10_000)
+
+
+@st.composite
+def _samples(draw: st.DrawFn) -> Sample:
+    sent = draw(_counts)
+    return Sample(
+        time_ns=draw(st.integers(min_value=1_600_000_000 * 10**9, max_value=1_900_000_000 * 10**9)),
+        terminal=draw(st.sampled_from(["T1", "T 2", "T,3", "T=4"])),
+        vantage=draw(st.sampled_from(["probe-1", "probe 2"])),
+        kind=draw(st.sampled_from(list(ProbeKind))),
+        sent=sent,
+        received=draw(st.integers(min_value=0, max_value=sent + 3)),
+        duplicates=draw(_counts),
+        reordered=draw(_counts),
+        late=draw(_counts),
+        max_loss_burst=draw(_counts),
+        **{name: draw(_floats) for name in _FLOAT_FIELDS},
+        error=draw(st.sampled_from(list(Outcome))),
+    )
+
+
+_FLOAT_FIELDS = [name for name, kind in SAMPLE_FIELDS.items() if kind == "f"]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(batch=st.lists(_samples(), min_size=1, max_size=30))
+def test_stored_row_encoder_is_byte_identical_to_sample_line(tmp_path_factory, batch):
+    """The shipper's fast path (stored columns -> fields) must write exactly what sample_line writes for
+    the same sample, or a point re-sent after a crash would not overwrite its first copy."""
+    journal = JournalStore(tmp_path_factory.mktemp("enc") / "j.sqlite")
+    tags = {"T1": {"carrier": "telecom", "region": "Haikou city", "level": "village", "tier": "basic"}}
+    journal.set_terminal_tags(tags)
+    journal.write_samples(batch)
+    slow = [sample_line(r.sample, r.tags) for r in journal.rows_after(0, 1000)]
+    encode = stored_fields_encoder(("id", *STORED_COLUMNS), ZERO_IF_NULL)
+    fast = [row[1] // 1_000_000 for row in journal.stored_rows_after(0, 1000)]
+    fast_fields = [encode(row) for row in journal.stored_rows_after(0, 1000)]
+    journal.close()
+    assert [line.split(" ")[-1] for line in slow] == [str(t) for t in fast]
+    assert [line.rsplit(" ", 2)[-2] for line in slow] == fast_fields

@@ -235,6 +235,23 @@ def test_faults_5xx_429_413_reset_slow_and_lost_ack(tmp_path, influxd, influx_db
     assert all(s.size <= 40_000 for s in seen if s.outcome == "forwarded:204")
 
 
+def test_read_ahead_never_puts_two_writes_in_flight(tmp_path, influxd, influx_db):
+    """The next batch is encoded while one is being written, but writes stay strictly one at a time and
+    the cursor ends exactly at the last journal row."""
+    path = tmp_path / "j.sqlite"
+    fill(JournalStore(path), terminals=50, minutes=40)  # 2,000 samples -> 20 batches of 100
+    with FlakyProxy(influxd.http_port) as proxy:
+        proxy.add(Fault("status", 500))  # the read-ahead of the failed attempt is thrown away
+        shipper = make_shipper(path, proxy.url, influx_db, batch_size=100, gzip=False)
+        shipper.drain()
+        writes = [o for o in proxy.outcomes() if o == "forwarded:204"]
+        most = proxy.max_in_flight
+    assert most == 1
+    assert len(writes) == 20  # the 40 heartbeats ride along, 10 per batch: no extra write
+    assert shipper.journal.get_cursor(CURSOR_SAMPLES) == shipper.journal.last_sample_id()
+    assert influx_points(influxd, influx_db) == journal_points(path)
+
+
 def test_a_refused_point_is_isolated_and_counted(tmp_path, influxd, influx_db, caplog):
     """A field-type conflict (400) on one point must not stall the rest: bisect, skip it, count it."""
     path = tmp_path / "j.sqlite"
