@@ -41,6 +41,14 @@ BIG_FLOOR = 180.0
 MEM_FLOOR_MIB = 4096
 
 
+def server_cpu_s(pid: int | None) -> float:
+    """CPU seconds (user + system) used so far by process ``pid`` (influxd), 0 without one."""
+    if pid is None:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_report(config: Path, month: str, store: str, out: Path) -> tuple[float, float]:
     """(wall seconds, peak RSS MiB) of one ``slaprobe report`` process."""
     cmd = [
@@ -113,6 +121,7 @@ HEADER = (
     "store",
     "term-intervals",
     "report s",
+    "influxd s",
     "floor s",
     "floor/ours",
     "read-all s",
@@ -120,7 +129,7 @@ HEADER = (
     "peak MiB",
     "< 4 GiB",
 )
-WIDTHS = (9, 8, 14, 9, 8, 10, 10, 8, 9, 7)
+WIDTHS = (9, 8, 14, 9, 9, 8, 10, 10, 8, 9, 7)
 
 
 def line(cells: tuple[str, ...]) -> str:
@@ -186,10 +195,13 @@ def main() -> None:
                         }
                     )
                 )
-                walls, peaks = [], []
+                walls, peaks, cpus = [], [], []
+                pid = server.proc.pid if store == "influx" and server and server.proc else None
                 for _ in range(args.runs):
                     out = base / f"report-{store}.json"
+                    cpu0 = server_cpu_s(pid)
                     wall, peak = run_report(config, args.month, store, out)
+                    cpus.append(server_cpu_s(pid) - cpu0)
                     walls.append(wall)
                     peaks.append(peak)
                 outputs[store] = out.read_bytes()
@@ -200,7 +212,8 @@ def main() -> None:
                 )
                 intervals = sum(t["in_service_s"] // 60 for t in json.loads(outputs[store])["terminals"])
                 floor = FLOORS.get((store, n), BIG_FLOOR)
-                rows.append((n, store, intervals, statistics.median(walls), floor, ref, max(peaks)))
+                wall, cpu = statistics.median(walls), statistics.median(cpus)
+                rows.append((n, store, intervals, wall, cpu, floor, ref, max(peaks)))
             if len(outputs) == 2:
                 same = outputs["embedded"] == outputs["influx"]
                 print(f"{n} terminals: JSON embedded vs influx byte-identical: {same}")
@@ -210,7 +223,7 @@ def main() -> None:
 
     print()
     print(line(HEADER))
-    for n, store, intervals, wall, floor, ref, peak in rows:
+    for n, store, intervals, wall, cpu, floor, ref, peak in rows:
         print(
             line(
                 (
@@ -218,6 +231,7 @@ def main() -> None:
                     store,
                     f"{intervals:,}",
                     f"{wall:.1f}",
+                    f"{cpu:.1f}" if store == "influx" else "-",
                     f"{floor:.0f}",
                     f"{floor / wall:.2f}",
                     f"{ref:.1f}",
@@ -228,7 +242,9 @@ def main() -> None:
             )
         )
     print(
-        f"(median of {args.runs} runs; read-all = only fetching every row of the month; influx: 1 day x days)"
+        f"(median of {args.runs} runs; read-all = only fetching every row of the month; influx: 1 day x days;"
+        f" influxd s = the server's CPU seconds per report, what the wall time becomes on a shared machine;"
+        f" load average now {os.getloadavg()[0]:.2f})"
     )
 
 

@@ -37,6 +37,27 @@ def hist_ranges(start_ns: int, end_ns: int) -> tuple[tuple[int, int] | None, lis
     return (d0, d1), [(a, b) for a, b in ((start_ns, d0), (d1, end_ns)) if b > a]
 
 
+def whole_days(
+    day_ns: np.ndarray, count: np.ndarray, start_ns: int, end_ns: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Presence from daily counts of hourly points: ``(whole, row, hour_ns)``.
+
+    ``whole[i]``: day ``day_ns[i]`` (a UTC day start) has a point for every hour it has inside
+    ``[start_ns, end_ns)``, so its hours need not be read one by one; ``row``/``hour_ns`` list those
+    hours (``row`` indexes the days). A store counts per day (one aggregate row instead of 24) and reads
+    only the other days hour by hour; with hourly points at whole hours the hours are the same.
+    """
+    day_ns, count = np.asarray(day_ns, np.int64), np.asarray(count, np.int64)
+    first = -(-start_ns // HOUR_NS) * HOUR_NS
+    a = np.maximum(day_ns, first)
+    expected = np.maximum(0, -(-(np.minimum(day_ns + DAY_NS, end_ns) - a) // HOUR_NS))
+    whole = count == expected
+    n = np.where(whole, expected, 0)
+    row = np.repeat(np.arange(len(day_ns)), n)
+    hour_ns = a[row] + (np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)) * HOUR_NS
+    return whole, row, hour_ns
+
+
 @dataclass(frozen=True, slots=True)
 class RollupSummary:
     terminals: tuple[str, ...]  # the terminals asked for, in that order

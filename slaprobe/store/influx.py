@@ -45,6 +45,7 @@ import json
 import re
 import socket
 import ssl
+import threading
 import time
 import urllib.parse
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
@@ -150,7 +151,8 @@ def _error_text(body: bytes) -> str:
 class InfluxClient:
     """One InfluxDB endpoint: ``ping``, ``write`` (line protocol) and ``query`` (InfluxQL).
 
-    Not thread-safe: the shipper owns one, a CLI command owns another. The write connection is kept
+    Writes are not thread-safe: the shipper owns one, a CLI command owns another; ``query`` may run in
+    several threads at once (each on its own connection). The write connection is kept
     alive between batches; a connection that went stale (server restarted) is reopened once at once,
     which is safe because a write is idempotent.
     """
@@ -169,6 +171,7 @@ class InfluxClient:
         self._token = cfg.resolved_token()
         self._conn: http.client.HTTPConnection | None = None
         self._info: ServerInfo | None = None
+        self._ping_lock = threading.Lock()
         if cfg.api != "auto":
             self._info = ServerInfo("", "", cfg.api, f"influx.api is {cfg.api}")
 
@@ -271,7 +274,9 @@ class InfluxClient:
     @property
     def api(self) -> str:
         if self._info is None:
-            self.ping()
+            with self._ping_lock:  # readers query from several threads; ask /ping once
+                if self._info is None:
+                    self.ping()
         assert self._info is not None
         return self._info.api
 
