@@ -143,11 +143,18 @@ class Heartbeat:
     duration_s: float  # wall time from first slot to last result
     reference_ok: int = 0  # reference targets that answered
     reference_total: int = 0
+    unstored: int = 0  # samples of this cycle the store refused (disk full, I/O error): vouches for nothing
+
+    @property
+    def cycle(self) -> tuple[str, ProbeKind | None]:
+        """(scheduling group, probe kind) of the cycle; see :func:`cycle_name`."""
+        return split_cycle(self.group)
 
     @property
     def healthy(self) -> bool:
-        """A cycle whose reference targets all failed says nothing about the terminals."""
-        return not (self.reference_total > 0 and self.reference_ok == 0)
+        """A cycle whose reference targets all failed, or whose samples were not all stored, says
+        nothing about the terminals."""
+        return not (self.reference_total > 0 and self.reference_ok == 0) and self.unstored == 0
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -155,6 +162,29 @@ class Heartbeat:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Heartbeat:
         return cls(**data)
+
+
+def cycle_name(group: str, kind: ProbeKind) -> str:
+    """A heartbeat's ``group`` field exactly as the scheduler writes it: ``"<group>/<kind>"``.
+
+    The scheduler runs one cycle per scheduling group *and* probe kind (each kind may have its own
+    interval), so a heartbeat vouches for one kind of one group. Everything that writes heartbeats (the
+    daemon, ``lab month``, test scenarios) and everything that reads them (the SLA engine, ``status``)
+    goes through this function and :func:`split_cycle`, so the on-disk key cannot drift again.
+    """
+    return f"{group}/{kind.value}"
+
+
+def split_cycle(name: str) -> tuple[str, ProbeKind | None]:
+    """Inverse of :func:`cycle_name`. A name without a known kind suffix (heartbeats written before
+    the kind was part of the key) returns ``(name, None)``: the caller decides what that covers."""
+    group, sep, kind = name.rpartition("/")
+    if sep:
+        try:
+            return group, ProbeKind(kind)
+        except ValueError:
+            pass
+    return name, None
 
 
 SAMPLE_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Sample))

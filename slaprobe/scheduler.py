@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from slaprobe.model import NS_PER_S, Heartbeat, Outcome, ProbeKind, Sample
+from slaprobe.model import NS_PER_S, Heartbeat, Outcome, ProbeKind, Sample, cycle_name
 from slaprobe.probes.base import ProbeEngine, ProbeTarget
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,8 @@ class CycleSpec:
 
     @property
     def name(self) -> str:
-        return f"{self.group}/{self.kind.value}"
+        """The cycle's key: also the ``group`` field of its heartbeats (:func:`model.cycle_name`)."""
+        return cycle_name(self.group, self.kind)
 
 
 @dataclass
@@ -72,7 +73,48 @@ class CycleStats:
     skipped: int = 0
     reference_ok: int = 0
     reference_total: int = 0
+    unstored: int = 0  # samples the sink failed to store (counted, logged with the cause)
     lateness_s: list[float] = field(default_factory=list)
+
+
+def not_measured_sample(
+    time_ns: int, terminal: str, vantage: str, kind: ProbeKind, error: Outcome = Outcome.NOT_SCHEDULED
+) -> Sample:
+    """The record of a probe that was *not* sent (skipped slot, engine failure): never a loss.
+
+    Shared by the daemon and every synthetic producer (``lab month``), so both write the same shape.
+    ``time_ns`` is the slot the probe was due in, so the SLA engine marks that very interval unknown.
+    """
+    return Sample(
+        time_ns=time_ns, terminal=terminal, vantage=vantage, kind=kind, sent=0, received=0, error=error
+    )
+
+
+def cycle_heartbeat(
+    *,
+    vantage: str,
+    group: str,
+    kind: ProbeKind,
+    interval_s: float,
+    start_ns: int,
+    stats: CycleStats,
+    duration_s: float,
+) -> Heartbeat:
+    """The heartbeat of one finished cycle, as the daemon writes it (and ``lab month`` must too)."""
+    return Heartbeat(
+        time_ns=start_ns,
+        vantage=vantage,
+        group=cycle_name(group, kind),
+        interval_s=interval_s,
+        due=stats.due,
+        probed=stats.probed,
+        late=stats.late,
+        skipped=stats.skipped,
+        duration_s=duration_s,
+        reference_ok=stats.reference_ok,
+        reference_total=stats.reference_total,
+        unstored=stats.unstored,
+    )
 
 
 class CycleRunner:
@@ -165,33 +207,18 @@ class CycleRunner:
                 stats.due,
             )
             now_ns = int(self.clock() * NS_PER_S)
-            done.extend(
-                Sample(
-                    time_ns=now_ns,
-                    terminal=t.terminal,
-                    vantage=self.vantage,
-                    kind=spec.kind,
-                    sent=0,
-                    received=0,
-                    error=Outcome.NOT_SCHEDULED,
-                )
-                for t in skipped
-            )
+            done.extend(not_measured_sample(now_ns, t.terminal, self.vantage, spec.kind) for t in skipped)
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
         self._flush(done, spec, stats, n_refs)
-        hb = Heartbeat(
-            time_ns=int(t0 * NS_PER_S),
+        hb = cycle_heartbeat(
             vantage=self.vantage,
-            group=spec.name,
+            group=spec.group,
+            kind=spec.kind,
             interval_s=spec.interval_s,
-            due=stats.due,
-            probed=stats.probed,
-            late=stats.late,
-            skipped=stats.skipped,
+            start_ns=int(t0 * NS_PER_S),
+            stats=stats,
             duration_s=round(self.clock() - t0, 3),
-            reference_ok=stats.reference_ok,
-            reference_total=stats.reference_total,
         )
         self.heartbeat_sink(hb)
         self.last_heartbeat[spec.name] = hb
@@ -206,14 +233,8 @@ class CycleRunner:
             raise
         except Exception:
             log.exception("probe engine %s failed on %s", kind.value, target.terminal)
-            return Sample(
-                time_ns=int(started * NS_PER_S),
-                terminal=target.terminal,
-                vantage=self.vantage,
-                kind=kind,
-                sent=0,
-                received=0,
-                error=Outcome.SEND_ERROR,
+            return not_measured_sample(
+                int(started * NS_PER_S), target.terminal, self.vantage, kind, Outcome.SEND_ERROR
             )
 
     def _flush(self, done: list[Sample], spec: CycleSpec, stats: CycleStats, n_refs: int) -> None:
