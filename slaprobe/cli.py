@@ -301,7 +301,21 @@ def lab_month(config_path, n, month, profile_path, store_kind, journal, out_dir)
 @click.option(
     "--bind", multiple=True, metavar="ADDR", help="Local address (repeatable; default 0.0.0.0 and ::)."
 )
-def reflect(stamp_port, no_stamp, rtp_port, mode, allow, rate_limit, bind) -> None:
+@click.option(
+    "--rcvbuf", type=click.IntRange(0, 1 << 30), default=4 << 20, show_default=True,
+    help="Receive buffer per socket, bytes (0 = kernel default).",
+)  # fmt: skip
+@click.option(
+    "--refuse-source-port", "refuse_ports", multiple=True, type=click.IntRange(0, 65535),
+    help="Never answer this source port (repeatable; 0-1023, 5004 and our own ports always are).",
+)  # fmt: skip
+@click.option(
+    "--stats-interval", type=click.FloatRange(0), default=60.0, show_default=True,
+    help="Log the counters this often while they change, seconds (0 = never; SIGUSR1 logs them at once).",
+)  # fmt: skip
+def reflect(
+    stamp_port, no_stamp, rtp_port, mode, allow, rate_limit, bind, rcvbuf, refuse_ports, stats_interval
+) -> None:
     """Answer STAMP (RFC 8762) and RTP echo probes for this site until SIGINT / SIGTERM."""
     import asyncio
 
@@ -311,6 +325,7 @@ def reflect(stamp_port, no_stamp, rtp_port, mode, allow, rate_limit, bind) -> No
         settings = ReflectorSettings(
             stamp_port=None if no_stamp else stamp_port, rtp_port=rtp_port, mode=ReflectMode(mode),
             allow=tuple(allow), rate_limit_pps=rate_limit, bind=tuple(bind) or ("0.0.0.0", "::"),
+            rcvbuf_bytes=rcvbuf, refuse_source_ports=(5004, *refuse_ports), stats_interval_s=stats_interval,
         )  # fmt: skip
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
@@ -324,10 +339,7 @@ def reflect(stamp_port, no_stamp, rtp_port, mode, allow, rate_limit, bind) -> No
         counters = asyncio.run(run_reflector(settings, on_ready=ready))
     except OSError as exc:
         raise click.ClickException(f"cannot serve: {exc}") from None
-    click.echo(
-        f"received {counters.received} answered {counters.answered} denied {counters.denied} "
-        f"rate_limited {counters.rate_limited} malformed {counters.malformed}"
-    )
+    click.echo(counters.line())
 
 
 # ---------------------------------------------------------------- store check, status (InfluxDB, shipper)

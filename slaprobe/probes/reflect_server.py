@@ -11,7 +11,15 @@ It must never be an amplifier or a liability, so before any reply:
 2. a per-source token bucket (``--rate-limit`` packets/s, one second of burst) must have a token;
 3. the datagram must be well-formed and at most ``max_size`` bytes (longer ones are detected with a
    one-byte-larger read buffer and dropped, never truncated and answered);
-4. the reply is never longer than the request (checked again here, whatever the reflection function).
+4. the reply is never longer than the request (checked again here, whatever the reflection function);
+5. the source port must not be one that answers by itself: this reflector's own ports, the well-known
+   range 0-1023 (STAMP 862, echo 7, chargen 19, DNS 53, NTP 123, ...) and the RTP-echo default 5004, so a
+   request spoofed from another reflector's (or our own) address cannot start a reflection loop: two
+   reflectors pointed at each other would otherwise bounce one packet until a token bucket runs dry.
+
+The receive buffer is enlarged (``rcvbuf_bytes``, forced past ``net.core.rmem_max`` when privileged), so a
+burst from one source does not crowd out another source's probe before the rate limiter ever sees it.
+Counters are logged every ``stats_interval_s`` while they change, and at once on SIGUSR1.
 
 Per-source state (token buckets, stateful STAMP sessions) lives in bounded LRU tables, so random source
 addresses cannot exhaust memory; stateful sessions idle for ``session_idle_s`` start afresh.
@@ -22,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import ipaddress
+import logging
 import socket
 import struct
 import sys
@@ -34,7 +43,12 @@ from slaprobe.probes import stampwire as wire
 from slaprobe.probes.reflector import SessionTable, rtp_echo, stamp_reflect
 from slaprobe.probes.stream import SO_TIMESTAMPNS
 
+log = logging.getLogger(__name__)
+
 _INT = struct.Struct("i")
+SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
+RTP_ECHO_DEFAULT_PORT = 5004
+WELL_KNOWN_PORTS = range(0, 1024)
 _TIMESPEC = struct.Struct("qq")
 _CMSG_SPACE = socket.CMSG_SPACE(16) + 2 * socket.CMSG_SPACE(4)
 
@@ -57,6 +71,9 @@ class ReflectorSettings:
     max_size: int = wire.MAX_SIZE
     session_idle_s: float = 60.0
     max_sources: int = 65_536
+    rcvbuf_bytes: int = 4 << 20  # per socket; 0 keeps the kernel default
+    refuse_source_ports: tuple[int, ...] = (RTP_ECHO_DEFAULT_PORT,)  # besides 0-1023 and our own ports
+    stats_interval_s: float = 60.0  # log the counters this often while they change (0 = never)
 
     def __post_init__(self) -> None:
         for name in ("stamp_port", "rtp_port"):
@@ -67,6 +84,13 @@ class ReflectorSettings:
             raise ValueError("reflect: neither a STAMP nor an RTP port to serve")
         if not self.rate_limit_pps > 0:
             raise ValueError(f"reflect rate_limit_pps={self.rate_limit_pps!r}: must be > 0")
+        if not 0 <= self.rcvbuf_bytes <= 1 << 30:
+            raise ValueError(f"reflect rcvbuf_bytes={self.rcvbuf_bytes!r}: must be 0..{1 << 30}")
+        for port in self.refuse_source_ports:
+            if not 0 <= port <= 65535:
+                raise ValueError(f"reflect --refuse-source-port {port!r}: must be 0..65535")
+        if not self.stats_interval_s >= 0:
+            raise ValueError(f"reflect stats_interval_s={self.stats_interval_s!r}: must be >= 0")
         if not wire.BASE_SIZE <= self.max_size <= 65_507:
             raise ValueError(f"reflect max_size={self.max_size!r}: must be {wire.BASE_SIZE}..65507")
         for cidr in self.allow:
@@ -88,8 +112,17 @@ class ReflectorCounters:
     denied: int = 0  # source outside the allow-list
     rate_limited: int = 0
     malformed: int = 0  # not a valid request, or oversize
+    refused_port: int = 0  # source port that could answer by itself (loop guard)
     send_errors: int = 0
     by_kind: dict[str, int] = field(default_factory=dict)
+
+    def line(self) -> str:
+        """One human- and grep-friendly line (the log and the command's exit summary)."""
+        return (
+            f"received {self.received} answered {self.answered} denied {self.denied} "
+            f"rate_limited {self.rate_limited} malformed {self.malformed} refused_port {self.refused_port} "
+            f"send_errors {self.send_errors}"
+        )
 
 
 class _Buckets:
@@ -131,6 +164,7 @@ class Reflector:
         self._socks: list[tuple[socket.socket, str]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed: asyncio.Event | None = None
+        self._refused: frozenset[int] = frozenset(self.settings.refuse_source_ports)
 
     @property
     def addresses(self) -> list[tuple[str, int, str]]:
@@ -145,13 +179,16 @@ class Reflector:
             for p, k in ((self.settings.stamp_port, "stamp"), (self.settings.rtp_port, "rtp"))
             if p is not None
         ]
-        try:
-            for addr in self.settings.bind:
-                for port, kind in services:
+        for addr in self.settings.bind:
+            for port, kind in services:
+                try:
                     self._socks.append((self._open(addr, port), kind))
-        except OSError:
-            await self.close()
-            raise
+                except OSError as exc:
+                    await self.close()
+                    where = f"[{addr}]:{port}" if ":" in addr else f"{addr}:{port}"
+                    raise OSError(exc.errno, f"{kind} on {where}: {exc.strerror or exc}") from None
+        own = {s.getsockname()[1] for s, _ in self._socks}
+        self._refused = frozenset(self.settings.refuse_source_ports) | own
         for sock, kind in self._socks:
             self._loop.add_reader(sock.fileno(), self._on_readable, sock, kind)
 
@@ -160,6 +197,7 @@ class Reflector:
         sock = socket.socket(family, socket.SOCK_DGRAM)
         try:
             sock.setblocking(False)
+            self._grow_buffer(sock)
             sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
             if family == socket.AF_INET:
                 sock.setsockopt(socket.IPPROTO_IP, socket.IP_RECVTOS, 1)
@@ -173,6 +211,22 @@ class Reflector:
             sock.close()
             raise
         return sock
+
+    def _grow_buffer(self, sock: socket.socket) -> None:
+        want = self.settings.rcvbuf_bytes
+        if not want:
+            return
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, want)  # CAP_NET_ADMIN: past rmem_max
+        except OSError:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, want)  # capped at net.core.rmem_max
+        got = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+        if got < want:  # the kernel reports twice what it grants; less than asked means capped
+            log.warning("reflect: receive buffer %d bytes, asked for %d (raise net.core.rmem_max)", got, want)
+
+    def refuses_port(self, port: int) -> bool:
+        """Whether a request from this source port is dropped by the loop guard (module docstring, 5)."""
+        return port in WELL_KNOWN_PORTS or port in self._refused
 
     async def close(self) -> None:
         for sock, _ in self._socks:
@@ -235,6 +289,9 @@ class Reflector:
                 elif ctype in (socket.IP_TOS, socket.IPV6_TCLASS) and value:
                     tos = value[0] if len(value) < 4 else _INT.unpack_from(value)[0]
             source = src[0].split("%", 1)[0]
+            if self.refuses_port(src[1]):
+                c.refused_port += 1
+                continue
             if not self._allowed(source):
                 c.denied += 1
                 continue
@@ -283,9 +340,33 @@ async def run_reflector(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, lambda: asyncio.ensure_future(reflector.close()))
+    loop.add_signal_handler(signal.SIGUSR1, lambda: _report(reflector.counters))
     if not settings.allow:
         print("slaprobe reflect: no --allow given, answering every source (rate limited)", file=sys.stderr)
     if on_ready is not None:
         on_ready(reflector)
-    await reflector.wait_closed()
+    ticker = asyncio.ensure_future(_periodic_counters(reflector, settings.stats_interval_s))
+    try:
+        await reflector.wait_closed()
+    finally:
+        ticker.cancel()
+        loop.remove_signal_handler(signal.SIGUSR1)
     return reflector.counters
+
+
+def _report(counters: ReflectorCounters) -> None:
+    print(f"slaprobe reflect: {counters.line()}", file=sys.stderr, flush=True)
+
+
+async def _periodic_counters(reflector: Reflector, every_s: float) -> None:
+    """Counters on stderr every ``every_s`` while they change: an operator sees the reflector working
+    (or being abused) without stopping it."""
+    if every_s <= 0:
+        return
+    last = ""
+    while True:
+        await asyncio.sleep(every_s)
+        line = reflector.counters.line()
+        if line != last:
+            _report(reflector.counters)
+            last = line

@@ -311,3 +311,143 @@ def test_reflect_command_serves_until_sigterm() -> None:
         out, err = proc.communicate(timeout=10)
     assert proc.returncode == 0, err
     assert "answered 1" in out
+
+
+# ---------------------------------------------------------------- loops, bursts, live counters (issue #11)
+
+
+def test_two_reflectors_pointed_at_each_other_never_loop() -> None:
+    """A request spoofed from another reflector's address and port gets no answer at all (before the loop
+    guard: ~1,000 reflections between two reflectors on the same port, stopped only by the rate limit)."""
+
+    async def main():
+        a = Reflector(ReflectorSettings(stamp_port=0, bind=("127.0.0.1",), mode=ReflectMode.STATELESS))
+        await a.start()
+        port = a.addresses[0][1]
+        b = Reflector(ReflectorSettings(stamp_port=port, bind=("127.0.0.2",), mode=ReflectMode.STATELESS))
+        await b.start()
+        try:
+            b._socks[0][0].sendto(scapy_sender(1), ("127.0.0.1", port))  # "from B", as a spoofer would
+            a._socks[0][0].sendto(scapy_sender(2), ("127.0.0.1", port))  # "from A itself"
+            await asyncio.sleep(0.5)
+        finally:
+            await a.close()
+            await b.close()
+        return a.counters, b.counters
+
+    ac, bc = asyncio.run(main())
+    assert ac.answered + bc.answered <= 1
+    assert ac.refused_port == 2 and ac.answered == 0 and bc.received == 0
+
+
+@pytest.mark.parametrize(
+    ("port", "refused"), [(862, True), (53, True), (123, True), (5004, True), (40000, False)]
+)
+def test_well_known_and_reflector_source_ports_are_refused(port: int, refused: bool) -> None:
+    async def main():
+        r = Reflector(ReflectorSettings(stamp_port=0, bind=("127.0.0.1",)))
+        await r.start()
+        own = r.addresses[0][1]
+        sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sender.setblocking(False)
+        sender.bind(("127.0.0.3", port))
+        try:
+            sender.sendto(scapy_sender(3), ("127.0.0.1", own))
+            await asyncio.sleep(0.3)
+            try:
+                got = sender.recv(2000)
+            except BlockingIOError:
+                got = None
+        finally:
+            sender.close()
+            await r.close()
+        return r, got
+
+    r, got = asyncio.run(main())
+    assert (got is None) is refused
+    assert r.counters.refused_port == (1 if refused else 0)
+    assert r.refuses_port(r.addresses[0][1] if r.addresses else 0)
+
+
+def test_a_burst_from_one_source_does_not_crowd_out_another() -> None:
+    """300 back-to-back requests from one source, then one from another, ten times: the second source is
+    answered every time (with the kernel's default receive buffer it lost most of them)."""
+
+    async def main():
+        r = Reflector(ReflectorSettings(stamp_port=0, bind=("127.0.0.1",), rate_limit_pps=100_000.0))
+        await r.start()
+        port = r.addresses[0][1]
+        noisy = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        noisy.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8 << 20)
+        quiet = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        quiet.settimeout(2)
+        answered = 0
+        request = scapy_sender(4, pad=1200)  # video-sized probes fill a buffer fastest
+        try:
+            for round_ in range(10):
+                for _ in range(300):
+                    noisy.sendto(request, ("127.0.0.1", port))  # no yield: the reflector cannot read yet
+                quiet.sendto(scapy_sender(round_, pad=1200), ("127.0.0.1", port))
+                await asyncio.sleep(0.3)
+                try:
+                    while True:
+                        quiet.setblocking(False)
+                        quiet.recv(2000)
+                        answered += 1
+                except BlockingIOError:
+                    pass
+        finally:
+            noisy.close()
+            quiet.close()
+            await r.close()
+        return answered
+
+    assert asyncio.run(main()) == 10
+
+
+def test_reflect_command_reports_counters_on_sigusr1_and_names_a_busy_port() -> None:
+    import select
+
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    busy = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    busy.bind(("127.0.0.1", 0))
+    busy_port = busy.getsockname()[1]
+    try:
+        clash = subprocess.run(
+            [sys.executable, "-m", "slaprobe", "reflect", "--stamp-port", str(busy_port),
+             "--bind", "127.0.0.1"],
+            cwd=REPO, env=env, capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+    finally:
+        busy.close()
+    assert clash.returncode == 1
+    assert f"127.0.0.1:{busy_port}" in clash.stderr and "in use" in clash.stderr
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "slaprobe", "reflect", "--stamp-port", "0", "--bind", "127.0.0.1",
+         "--allow", "127.0.0.0/8", "--stats-interval", "0"],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("listening"), proc.stderr.read()
+        port = int(line.split()[2].rsplit(":", 1)[1])
+        client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        client.settimeout(5)
+        for seq in range(3):
+            client.sendto(scapy_sender(seq), ("127.0.0.1", port))
+            client.recv(2000)
+        client.close()
+        proc.send_signal(signal.SIGUSR1)
+        seen = ""
+        deadline = time.monotonic() + 10
+        while "answered 3" not in seen and time.monotonic() < deadline:
+            ready, _, _ = select.select([proc.stderr], [], [], 0.5)
+            if ready:
+                seen += proc.stderr.readline()
+        assert proc.poll() is None, "SIGUSR1 must not stop the reflector"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _err = proc.communicate(timeout=10)
+    assert "received 3 answered 3" in seen
+    assert proc.returncode == 0 and "answered 3" in out
