@@ -10,11 +10,14 @@ file itself: each can come from an environment variable or a separate file reada
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from slaprobe.configload import ConfigError, load_dataclass, opt, read_yaml
 from slaprobe.model import ProbeKind
@@ -187,6 +190,7 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
         if cfg.shard.index > cfg.shard.count:
             problems.append(f"shard.index: {cfg.shard.index} is larger than shard.count {cfg.shard.count}")
         problems.extend(_vantage_problems(cfg.vantage, "vantage"))
+        problems.extend(_semantic_problems(cfg))
     if problems:
         raise ConfigError(source, problems)
     assert cfg is not None
@@ -212,6 +216,28 @@ def with_overrides(
     if problems:
         raise ConfigError("command line", problems)
     return config
+
+
+def _semantic_problems(cfg: Config) -> list[str]:
+    """Values whose type is right but whose meaning is not: caught at load, not at 3 a.m. in a report."""
+    problems: list[str] = []
+    for i, addr in enumerate(cfg.schedule.reference_targets):
+        try:
+            ipaddress.ip_address(addr)
+        except ValueError:
+            problems.append(f"schedule.reference_targets[{i}]: {addr!r} is not an IP address")
+    try:
+        ZoneInfo(cfg.sla.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        problems.append(f"sla.timezone: {cfg.sla.timezone!r} is not an IANA time zone (e.g. Asia/Shanghai)")
+    url = urllib.parse.urlsplit(cfg.influx.url)
+    try:
+        port_ok = url.port is None or 0 < url.port < 65536
+    except ValueError:
+        port_ok = False
+    if url.scheme not in ("http", "https") or not url.hostname or not port_ok:
+        problems.append(f"influx.url: {cfg.influx.url!r} is not an http(s)://host[:port] URL")
+    return problems
 
 
 def _vantage_problems(vantage: str, where: str) -> list[str]:

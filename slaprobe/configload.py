@@ -13,6 +13,7 @@ import datetime as dt
 import decimal
 import enum
 import ipaddress
+import math
 import types
 import typing
 from collections.abc import Mapping
@@ -20,6 +21,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
+
+from slaprobe.textio import TextEncodingError, read_text
 
 T = TypeVar("T")
 
@@ -33,19 +36,61 @@ class ConfigError(Exception):
         super().__init__("\n".join(f"{source}: {p}" for p in problems))
 
 
+class UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping.
+
+    Plain YAML keeps the last value silently, so ``threshold: 0.75`` followed twenty lines later by
+    ``threshold: 0.5`` would change a contract without anyone noticing. Merge keys (``<<``) may still be
+    overridden: that is what they are for.
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                first = seen.get(key)
+            except TypeError:  # unhashable key: SafeConstructor reports it
+                continue
+            if first is not None:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"duplicate key {key!r} (first given on line {first + 1})",
+                    key_node.start_mark,
+                )
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
+
+
+def parse_yaml(text: str) -> Any:
+    """``yaml.safe_load`` that refuses duplicate keys (:class:`UniqueKeyLoader`)."""
+    return yaml.load(text, Loader=UniqueKeyLoader)
+
+
+def yaml_problem(exc: yaml.YAMLError) -> str:
+    """``line L, column C: invalid YAML: problem`` for a parse error."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+    return f"{where}invalid YAML: {getattr(exc, 'problem', None) or exc}"
+
+
 def read_yaml(path: str | Path) -> Any:
-    """Parse a YAML file, turning parse errors into a ConfigError that names the line."""
+    """Parse a YAML file (any encoding :mod:`slaprobe.textio` reads), turning every problem into a
+    ConfigError that names the file and the line."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = read_text(p)
     except OSError as exc:
         raise ConfigError(str(p), [f"cannot read: {exc.strerror or exc}"]) from exc
+    except TextEncodingError as exc:
+        raise ConfigError(str(p), [exc.problem]) from None
     try:
-        return yaml.safe_load(text)
+        return parse_yaml(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise ConfigError(str(p), [f"{where}invalid YAML: {getattr(exc, 'problem', exc)}"]) from exc
+        raise ConfigError(str(p), [yaml_problem(exc)]) from exc
 
 
 def load_dataclass(cls: type[T], data: Any, source: str, path: str = "") -> T:
@@ -135,6 +180,9 @@ def _convert_scalar(tp: Any, value: Any, path: str, problems: list[str]) -> Any:
         return 0
     if tp is float:
         if isinstance(value, int | float) and not isinstance(value, bool):
+            if not math.isfinite(value):
+                problems.append(f"{_label(path)}: expected a finite number, got {value!r}")
+                return 0.0
             return float(value)
         problems.append(bad)
         return 0.0

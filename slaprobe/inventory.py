@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 import ipaddress
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -20,6 +21,7 @@ from typing import Any
 from slaprobe.configload import ConfigError, read_yaml
 from slaprobe.model import ProbeKind
 from slaprobe.terminal import Level, Terminal
+from slaprobe.textio import TextEncodingError, read_text
 
 DEFAULT_CARRIERS: dict[str, str] = {"telecom": "China Telecom", "unicom": "China Unicom"}
 DEFAULT_TIERS: tuple[str, ...] = ("premium", "standard", "basic")
@@ -121,7 +123,13 @@ def load_inventory(path: str | Path) -> Inventory:
         rows = [(f"terminals[{i}]", r) for i, r in enumerate(data["terminals"])]
         return _validate(str(p), rows, dict(carriers), tuple(str(t) for t in tiers), problems)
     try:
-        with p.open(newline="", encoding="utf-8-sig") as fh:
+        text = read_text(p)  # UTF-8 (BOM or not), UTF-16 with BOM, or GB18030 (Chinese Excel)
+    except TextEncodingError as exc:
+        raise InventoryError(str(p), [exc.problem]) from None
+    except OSError as exc:
+        raise InventoryError(str(p), [f"cannot read: {exc.strerror or exc}"]) from exc
+    try:
+        with io.StringIO(text, newline="") as fh:
             reader = csv.DictReader(fh)
             header = reader.fieldnames or []
             problems = []

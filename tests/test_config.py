@@ -108,3 +108,58 @@ def test_secrets_come_from_environment_or_file(tmp_path: Path, monkeypatch: pyte
 def test_run_overrides_apply() -> None:
     cfg = with_overrides(load_config(None), vantage="probe-2", shard="2/3", regions=["haikou"])
     assert (cfg.vantage, cfg.shard.index, cfg.shard.count, cfg.shard.regions) == ("probe-2", 2, 3, ["haikou"])
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("schedule: {interval_s: .nan}", "schedule.interval_s: expected a finite number, got nan"),
+        ("schedule: {spread: .inf}", "schedule.spread: expected a finite number, got inf"),
+        (
+            "schedule: {reference_targets: [not-an-ip]}",
+            "schedule.reference_targets[0]: 'not-an-ip' is not an IP",
+        ),
+        ("sla: {timezone: Mars/Olympus}", "sla.timezone: 'Mars/Olympus' is not an IANA time zone"),
+        (
+            "influx: {url: 'localhost:8086'}",
+            "influx.url: 'localhost:8086' is not an http(s)://host[:port] URL",
+        ),
+        ("influx: {url: 'http://h:99999'}", "influx.url: 'http://h:99999' is not"),
+        (
+            "vantage: a\nvantage: b\n",
+            "line 2, column 1: invalid YAML: duplicate key 'vantage' (first given on line 1)",
+        ),
+        (
+            "sla:\n  preset: y1540\n  quorum: 0.5\n  preset: strict\n",
+            "duplicate key 'preset' (first given on line 2)",
+        ),
+    ],
+)
+def test_values_that_type_check_but_mean_nothing_are_refused(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(path) in str(info.value)
+    assert expected in str(info.value)
+
+
+def test_yaml_merge_keys_may_still_be_overridden(tmp_path: Path) -> None:
+    path = tmp_path / "ok.yaml"
+    path.write_text("schedule:\n  <<: {interval_s: 30}\n  interval_s: 20\n")
+    assert load_config(path).schedule.interval_s == 20
+
+
+@pytest.mark.parametrize(
+    "line", ["schedule: {interval_s: .nan}", "schedule: {reference_targets: [not-an-ip]}"]
+)
+def test_run_with_meaningless_values_exits_2_and_creates_no_journal(tmp_path: Path, line: str) -> None:
+    state = tmp_path / "state"
+    path = tmp_path / "bad.yaml"
+    path.write_text(f"state_dir: {state}\n{line}\n")
+    proc = run_cli("run", "--config", str(path))
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr and str(path) in proc.stderr
+    assert not state.exists()

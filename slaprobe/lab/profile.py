@@ -41,6 +41,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from slaprobe.textio import TextEncodingError, read_text
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -235,16 +237,18 @@ def load_profile(path: str | Path) -> LabProfile:
     """Read a YAML (``.yaml``/``.yml``) or JSON profile file and validate it."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = read_text(p)
     except OSError as exc:
         raise ProfileError(str(p), "", f"cannot read: {exc.strerror or exc}") from exc
+    except TextEncodingError as exc:
+        raise ProfileError(str(p), "", exc.problem) from None
     try:
         if p.suffix.lower() == ".json":
             data = json.loads(text)
         else:
-            import yaml
+            from slaprobe.configload import parse_yaml
 
-            data = yaml.safe_load(text)
+            data = parse_yaml(text)
     except (ValueError, ImportError) as exc:  # json.JSONDecodeError and yaml.YAMLError
         raise ProfileError(str(p), "", f"not valid {p.suffix.lstrip('.') or 'YAML'}: {exc}") from exc
     except Exception as exc:  # yaml.YAMLError does not derive from ValueError

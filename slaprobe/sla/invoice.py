@@ -18,13 +18,17 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from slaprobe.configload import ConfigError
+from slaprobe.textio import TextEncodingError, read_text
 
 COLUMNS = ("carrier", "terminal", "tier", "count", "terminal_days", "billed_from", "billed_to", "amount")
+
+_PLAIN_DECIMAL = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")  # what finance writes: 12345.67, -0.5
 
 
 class InvoiceError(ConfigError):
@@ -63,9 +67,11 @@ class Invoice:
 def load_invoice(path: str | Path) -> Invoice:
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8-sig")  # spreadsheets often write a BOM
+        text = read_text(p)  # spreadsheets write BOMs, GB18030 ("ANSI") or UTF-16 ("Unicode text")
     except OSError as exc:
         raise InvoiceError(str(p), [f"cannot read: {exc.strerror or exc}"]) from exc
+    except TextEncodingError as exc:
+        raise InvoiceError(str(p), [exc.problem]) from None
     return parse_invoice(text, str(p))
 
 
@@ -131,7 +137,7 @@ def _int(cells: dict[str, str], key: str, problems: list[str]) -> int | None:
     text = cells.get(key, "")
     if not text:
         return None
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):  # "²".isdigit() is True, int("²") is not
         problems.append(f"{key}: expected a whole number ≥ 0, got {text!r}")
         return None
     return int(text)
@@ -152,11 +158,13 @@ def _amount(cells: dict[str, str], problems: list[str]) -> Decimal | None:
     text = cells.get("amount", "")
     if not text:
         return None
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        value = None
-    if value is None or not value.is_finite() or "e" in text.lower():
+    value = None
+    if _PLAIN_DECIMAL.fullmatch(text):  # Decimal() also takes "1_8_0000.00", "1e5", "NaN", "٣"
+        try:
+            value = Decimal(text)
+        except InvalidOperation:
+            value = None
+    if value is None or not value.is_finite():
         problems.append(f"amount: expected a plain decimal such as 12345.67, got {text!r}")
         return None
     return value

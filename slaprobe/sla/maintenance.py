@@ -28,8 +28,10 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import yaml
 
+from slaprobe.configload import parse_yaml, yaml_problem
 from slaprobe.model import NS_PER_S
 from slaprobe.terminal import Terminal
+from slaprobe.textio import TextEncodingError, read_text
 
 
 class MaintenanceError(ValueError):
@@ -121,9 +123,13 @@ def parse_windows(data: Any, tz: ZoneInfo, source: str = "<maintenance>") -> tup
 def load_maintenance(path: str | Path, tz: ZoneInfo) -> tuple[MaintenanceWindow, ...]:
     p = Path(path)
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        data = parse_yaml(read_text(p))
+    except OSError as exc:
+        raise MaintenanceError(f"{p}: cannot read: {exc.strerror or exc}") from None
+    except TextEncodingError as exc:
+        raise MaintenanceError(str(exc)) from None
     except yaml.YAMLError as exc:
-        raise MaintenanceError(f"{p}: not valid YAML: {exc}") from None
+        raise MaintenanceError(f"{p}: {yaml_problem(exc)}") from None
     return parse_windows(data, tz, str(p))
 
 
