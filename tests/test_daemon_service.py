@@ -190,3 +190,12 @@ def test_the_real_daemon_probes_a_terminal_from_its_opening_local_midnight(
 
     assert cycles_of("OPENS") == {h.time_ns for h in after}
     assert cycles_of("RETIRES") == {h.time_ns for h in before}
+
+
+def test_an_unknown_sla_timezone_is_a_config_error_naming_the_key() -> None:
+    from slaprobe.configload import ConfigError
+
+    with pytest.raises(ConfigError, match=r"sla\.timezone: 'Mars/Olympus'"):
+        build_specs(
+            Config(sla=SlaConfig(timezone="Mars/Olympus")), Inventory(tuple(sample_network.generate(2)))
+        )
