@@ -6,6 +6,12 @@ Rollups (``sla/kpi.py`` defines the numbers):
 * ``sla_daily``: per (UTC day, series) the same histograms summed over the day, so a month's
   percentiles read ~30 small rows per series instead of 744 (``sla/rollups.py``).
 
+The ``series`` of a rollup row is the *canonical* series of its (terminal, vantage, kind): the lowest
+series id of that triple. A terminal re-tagged by an inventory reload gets a second series row for its
+samples, but its rollups stay one row per (terminal, vantage, kind) and hour, exactly as InfluxDB keys
+the shipped ``sla_hourly`` / ``sla_daily`` points (tags terminal, vantage, kind); two rows there would
+overwrite each other and the stores would disagree.
+
 ``JournalStore.write_samples`` calls :func:`update_rollups` inside the batch's transaction, so a
 committed sample is counted exactly once. Each touched row records the batch's last sample id
 (``last_id``): the InfluxDB shipper forwards the rows that changed behind its cursor
@@ -62,6 +68,7 @@ CREATE INDEX IF NOT EXISTS samples_problem ON samples(time_ns, series, sent, rec
 _HOURLY = ("hour_ns", "series", *SCALARS, "rtt_hist", "jit_hist")
 _DAILY = ("day_ns", "series", "rtt_hist", "jit_hist")
 _FROM_KEY = "sla_rollup_from_id"
+SHIPPER_ROLLUP_CURSOR = "shipper.sla_hourly"  # the shipper's rollup cursor (``shipper.CURSOR_ROLLUPS``)
 _CHUNK = 200_000
 
 
@@ -92,10 +99,35 @@ def _existing(db: sqlite3.Connection, table: str, cols: Sequence[str], keys: lis
         )
 
 
+def canonical_series(db: sqlite3.Connection, series_ids: Sequence[int]) -> dict[int, int]:
+    """``series id -> lowest series id of the same (terminal, vantage, kind)``: the rollups' key.
+
+    Series ids only grow and are never reused, so a triple's canonical id never changes once written.
+    """
+    out: dict[int, int] = {}
+    for chunk in _chunks(sorted(set(series_ids))):
+        out.update(
+            db.execute(
+                "SELECT s.id, min(c.id) FROM series s JOIN series c"
+                " ON c.terminal = s.terminal AND c.vantage = s.vantage AND c.kind = s.kind"
+                f" WHERE s.id IN ({', '.join('?' * len(chunk))}) GROUP BY s.id",
+                chunk,
+            ).fetchall()
+        )
+    return out
+
+
 def update_rollups(db: sqlite3.Connection, series_ids: Sequence[int], samples: Sequence[Sample]) -> None:
-    """Add a batch to the rollups (call inside the batch's transaction, right after the insert)."""
+    """Add a batch to the rollups (call inside the batch's transaction, right after the insert).
+
+    Rows are keyed by each series' canonical id (:func:`canonical_series`), one per (terminal, vantage,
+    kind) and hour whatever tags the samples were stored under.
+    """
+    last_id = db.execute("SELECT last_insert_rowid()").fetchone()[0]
+    canonical = canonical_series(db, series_ids)
     hourly: dict[tuple[int, int], RollupRow] = {}
-    for sid, s in zip(series_ids, samples, strict=True):
+    for raw, s in zip(series_ids, samples, strict=True):
+        sid = canonical.get(raw, raw)
         hour = s.time_ns - s.time_ns % HOUR_NS
         row = hourly.get((hour, sid))
         if row is None:
@@ -108,7 +140,6 @@ def update_rollups(db: sqlite3.Connection, series_ids: Sequence[int], samples: S
         if d is None:
             d = daily[(day, sid)] = RollupRow("", "", row.kind, day)
         d.merge(row)
-    last_id = db.execute("SELECT last_insert_rowid()").fetchone()[0]
 
     for found in _existing(db, "sla_hourly", _HOURLY, list(hourly)):
         old = RollupRow("", "", ProbeKind.ICMP, found[0])
@@ -143,6 +174,87 @@ def update_rollups(db: sqlite3.Connection, series_ids: Sequence[int], samples: S
             for (day, sid), d in daily.items()
         ],
     )
+
+
+def _row_from(kind_row: Sequence, scalars: bool) -> RollupRow:
+    row = RollupRow("", "", ProbeKind.ICMP, kind_row[0])
+    if scalars:
+        for name, value in zip(SCALARS, kind_row[2 : 2 + len(SCALARS)], strict=True):
+            setattr(row, name, value)
+    row.rtt_hist, row.jit_hist = unpack_hist(kind_row[-2]), unpack_hist(kind_row[-1])
+    return row
+
+
+def merge_split_rollups(db: sqlite3.Connection) -> int:
+    """Fold rollup rows keyed by a non-canonical series into the canonical row; return rows folded.
+
+    Journals written before rollups were keyed by :func:`canonical_series` hold one row per series of
+    a terminal re-tagged by a reload. Run once per writable open (a no-op when nothing is split; the
+    check reads only the small ``series`` table and the rollups' primary key). Folded rows get the
+    newest sample id as ``last_id`` and the shipper's rollup cursor is moved just before it, so the
+    next shipment overwrites the points InfluxDB kept of the split rows with the full totals.
+    """
+    split = dict(
+        db.execute(
+            "SELECT s.id, min(c.id) FROM series s JOIN series c"
+            " ON c.terminal = s.terminal AND c.vantage = s.vantage AND c.kind = s.kind"
+            " GROUP BY s.id HAVING min(c.id) < s.id"
+        ).fetchall()
+    )
+    if not split:
+        return 0
+    marks = ", ".join("?" * len(split))
+    if not db.execute(
+        f"SELECT 1 FROM sla_hourly WHERE series IN ({marks}) UNION ALL"
+        f" SELECT 1 FROM sla_daily WHERE series IN ({marks}) LIMIT 1",
+        [*split, *split],
+    ).fetchone():
+        return 0
+    folded = 0
+    db.execute("BEGIN")
+    try:
+        last_id = db.execute("SELECT coalesce(max(id), 0) FROM samples").fetchone()[0]
+        for table, cols, scalars in (("sla_hourly", _HOURLY, True), ("sla_daily", _DAILY, False)):
+            moved = db.execute(
+                f"SELECT {', '.join(cols)} FROM {table} WHERE series IN ({marks})", list(split)
+            )
+            merged: dict[tuple[int, int], RollupRow] = {}
+            for r in moved.fetchall():
+                key = (r[0], split[r[1]])
+                row = _row_from(r, scalars)
+                if key in merged:
+                    merged[key].merge(row)
+                else:
+                    merged[key] = row
+                folded += 1
+            for r in _existing(db, table, cols, list(merged)):
+                merged[(r[0], r[1])].merge(_row_from(r, scalars))
+            db.execute(f"DELETE FROM {table} WHERE series IN ({marks})", list(split))
+            db.executemany(
+                f"INSERT OR REPLACE INTO {table}({', '.join(cols)}, last_id)"
+                f" VALUES ({', '.join('?' * (len(cols) + 1))})",
+                [
+                    (
+                        t,
+                        sid,
+                        *((getattr(row, n) for n in SCALARS) if scalars else ()),
+                        pack_hist(row.rtt_hist),
+                        pack_hist(row.jit_hist),
+                        last_id,
+                    )
+                    for (t, sid), row in merged.items()
+                ],
+            )
+        db.execute(
+            "UPDATE cursors SET value = ? WHERE name = ? AND value >= ?",
+            (last_id - 1, SHIPPER_ROLLUP_CURSOR, last_id),
+        )
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+    return folded
 
 
 def ensure_rollups(journal) -> int:  # type: ignore[no-untyped-def]
@@ -353,10 +465,13 @@ class JournalSlaSource:
 
 __all__ = [
     "ROLLUP_SCHEMA",
+    "SHIPPER_ROLLUP_CURSOR",
     "JournalSlaSource",
     "RollupError",
+    "canonical_series",
     "create_rollup_table",
     "ensure_rollups",
+    "merge_split_rollups",
     "rollups_after",
     "update_rollups",
 ]

@@ -85,3 +85,66 @@ def test_journal_without_rollups_is_rolled_up_once(tmp_path: Path) -> None:
     JournalSlaSource(j)  # a second time adds nothing
     assert _same(_summary(src), got)
     j.close()
+
+
+def test_a_retag_mid_hour_keeps_one_rollup_per_terminal_vantage_kind_hour(tmp_path: Path) -> None:
+    """A reload that re-tags T1 half-way through an hour makes a second series row for its samples, but
+    the rollups stay keyed as InfluxDB keys them (terminal, vantage, kind, hour), with the counts summed."""
+    j = JournalStore(tmp_path / "j.sqlite")
+    j.set_terminal_tags({"T1": {"carrier": "telecom"}, "T2": {"carrier": "telecom"}})
+    minute = 60 * 10**9
+    first = [Sample(T0 + m * minute, t, "v1", ProbeKind.ICMP, 5, 5) for m in range(30) for t in ("T1", "T2")]
+    j.write_samples(first)
+    j.set_terminal_tags({"T1": {"carrier": "unicom"}})  # re-tag T1 at minute 30
+    second = [Sample(T0 + m * minute, "T1", "v1", ProbeKind.ICMP, 5, 3) for m in range(30, 70)]
+    j.write_samples(second)
+    series = j._db.execute("SELECT count(*) FROM series WHERE terminal = 'T1'").fetchone()[0]
+    assert series == 2  # the samples keep the tags they were measured under
+    hourly, daily, _ = rollups_after(j, 0)
+    keys = [r.key for r in hourly]
+    assert len(keys) == len(set(keys)) == 3  # T1: hours 0 and 1; T2: hour 0
+    by_key = {r.key: r for r in hourly}
+    h0 = by_key[("T1", "v1", ProbeKind.ICMP, T0)]
+    # by hand: minutes 0-29 at 5/5 and 30-59 at 3/5 in hour 0; minutes 60-69 at 3/5 in hour 1
+    assert (h0.samples, h0.sent, h0.received) == (60, 300, 30 * 5 + 30 * 3)
+    h1 = by_key[("T1", "v1", ProbeKind.ICMP, T0 + HOUR)]
+    assert (h1.samples, h1.sent, h1.received) == (10, 50, 30)
+    assert sorted((r.terminal, r.hour_ns) for r in daily) == [
+        ("T1", T0 - T0 % (24 * HOUR)),
+        ("T2", T0 - T0 % (24 * HOUR)),
+    ]
+    rows = j._db.execute("SELECT count(*), count(DISTINCT series) FROM sla_hourly").fetchone()
+    assert rows == (3, 2)
+    j.close()
+
+
+def test_rollups_split_by_an_older_version_are_folded_on_open(tmp_path: Path, monkeypatch) -> None:
+    """Journals written before the canonical keying hold one rollup row per series of a re-tagged
+    terminal; a writable open folds them into one per (terminal, vantage, kind, hour), totals kept, and
+    moves the shipper's rollup cursor back so InfluxDB gets the full totals."""
+    from slaprobe.store import sla_journal
+    from slaprobe.store.shipper import CURSOR_ROLLUPS
+
+    path = tmp_path / "old.sqlite"
+    minute = 60 * 10**9
+    with monkeypatch.context() as m:  # the old keying: every series its own rollup rows
+        m.setattr(sla_journal, "canonical_series", lambda db, ids: {i: i for i in ids})
+        j = JournalStore(path)
+        j.set_terminal_tags({"T1": {"carrier": "telecom"}})
+        j.write_samples([Sample(T0 + k * minute, "T1", "v1", ProbeKind.ICMP, 5, 5) for k in range(30)])
+        j.set_terminal_tags({"T1": {"carrier": "unicom"}})
+        j.write_samples([Sample(T0 + k * minute, "T1", "v1", ProbeKind.ICMP, 5, 2) for k in range(30, 90)])
+        j.set_cursor(CURSOR_ROLLUPS, j.last_sample_id())  # everything was shipped (and overwritten)
+        assert len(rollups_after(j, 0)[0]) == 3  # hour 0 twice: the defect
+        j.close()
+    j = JournalStore(path)
+    hourly, daily, _ = rollups_after(j, 0)
+    got = sorted((r.hour_ns, r.samples, r.sent, r.received) for r in hourly)
+    # by hand: hour 0 = 30 x 5/5 + 30 x 5/2; hour 1 = 30 x 5/2
+    assert got == [(T0, 60, 300, 150 + 60), (T0 + HOUR, 30, 150, 60)]
+    assert len(daily) == 1
+    assert j.get_cursor(CURSOR_ROLLUPS) == j.last_sample_id() - 1  # the next shipment re-sends them
+    assert len(rollups_after(j, j.get_cursor(CURSOR_ROLLUPS))[0]) == 2
+    j.close()
+    with JournalStore(path) as again:  # folded once: nothing left to fold
+        assert sla_journal.merge_split_rollups(again._db) == 0
