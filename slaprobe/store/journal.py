@@ -12,7 +12,9 @@ Layout (schema version in ``meta``):
 - ``samples``: every Sample field, plus ``lost = sent - received`` so the "bad rows" (``lost > 0`` or
   nothing sent) have a partial index: the SLA engine fetches only what can change a verdict.
   ``id`` only ever grows; the shipper's cursor is an id.
-- ``heartbeats``: one row per probe host, scheduling group and cycle.
+- ``heartbeats``: one row per probe host and cycle; ``grp`` is the cycle name (``"default/icmp"``,
+  :func:`model.cycle_name`), ``unstored`` the cycle's samples the store refused (added to journals
+  created before it by ``ALTER TABLE``; a read-only old journal reads it as 0).
 - ``cursors``: named positions (the shipper's), committed in the same database so they survive restarts.
 
 All writes of one batch are one transaction: a batch is committed whole or not at all.
@@ -78,6 +80,7 @@ _HEARTBEAT_COLUMNS: tuple[str, ...] = (
     "duration_s",
     "reference_ok",
     "reference_total",
+    "unstored",
 )
 
 _SCHEMA = f"""
@@ -115,7 +118,8 @@ CREATE TABLE IF NOT EXISTS heartbeats (
     skipped INTEGER NOT NULL,
     duration_s REAL NOT NULL,
     reference_ok INTEGER NOT NULL,
-    reference_total INTEGER NOT NULL
+    reference_total INTEGER NOT NULL,
+    unstored INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS heartbeats_time ON heartbeats(time_ns);
 CREATE TABLE IF NOT EXISTS cursors (name TEXT PRIMARY KEY, value INTEGER NOT NULL, updated_ns INTEGER);
@@ -190,10 +194,22 @@ class JournalStore:
     def _migrate(self) -> None:
         with self._lock:
             self._db.executescript(_SCHEMA)
+            if "unstored" not in self._heartbeat_table_columns():  # additive: no version bump
+                self._db.execute("ALTER TABLE heartbeats ADD COLUMN unstored INTEGER NOT NULL DEFAULT 0")
             create_rollup_table(self._db)
             self._db.execute(
                 "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )
+
+    def _heartbeat_table_columns(self) -> set[str]:
+        return {r[1] for r in self._db.execute("PRAGMA table_info(heartbeats)")}
+
+    def _heartbeat_select(self) -> str:
+        """The heartbeat columns in Heartbeat field order (``0`` for ``unstored`` in an old read-only
+        journal, whose heartbeats predate the column)."""
+        with self._lock:
+            have = self._heartbeat_table_columns()
+        return ", ".join(c if c in have else f"0 AS {c}" for c in _HEARTBEAT_COLUMNS)
 
     def _check_version(self) -> None:
         try:
@@ -283,6 +299,7 @@ class JournalStore:
                 h.duration_s,
                 h.reference_ok,
                 h.reference_total,
+                h.unstored,
             )
             for h in heartbeats
         ]
@@ -342,7 +359,7 @@ class JournalStore:
             yield _row_to_sample(row)
 
     def heartbeats(self, start_ns: int, end_ns: int, vantage: str | None = None) -> Iterator[Heartbeat]:
-        sql = f"SELECT {', '.join(_HEARTBEAT_COLUMNS)} FROM heartbeats WHERE time_ns >= ? AND time_ns < ?"
+        sql = f"SELECT {self._heartbeat_select()} FROM heartbeats WHERE time_ns >= ? AND time_ns < ?"
         args: list = [start_ns, end_ns]
         if vantage is not None:
             sql += " AND vantage = ?"
@@ -384,7 +401,7 @@ class JournalStore:
         return out
 
     def heartbeat_rows_after(self, after_id: int, limit: int) -> list[tuple[int, Heartbeat]]:
-        sql = f"SELECT id, {', '.join(_HEARTBEAT_COLUMNS)} FROM heartbeats WHERE id > ? ORDER BY id LIMIT ?"
+        sql = f"SELECT id, {self._heartbeat_select()} FROM heartbeats WHERE id > ? ORDER BY id LIMIT ?"
         with self._lock:
             rows = self._db.execute(sql, (after_id, limit)).fetchall()
         return [(r[0], Heartbeat(*r[1:])) for r in rows]
@@ -504,7 +521,7 @@ class JournalStore:
     def latest_heartbeats(self) -> list[Heartbeat]:
         """The newest heartbeat of every (vantage, group): what each probe host last reported."""
         sql = (
-            f"SELECT {', '.join(_HEARTBEAT_COLUMNS)} FROM heartbeats WHERE id IN"
+            f"SELECT {self._heartbeat_select()} FROM heartbeats WHERE id IN"
             " (SELECT max(id) FROM heartbeats GROUP BY vantage, grp) ORDER BY vantage, grp"
         )
         with self._lock:
