@@ -13,8 +13,9 @@ Layout (schema version in ``meta``):
 - ``samples``: every Sample field, plus ``lost = sent - received`` so the "bad rows" (``lost > 0`` or
   nothing sent) have a partial index: the SLA engine fetches only what can change a verdict.
   ``id`` only ever grows; the shipper's cursor is an id.
-- ``heartbeats``: one row per probe host, cycle key (``group/kind``) and cycle, with ``unstored`` (samples
-  of the cycle the store refused; added in place to older journals, read as 0 where absent).
+- ``heartbeats``: one row per probe host and cycle; ``grp`` is the cycle name (``"default/icmp"``,
+  :func:`model.cycle_name`), ``unstored`` the cycle's samples the store refused (added to journals
+  created before it by ``ALTER TABLE``; a read-only old journal reads it as 0).
 - ``cursors``: named positions (the shipper's), committed in the same database so they survive restarts.
 
 All writes of one batch are one transaction: a batch is committed whole or not at all.
@@ -195,12 +196,12 @@ class JournalStore:
     def _migrate(self) -> None:
         with self._lock:
             self._db.executescript(_SCHEMA)
+            if "unstored" not in self._heartbeat_table_columns():  # additive: no version bump
+                self._db.execute("ALTER TABLE heartbeats ADD COLUMN unstored INTEGER NOT NULL DEFAULT 0")
             create_rollup_table(self._db)
             self._db.execute(
                 "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )
-            if "unstored" not in self._heartbeat_table_columns():  # journals from before the column
-                self._db.execute("ALTER TABLE heartbeats ADD COLUMN unstored INTEGER NOT NULL DEFAULT 0")
             folded = merge_split_rollups(self._db)  # rollups of re-tagged terminals, from older versions
             if folded:
                 log.warning(
@@ -211,8 +212,10 @@ class JournalStore:
         return {r[1] for r in self._db.execute("PRAGMA table_info(heartbeats)")}
 
     def _heartbeat_select(self) -> str:
-        """The heartbeat columns to SELECT, in Heartbeat field order (0 for columns an old journal lacks)."""
-        have = self._heartbeat_table_columns()
+        """The heartbeat columns in Heartbeat field order (``0`` for ``unstored`` in an old read-only
+        journal, whose heartbeats predate the column)."""
+        with self._lock:
+            have = self._heartbeat_table_columns()
         return ", ".join(c if c in have else f"0 AS {c}" for c in _HEARTBEAT_COLUMNS)
 
     def _check_version(self) -> None:
