@@ -70,6 +70,17 @@ store_option = click.option(
 journal_option = click.option(
     "--journal", type=click.Path(dir_okay=False), help="Journal file [config state_dir/journal]."
 )
+allow_empty_option = click.option(
+    "--allow-empty",
+    is_flag=True,
+    help="A month with no judged interval is reported / settled as unmeasured instead of exit 1.",
+)
+
+
+def _no_data(exc: Exception) -> NoReturn:
+    """Nothing could be judged: say what was found, exit 1 (not a usage error, not a success)."""
+    click.echo(str(exc), err=True)
+    sys.exit(1)
 
 
 def _load_config(path: str | None) -> Config:
@@ -395,6 +406,7 @@ def status_cmd(config_path: str | None, as_json: bool) -> None:
 @click.option(
     "--availability-out", type=click.Path(dir_okay=False), help="Also merge this month into a hand-over file."
 )
+@allow_empty_option
 def report_cmd(config_path, fmt, lang, out, availability_out, **opts):  # type: ignore[no-untyped-def]
     """Availability per terminal, region, carrier, level and tier for one month, with every outage;
     or, with --year Y --evaluation, the annual performance evaluation's output indicators."""
@@ -407,12 +419,13 @@ def report_cmd(config_path, fmt, lang, out, availability_out, **opts):  # type: 
         return
     if not opts["month"]:
         raise click.UsageError("give --month YYYY-MM (or --year YYYY --evaluation)")
+    from slaprobe.report.availability_json import coverage_warning
     from slaprobe.report.availability_text import render
     from slaprobe.sla.engine import PeriodError
     from slaprobe.sla.maintenance import MaintenanceError
     from slaprobe.sla.reconcile import ReconcileError
     from slaprobe.sla.rule import RuleError
-    from slaprobe.sla_report import ReportRequest, build_report, merge_handover
+    from slaprobe.sla_report import NoDataError, ReportRequest, build_report, merge_handover
     from slaprobe.store.influx import InfluxError
 
     if availability_out and (opts["carrier"] or opts["region"]):
@@ -420,7 +433,7 @@ def report_cmd(config_path, fmt, lang, out, availability_out, **opts):  # type: 
     cfg = _load_config(config_path)
     req = ReportRequest(
         opts["month"], opts["store_kind"], opts["journal"], opts["inventory_path"], opts["maintenance"],
-        opts["preset"], opts["carrier"], opts["region"],
+        opts["preset"], opts["carrier"], opts["region"], opts["allow_empty"],
     )  # fmt: skip
     try:
         if fmt in ("html", "pdf"):  # self-contained page with charts (slaprobe/report/html.py)
@@ -436,6 +449,8 @@ def report_cmd(config_path, fmt, lang, out, availability_out, **opts):  # type: 
             text = render(report, fmt, lang)
         if availability_out:
             merge_handover(availability_out, report)
+    except NoDataError as exc:
+        _no_data(exc)
     except (
         ConfigError,
         JournalError,
@@ -447,6 +462,9 @@ def report_cmd(config_path, fmt, lang, out, availability_out, **opts):  # type: 
         FontError,
     ) as exc:
         _fail(exc)
+    warning = coverage_warning(report)
+    if warning:
+        click.echo(warning, err=True)
     if fmt == "pdf":
         from slaprobe.report.pdf import PdfError, html_to_pdf
 

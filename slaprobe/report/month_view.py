@@ -51,7 +51,7 @@ from slaprobe.sla.maintenance import MaintenanceWindow
 from slaprobe.sla.periods import Month, Period
 from slaprobe.sla.reconcile import CarrierSettlement, MonthlyAvailability, Reconciliation, reconcile
 from slaprobe.sla.types import TerminalAvailability
-from slaprobe.sla_report import ReportRequest, open_source, resolve_request, tier_targets
+from slaprobe.sla_report import ReportRequest, ensure_data, open_source, resolve_request, tier_targets
 from slaprobe.terminal import Terminal
 
 
@@ -324,10 +324,14 @@ def build_month_view(
     and the report it shows (what ``build_report`` would have returned)."""
     r = resolve_request(config, req)
     terminals, windows = r.inventory.terminals, r.windows
+    share = config.sla.min_measured_share
     with open_source(config, req.store, req.journal) as source:
         inputs = gather_inputs(source, terminals, r.rule, r.period)
-    full = compute_month(terminals, r.rule, r.period, inputs, windows, tier_targets(config))
-    report = full.filtered(carrier=req.carrier, region=req.region)
+        full = compute_month(
+            terminals, r.rule, r.period, inputs, windows, tier_targets(config), min_measured_share=share
+        )
+        report = full.filtered(carrier=req.carrier, region=req.region)
+        ensure_data(report, source, config, req)
     states = interval_states(report, terminals, inputs, windows)
     contract = load_contract(config.resolve(config.sla.contract)) if config.sla.contract else None
     money = None
