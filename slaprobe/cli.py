@@ -27,13 +27,16 @@ from slaprobe.report.inventory import render_summary
 from slaprobe.report.samples import render_samples_json, render_samples_table
 from slaprobe.settle import (
     MoneyInputs,
+    NoDataError,
     Period,
     ReconcileError,
+    check_data,
     evaluation_report,
     load_inputs,
     reconcile_report,
 )
 from slaprobe.sla.periods import Month
+from slaprobe.sla_report import NoDataError as StoreNoDataError
 from slaprobe.sla_report import monthly_availability
 from slaprobe.store.influx import InfluxError
 from slaprobe.store.journal import JournalError, JournalStore
@@ -478,9 +481,10 @@ def report_cmd(config_path, fmt, lang, out, availability_out, **opts):  # type: 
         click.echo(text, nl=False)
 
 
-def _money_inputs(opts: dict[str, Any], months: Sequence[Month]) -> MoneyInputs:
+def _money_inputs(opts: dict[str, Any], months: Sequence[Month], allow_empty: bool = True) -> MoneyInputs:
     """Contract and inventory default to the config's ``sla.contract`` and ``inventory``; availability
-    is the ``--availability`` hand-over file if given, else ``months`` computed from the store."""
+    is the ``--availability`` hand-over file if given, else ``months`` computed from the store (months
+    with nothing judged exit 1 unless ``allow_empty``)."""
     config = _load_config(opts["config_path"])
     contract = opts["contract"] or (config.resolve(config.sla.contract) if config.sla.contract else None)
     if not contract:
@@ -490,12 +494,19 @@ def _money_inputs(opts: dict[str, Any], months: Sequence[Month]) -> MoneyInputs:
         if opts["availability"]:
             return load_inputs(contract, inventory, opts["availability"], config.sla.timezone)
         monthly = monthly_availability(
-            config, months, store=opts.get("store_kind"), journal=opts.get("journal"), inventory=inventory
+            config,
+            months,
+            store=opts.get("store_kind"),
+            journal=opts.get("journal"),
+            inventory=inventory,
+            allow_empty=allow_empty,
         )
         source = f"computed from the {opts.get('store_kind') or config.store.kind} store"
         return load_inputs(contract, inventory, monthly, config.sla.timezone, source)
     except (ConfigError, JournalError, InfluxError) as exc:
         _fail(exc)
+    except StoreNoDataError as exc:
+        _no_data(exc)
 
 
 _MONEY_OPTIONS = (
@@ -535,9 +546,15 @@ def _money_options(f: click.decorators.FC) -> click.decorators.FC:
 @click.option("--year", type=int, help="the whole contract year")
 @click.option("--month", help="e.g. 2022-03")
 @click.option("--invoice", type=click.Path(exists=True, dir_okay=False), help="A carrier's bill (CSV).")
+@allow_empty_option
 @_money_options
 def reconcile_cmd(
-    quarter: str | None, year: int | None, month: str | None, invoice: str | None, **opts: str | None
+    quarter: str | None,
+    year: int | None,
+    month: str | None,
+    invoice: str | None,
+    allow_empty: bool,
+    **opts: str | None,
 ) -> None:
     """Settle a quarter or year per carrier: fees, deductions with reasons, installments, balance due."""
     chosen = [p for p in (quarter, None if year is None else str(year), month) if p]
@@ -547,12 +564,20 @@ def reconcile_cmd(
         period = Period.parse(chosen[0])
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
+    warnings: list[str] = []
     try:
-        inputs = _money_inputs(opts, period.year_to_date().months)  # settlements are year to date
-        text = reconcile_report(inputs, period, invoice, opts["fmt"] or "table", opts["lang"] or "zh")
+        inputs = _money_inputs(opts, period.year_to_date().months, allow_empty)  # year to date
+        if not allow_empty:
+            check_data(inputs, period)
+        fmt, lang = opts["fmt"] or "table", opts["lang"] or "zh"
+        text = reconcile_report(inputs, period, invoice, fmt, lang, warnings)
         _emit(text, opts["out"])
     except (ConfigError, ReconcileError, FontError) as exc:
         _fail(exc)
+    except NoDataError as exc:
+        _no_data(exc)
+    for warning in warnings:
+        click.echo(warning, err=True)
 
 
 @cli.command("evaluation")
