@@ -9,6 +9,7 @@ or read from a JSON-lines hand-over file (``slaprobe.sla.availability_file``, wr
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -118,5 +119,23 @@ def evaluation_report(inputs: MoneyInputs, year: int, fmt: str = "table", lang: 
     c = inputs.contract
     if year != c.year:
         raise ValueError(f"{c.source}: the contract (and its evaluation plan) is for {c.year}, not {year}")
-    ev = evaluate(c.evaluation, inputs.inventory.terminals, inputs.availability, year, c.payments)
+    ev = evaluate(
+        c.evaluation,
+        inputs.inventory.terminals,
+        inputs.availability,
+        year,
+        c.payments,
+        year_fees(inputs, year),
+    )
     return render_evaluation(ev, fmt, lang)
+
+
+def year_fees(inputs: MoneyInputs, year: int) -> tuple[Decimal, Decimal] | None:
+    """The year's (gross, net) fee as ``reconcile --year`` settles it, months not supplied settled as
+    unmeasured (the contract's treatment); None when the inventory cannot be priced."""
+    months = {m: inputs.availability.get(m, {}) for m in Period.year(year).months}
+    try:
+        rec = reconcile(inputs.contract, inputs.inventory.terminals, months, Period.year(year))
+    except ReconcileError:
+        return None
+    return rec.total.gross, rec.total.net

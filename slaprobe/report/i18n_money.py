@@ -176,6 +176,18 @@ _LABELS: dict[str, tuple[str, str]] = {
     "yes": ("yes", "是"),
     "no": ("no", "否"),
     "na": ("n/a", "不适用"),
+    "insufficient": ("insufficient data", "数据不足"),
+    "measured_share": ("Measured share", "测量覆盖率"),
+    "cost_actual": ("paid {paid}; year's fee {net}", "已付 {paid}；全年服务费 {net}"),
+    "note.eval_measured": (
+        "Availability is met only when at least {minimum} % of the year's in-service time (minus "
+        "maintenance) was measured; measured: {share}. Below that: insufficient data, never met. The cost "
+        "indicator compares the year's fee (after deductions and the contract's unmeasured treatment) with "
+        "the budget; it needs the same measured share unless even the gross fee fits the budget.",
+        "仅当全年在网时长（扣除维护）的测量覆盖率达到 {minimum}% 时方可判定可用性达标；实际覆盖率：{share}。"
+        "不足时为“数据不足”，不判为达标。成本指标以全年服务费（扣减及未测量处理后）对比预算；"
+        "除非未扣减的应付服务费也不超预算，否则同样需要达到该覆盖率。",
+    ),
     "ind.coverage": (
         "Output quantity: terminal coverage rate (province, city/county, township)",
         "产出数量：省、市县、乡镇垂直终端覆盖率",

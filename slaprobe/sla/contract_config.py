@@ -177,6 +177,7 @@ DEFAULT_GROUPS: tuple[CoverageGroup, ...] = (
 class EvaluationPlan:
     coverage_target_percent: Decimal = Decimal(90)
     availability_target_percent: Decimal = Decimal(90)
+    min_measured_percent: Decimal = Decimal(90)  # year's judged share needed for "met" (else insufficient)
     as_of: dt.date | None = None  # the day open terminals are counted; None = the contract's year end
     groups: tuple[CoverageGroup, ...] = DEFAULT_GROUPS
 
@@ -376,7 +377,7 @@ def _check_payments(c: Contract) -> list[str]:
 
 def _check_evaluation(e: EvaluationPlan) -> list[str]:
     p: list[str] = []
-    for k in ("coverage_target_percent", "availability_target_percent"):
+    for k in ("coverage_target_percent", "availability_target_percent", "min_measured_percent"):
         v = getattr(e, k)
         if not Decimal(0) <= v <= HUNDRED:
             p.append(f"evaluation.{k}: must be in [0, 100], got {v}")

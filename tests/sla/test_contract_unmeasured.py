@@ -142,9 +142,7 @@ def test_statement_shows_unmeasured_time(treatment: str, deducted: str, net: str
             assert needle in out and line_amount in out, (fmt, lang)
     warning = unmeasured_warning(rec)
     assert (
-        warning is not None
-        and "2 terminal-month(s) (62 terminal-days)" in warning
-        and line_amount in warning
+        warning is not None and "2 terminal-month(s) (62 terminal-days)" in warning and line_amount in warning
     )
 
 
