@@ -297,6 +297,7 @@ def month_view(
         money_figures=dict(money.figures) if money else {},
         generated_ns=generated_ns,
         source=source,
+        min_measured_share=report.min_measured_share,
     )
 
 

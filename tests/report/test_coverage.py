@@ -123,3 +123,21 @@ def test_table_row_of_insufficient_terminal_never_says_met_or_below() -> None:
     assert "insufficient data" in row and "89.9305" in row
     t4 = next(line for line in out.splitlines() if line.startswith("T4"))
     assert " yes " in f"{t4} "
+
+
+def test_html_cards_show_the_share_and_the_page_warns() -> None:
+    from slaprobe.report.html import render_month
+    from slaprobe.report.month_view import interval_states, month_view
+    from slaprobe.sla.engine import gather_inputs
+
+    def page_of(report: MonthReport) -> str:
+        inputs = gather_inputs(build(EVENTS), TERMINALS, report.rule, PERIOD)
+        states = interval_states(report, TERMINALS, inputs)
+        return render_month(month_view(report, "en", states=states), "en")
+
+    page = page_of(_report(0.95))
+    assert 'data-warning="coverage"' in page and "only 94.9826 % of the in-service time" in page
+    assert 'data-figure="carrier:telecom:measured_pct"' in page or "carrier:telecom:measured_pct" in page
+    assert "95.0%" in page and "94.9652%" in page  # telecom, unicom shares as the JSON prints them
+    quiet = page_of(_report(0.5))
+    assert 'data-warning="coverage"' not in quiet  # every terminal at or above 50 %
