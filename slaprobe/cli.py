@@ -493,14 +493,9 @@ def _money_inputs(opts: dict[str, Any], months: Sequence[Month], allow_empty: bo
     try:
         if opts["availability"]:
             return load_inputs(contract, inventory, opts["availability"], config.sla.timezone)
-        monthly = monthly_availability(
-            config,
-            months,
-            store=opts.get("store_kind"),
-            journal=opts.get("journal"),
-            inventory=inventory,
-            allow_empty=allow_empty,
-        )
+        store, journal = opts.get("store_kind"), opts.get("journal")
+        monthly = monthly_availability(config, months, store=store, journal=journal, inventory=inventory,
+                                       allow_empty=allow_empty)  # fmt: skip
         source = f"computed from the {opts.get('store_kind') or config.store.kind} store"
         return load_inputs(contract, inventory, monthly, config.sla.timezone, source)
     except (ConfigError, JournalError, InfluxError) as exc:
@@ -548,14 +543,7 @@ def _money_options(f: click.decorators.FC) -> click.decorators.FC:
 @click.option("--invoice", type=click.Path(exists=True, dir_okay=False), help="A carrier's bill (CSV).")
 @allow_empty_option
 @_money_options
-def reconcile_cmd(
-    quarter: str | None,
-    year: int | None,
-    month: str | None,
-    invoice: str | None,
-    allow_empty: bool,
-    **opts: str | None,
-) -> None:
+def reconcile_cmd(quarter, year, month, invoice, allow_empty, **opts):  # type: ignore[no-untyped-def]
     """Settle a quarter or year per carrier: fees, deductions with reasons, installments, balance due."""
     chosen = [p for p in (quarter, None if year is None else str(year), month) if p]
     if len(chosen) != 1:

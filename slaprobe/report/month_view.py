@@ -30,7 +30,13 @@ from slaprobe.config import Config
 from slaprobe.report.i18n_html import carrier_name
 from slaprobe.report.i18n_money import label as money_label
 from slaprobe.report.money_table import Document, table
-from slaprobe.report.reconcile import deduction_reason, fee_bases, reconciliation_document
+from slaprobe.report.reconcile import (
+    deduction_reason,
+    fee_bases,
+    reconciliation_document,
+    unmeasured_note,
+    unmeasured_table,
+)
 from slaprobe.report.view import (
     CarrierQuality,
     Distribution,
@@ -246,7 +252,8 @@ def _month_settlement(rec: Reconciliation, lang: str, report: MonthReport) -> Do
     unjudged = sum(len(cs.unjudged) for cs in rec.carriers)
     if unjudged:
         notes.append(L("note.unjudged", n=unjudged))
-    return Document(str(rec.period.label), (summary, deductions), tuple(notes))
+    notes.append(unmeasured_note(rec, lang))
+    return Document(str(rec.period.label), (summary, deductions, unmeasured_table(rec, lang)), tuple(notes))
 
 
 def month_view(

@@ -84,3 +84,22 @@ def test_nothing_judged_exits_1_unless_allowed(
     assert doc["province"]["availability"] is None and doc["coverage"]["measured_pct"] == 0.0
     assert doc["province"]["insufficient_data"] == 2 and doc["province"]["below_target"] == 0
     assert "WARNING" in allowed.stderr
+
+
+def test_reconcile_from_the_store_names_the_months_nobody_measured(tmp_path: Path) -> None:
+    # The journal holds December 5 only: January..November of the year to date have nothing judged.
+    config = _files(tmp_path)
+    args = ["reconcile", "--config", str(config), "--month", "2022-12", "--format", "json"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1
+    months = ", ".join(f"2022-{m:02d}" for m in range(1, 12))
+    assert f"{months}: no availability can be judged from the embedded store" in result.stderr
+    allowed = CliRunner().invoke(cli, [*args, "--allow-empty"])
+    assert allowed.exit_code == 0, allowed.output
+    doc = json.loads(allowed.stdout)
+    telecom = next(c for c in doc["carriers"] if c["carrier"] == "telecom")
+    # both terminals measured 3 % of December: below the 90 % minimum, settled as the example's 'pay'
+    assert [(u["settled_as"], u["terminal_months"], u["terminal_days"]) for u in telecom["unmeasured"]] == [
+        ("pay", 2, 62)
+    ]
+    assert "WARNING 2022-12: 2 terminal-month(s) (62 terminal-days)" in allowed.stderr
