@@ -29,9 +29,9 @@ _LABELS: dict[str, tuple[str, str]] = {
     "measured_share": ("Measured share", "测量覆盖率"),
     "insufficient_data": ("Insufficient data (terminals)", "数据不足终端数"),
     "coverage_warning": (
-        "WARNING: only {share} % of the in-service time was measured (minimum {minimum} %); "
+        "WARNING: measured share {share} % of the in-service time (minimum {minimum} %); "
         "{n} of {total} terminals have insufficient data: no target is met or missed on their figures.",
-        "警告：仅测量了在网时长的 {share}%（最低要求 {minimum}%）；{total} 个终端中 {n} 个数据不足，"
+        "警告：测量覆盖率为在网时长的 {share}%（最低要求 {minimum}%）；{total} 个终端中 {n} 个数据不足，"
         "不据此判定达标或未达标。",
     ),
     "terminals": ("Terminals", "终端数"),

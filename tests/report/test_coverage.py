@@ -99,11 +99,15 @@ def test_a_higher_minimum_turns_met_into_insufficient() -> None:
 @pytest.mark.parametrize(
     ("fmt", "lang", "needles"),
     [
-        ("table", "zh", ("警告：仅测量了在网时长的 94.9826%（最低要求 90.0%）", "数据不足", "测量覆盖 %")),
+        (
+            "table",
+            "zh",
+            ("警告：测量覆盖率为在网时长的 94.9826%（最低要求 90.0%）", "数据不足", "测量覆盖 %"),
+        ),
         (
             "table",
             "en",
-            ("WARNING: only 94.9826 % of the in-service time", "insufficient data", "Measured %"),
+            ("WARNING: measured share 94.9826 % of the in-service time", "insufficient data", "Measured %"),
         ),
         ("markdown", "en", ("| Insufficient data |", "Measured share %")),
         ("csv", "zh", ("数据不足", "测量覆盖率 %")),
@@ -136,7 +140,7 @@ def test_html_cards_show_the_share_and_the_page_warns() -> None:
         return render_month(month_view(report, "en", states=states), "en")
 
     page = page_of(_report(0.95))
-    assert 'data-warning="coverage"' in page and "only 94.9826 % of the in-service time" in page
+    assert 'data-warning="coverage"' in page and "measured share 94.9826 % of the in-service time" in page
     assert 'data-figure="carrier:telecom:measured_pct"' in page or "carrier:telecom:measured_pct" in page
     assert "95.0%" in page and "94.9652%" in page  # telecom, unicom shares as the JSON prints them
     quiet = page_of(_report(0.5))
