@@ -88,7 +88,7 @@ def naive_total(
             if (
                 ta is not None
                 and ta.measured_s
-                and ta.measured_s * 100 >= contract.min_measured_percent * ta.in_service_s
+                and ta.measured_s * 100 >= contract.measured_minimum * (ta.in_service_s - ta.maintenance_s)
             ):
                 avail = Decimal(100 * ta.available_s) / Decimal(ta.measured_s)
                 for band in contract.deduction_bands(t.tier):

@@ -27,13 +27,16 @@ from slaprobe.report.inventory import render_summary
 from slaprobe.report.samples import render_samples_json, render_samples_table
 from slaprobe.settle import (
     MoneyInputs,
+    NoDataError,
     Period,
     ReconcileError,
+    check_data,
     evaluation_report,
     load_inputs,
     reconcile_report,
 )
 from slaprobe.sla.periods import Month
+from slaprobe.sla_report import NoDataError as StoreNoDataError
 from slaprobe.sla_report import monthly_availability
 from slaprobe.store.influx import InfluxError
 from slaprobe.store.journal import JournalError, JournalStore
@@ -70,6 +73,17 @@ store_option = click.option(
 journal_option = click.option(
     "--journal", type=click.Path(dir_okay=False), help="Journal file [config state_dir/journal]."
 )
+allow_empty_option = click.option(
+    "--allow-empty",
+    is_flag=True,
+    help="A month with no judged interval is reported / settled as unmeasured instead of exit 1.",
+)
+
+
+def _no_data(exc: Exception) -> NoReturn:
+    """Nothing could be judged: say what was found, exit 1 (not a usage error, not a success)."""
+    click.echo(str(exc), err=True)
+    sys.exit(1)
 
 
 def _load_config(path: str | None) -> Config:
@@ -407,6 +421,7 @@ def status_cmd(config_path: str | None, as_json: bool) -> None:
 @click.option(
     "--availability-out", type=click.Path(dir_okay=False), help="Also merge this month into a hand-over file."
 )
+@allow_empty_option
 def report_cmd(config_path, fmt, lang, out, availability_out, **opts):  # type: ignore[no-untyped-def]
     """Availability per terminal, region, carrier, level and tier for one month, with every outage;
     or, with --year Y --evaluation, the annual performance evaluation's output indicators."""
@@ -419,12 +434,13 @@ def report_cmd(config_path, fmt, lang, out, availability_out, **opts):  # type: 
         return
     if not opts["month"]:
         raise click.UsageError("give --month YYYY-MM (or --year YYYY --evaluation)")
+    from slaprobe.report.availability_json import coverage_warning
     from slaprobe.report.availability_text import render
     from slaprobe.sla.engine import PeriodError
     from slaprobe.sla.maintenance import MaintenanceError
     from slaprobe.sla.reconcile import ReconcileError
     from slaprobe.sla.rule import RuleError
-    from slaprobe.sla_report import ReportRequest, build_report, merge_handover
+    from slaprobe.sla_report import NoDataError, ReportRequest, build_report, merge_handover
     from slaprobe.store.influx import InfluxError
 
     if availability_out and (opts["carrier"] or opts["region"]):
@@ -432,7 +448,7 @@ def report_cmd(config_path, fmt, lang, out, availability_out, **opts):  # type: 
     cfg = _load_config(config_path)
     req = ReportRequest(
         opts["month"], opts["store_kind"], opts["journal"], opts["inventory_path"], opts["maintenance"],
-        opts["preset"], opts["carrier"], opts["region"],
+        opts["preset"], opts["carrier"], opts["region"], opts["allow_empty"],
     )  # fmt: skip
     try:
         if fmt in ("html", "pdf"):  # self-contained page with charts (slaprobe/report/html.py)
@@ -448,6 +464,8 @@ def report_cmd(config_path, fmt, lang, out, availability_out, **opts):  # type: 
             text = render(report, fmt, lang)
         if availability_out:
             merge_handover(availability_out, report)
+    except NoDataError as exc:
+        _no_data(exc)
     except (
         ConfigError,
         JournalError,
@@ -459,6 +477,9 @@ def report_cmd(config_path, fmt, lang, out, availability_out, **opts):  # type: 
         FontError,
     ) as exc:
         _fail(exc)
+    warning = coverage_warning(report)
+    if warning:
+        click.echo(warning, err=True)
     if fmt == "pdf":
         from slaprobe.report.pdf import PdfError, html_to_pdf
 
@@ -472,9 +493,10 @@ def report_cmd(config_path, fmt, lang, out, availability_out, **opts):  # type: 
         click.echo(text, nl=False)
 
 
-def _money_inputs(opts: dict[str, Any], months: Sequence[Month]) -> MoneyInputs:
+def _money_inputs(opts: dict[str, Any], months: Sequence[Month], allow_empty: bool = True) -> MoneyInputs:
     """Contract and inventory default to the config's ``sla.contract`` and ``inventory``; availability
-    is the ``--availability`` hand-over file if given, else ``months`` computed from the store."""
+    is the ``--availability`` hand-over file if given, else ``months`` computed from the store (months
+    with nothing judged exit 1 unless ``allow_empty``)."""
     config = _load_config(opts["config_path"])
     contract = opts["contract"] or (config.resolve(config.sla.contract) if config.sla.contract else None)
     if not contract:
@@ -483,13 +505,15 @@ def _money_inputs(opts: dict[str, Any], months: Sequence[Month]) -> MoneyInputs:
     try:
         if opts["availability"]:
             return load_inputs(contract, inventory, opts["availability"], config.sla.timezone)
-        monthly = monthly_availability(
-            config, months, store=opts.get("store_kind"), journal=opts.get("journal"), inventory=inventory
-        )
+        store, journal = opts.get("store_kind"), opts.get("journal")
+        monthly = monthly_availability(config, months, store=store, journal=journal, inventory=inventory,
+                                       allow_empty=allow_empty)  # fmt: skip
         source = f"computed from the {opts.get('store_kind') or config.store.kind} store"
         return load_inputs(contract, inventory, monthly, config.sla.timezone, source)
     except (ConfigError, JournalError, InfluxError) as exc:
         _fail(exc)
+    except StoreNoDataError as exc:
+        _no_data(exc)
 
 
 _MONEY_OPTIONS = (
@@ -529,10 +553,9 @@ def _money_options(f: click.decorators.FC) -> click.decorators.FC:
 @click.option("--year", type=int, help="the whole contract year")
 @click.option("--month", help="e.g. 2022-03")
 @click.option("--invoice", type=click.Path(exists=True, dir_okay=False), help="A carrier's bill (CSV).")
+@allow_empty_option
 @_money_options
-def reconcile_cmd(
-    quarter: str | None, year: int | None, month: str | None, invoice: str | None, **opts: str | None
-) -> None:
+def reconcile_cmd(quarter, year, month, invoice, allow_empty, **opts):  # type: ignore[no-untyped-def]
     """Settle a quarter or year per carrier: fees, deductions with reasons, installments, balance due."""
     chosen = [p for p in (quarter, None if year is None else str(year), month) if p]
     if len(chosen) != 1:
@@ -541,12 +564,20 @@ def reconcile_cmd(
         period = Period.parse(chosen[0])
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
+    warnings: list[str] = []
     try:
-        inputs = _money_inputs(opts, period.year_to_date().months)  # settlements are year to date
-        text = reconcile_report(inputs, period, invoice, opts["fmt"] or "table", opts["lang"] or "zh")
+        inputs = _money_inputs(opts, period.year_to_date().months, allow_empty)  # year to date
+        if not allow_empty:
+            check_data(inputs, period)
+        fmt, lang = opts["fmt"] or "table", opts["lang"] or "zh"
+        text = reconcile_report(inputs, period, invoice, fmt, lang, warnings)
         _emit(text, opts["out"])
     except (ConfigError, ReconcileError, FontError) as exc:
         _fail(exc)
+    except NoDataError as exc:
+        _no_data(exc)
+    for warning in warnings:
+        click.echo(warning, err=True)
 
 
 @cli.command("evaluation")

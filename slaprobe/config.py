@@ -115,6 +115,7 @@ class SlaConfig:
     consecutive: int | None = opt(None, min=1)  # overrides the preset's n
     min_probes: int = opt(1, min=1)  # fewer packets sent in an interval -> UNKNOWN
     quorum: float = opt(0.5, min=0.0, max=1.0)  # share of measuring vantages that must see it down
+    min_measured_share: float = opt(0.9, min=0.0, max=1.0)  # judged / (in service - maintenance) to be "met"
     timezone: str = "Asia/Shanghai"  # months are local calendar months
     maintenance: str = ""  # YAML file of announced maintenance windows
     contract: str = ""  # contract YAML (prices, targets, deductions)

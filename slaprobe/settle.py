@@ -9,12 +9,13 @@ or read from a JSON-lines hand-over file (``slaprobe.sla.availability_file``, wr
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from slaprobe.inventory import Inventory, load_inventory
 from slaprobe.report.evaluation import render_evaluation
-from slaprobe.report.reconcile import render_reconciliation
+from slaprobe.report.reconcile import render_reconciliation, unmeasured_warning
 from slaprobe.sla.availability_file import read_availability
 from slaprobe.sla.contract_config import Contract, load_contract
 from slaprobe.sla.evaluation import evaluate
@@ -24,12 +25,18 @@ from slaprobe.sla.reconcile import MonthlyAvailability, ReconcileError, check_in
 
 __all__ = [
     "MoneyInputs",
+    "NoDataError",
     "Period",
     "ReconcileError",
     "evaluation_report",
     "load_inputs",
+    "no_data_months",
     "reconcile_report",
 ]
+
+
+class NoDataError(Exception):
+    """Months to settle in which no terminal has a judged second (the CLI exits 1)."""
 
 
 @dataclass(frozen=True)
@@ -58,20 +65,46 @@ def load_inputs(
     )
 
 
+def no_data_months(inputs: MoneyInputs, period: Period) -> list[str]:
+    """Months from January to the period's end that are present but hold no judged second at all
+    (a missing month is ``reconcile``'s own error)."""
+    return [
+        str(m)
+        for m in period.year_to_date().months
+        if m in inputs.availability and not any(ta.measured_s for ta in inputs.availability[m].values())
+    ]
+
+
+def check_data(inputs: MoneyInputs, period: Period) -> None:
+    """Raise NoDataError naming the months of ``period``'s year to date that nobody measured."""
+    empty = no_data_months(inputs, period)
+    if empty:
+        raise NoDataError(
+            f"{', '.join(empty)}: no availability can be judged from {inputs.availability_source} (no "
+            "judged interval of any terminal). Pass --allow-empty to settle these months as unmeasured "
+            "(the contract's 'unmeasured' setting decides how)."
+        )
+
+
 def reconcile_report(
     inputs: MoneyInputs,
     period: Period,
     invoice: str | Path | None = None,
     fmt: str = "table",
     lang: str = "zh",
+    warnings: list[str] | None = None,
 ) -> str:
-    """The settlement of ``period`` (and, with ``invoice``, every discrepancy of that bill), rendered."""
+    """The settlement of ``period`` (and, with ``invoice``, every discrepancy of that bill), rendered.
+    A warning about terminal-months below the contract's measured minimum is appended to ``warnings``."""
     terminals = inputs.inventory.terminals
     try:
         rec = reconcile(inputs.contract, terminals, inputs.availability, period)
     except ReconcileError as exc:
         files = f"{inputs.contract.source}, {inputs.inventory.source}, {inputs.availability_source}"
         raise ReconcileError(f"{files}: {exc}") from exc
+    warning = unmeasured_warning(rec)
+    if warning and warnings is not None:
+        warnings.append(warning)
     found = None
     source = ""
     if invoice is not None:
@@ -86,5 +119,23 @@ def evaluation_report(inputs: MoneyInputs, year: int, fmt: str = "table", lang: 
     c = inputs.contract
     if year != c.year:
         raise ValueError(f"{c.source}: the contract (and its evaluation plan) is for {c.year}, not {year}")
-    ev = evaluate(c.evaluation, inputs.inventory.terminals, inputs.availability, year, c.payments)
+    ev = evaluate(
+        c.evaluation,
+        inputs.inventory.terminals,
+        inputs.availability,
+        year,
+        c.payments,
+        year_fees(inputs, year),
+    )
     return render_evaluation(ev, fmt, lang)
+
+
+def year_fees(inputs: MoneyInputs, year: int) -> tuple[Decimal, Decimal] | None:
+    """The year's (gross, net) fee as ``reconcile --year`` settles it, months not supplied settled as
+    unmeasured (the contract's treatment); None when the inventory cannot be priced."""
+    months = {m: inputs.availability.get(m, {}) for m in Period.year(year).months}
+    try:
+        rec = reconcile(inputs.contract, inputs.inventory.terminals, months, Period.year(year))
+    except ReconcileError:
+        return None
+    return rec.total.gross, rec.total.net

@@ -4,6 +4,10 @@ Which store is read: ``--store`` if given, else the config's ``store.kind`` (``i
 ``embedded`` the journal). The rule is the config's ``sla`` section (preset plus overrides), unless a
 preset is named on the command line. Targets per tier come from the contract file when one is
 configured (``sla.contract``), so "below target" means the same thing as in the money reports.
+
+A month in which no interval of any selected terminal could be judged is an error (``NoDataError``,
+exit 1) naming the month, the store and what the store holds for it, unless ``allow_empty``: an
+all-unknown report of a month nobody measured must never pass for a clean month.
 """
 
 from __future__ import annotations
@@ -33,6 +37,48 @@ class ReportRequest:
     preset: str | None = None
     carrier: str | None = None
     region: str | None = None
+    allow_empty: bool = False  # report a month with no judged interval instead of raising NoDataError
+
+
+class NoDataError(Exception):
+    """Nothing in the selection could be judged for the month (the CLI exits 1)."""
+
+
+def store_label(config: Config, store: str | None = None, journal: str | None = None) -> str:
+    """Which store a report reads, as a person would name it in an error message."""
+    if (store or config.store.kind) == "influx":
+        return f"the influx store ({config.influx.url}, database {config.influx.database})"
+    return f"the embedded store ({Path(journal) if journal else config.journal_path})"
+
+
+def judged_s(report: MonthReport) -> int:
+    return sum(r.measured_s for r in report.results)
+
+
+def no_data_message(report: MonthReport, heartbeats: int, where: str) -> str:
+    """What the store holds for a month in which nothing could be judged, and what to do about it."""
+    month, n = report.period.label, len(report.terminals)
+    kinds = ", ".join(k.value for k in report.rule.kinds) if report.rule.kinds else "any kind"
+    q = report.quality
+    samples = int(q.scalars["samples"].sum()) if q is not None and len(report.terminals) else 0
+    measured = int(q.scalars["measured"].sum()) if q is not None and len(report.terminals) else 0
+    if n == 0:
+        found = "no terminal of the selection is in service in the month"
+    elif heartbeats == 0 and samples == 0:
+        found = f"no heartbeats and no samples ({kinds}) of the {n} terminals in service"
+    elif heartbeats == 0:
+        found = f"{samples} samples ({kinds}) but no heartbeats, so no interval can be trusted"
+    elif samples == 0:
+        found = f"{heartbeats} heartbeats but no samples ({kinds}) of the {n} terminals in service"
+    else:
+        found = (
+            f"{heartbeats} heartbeats and {samples} samples ({measured} measured), but no interval could "
+            "be judged (do the heartbeats cover these terminals' probe groups and kinds?)"
+        )
+    return (
+        f"{month}: no availability can be judged from {where}: {found}. "
+        "Pass --allow-empty to report or settle the month as unmeasured."
+    )
 
 
 @contextlib.contextmanager
@@ -96,13 +142,29 @@ def resolve_request(config: Config, req: ReportRequest) -> RequestInputs:
 
 
 def build_report(config: Config, req: ReportRequest) -> MonthReport:
-    """Everything ``slaprobe report`` computes; raises ConfigError / JournalError / InfluxError."""
+    """Everything ``slaprobe report`` computes; raises ConfigError / JournalError / InfluxError, and
+    NoDataError when nothing of the selection could be judged (unless ``req.allow_empty``)."""
     r = resolve_request(config, req)
     with open_source(config, req.store, req.journal) as source:
         report = report_month(
-            source, r.inventory.terminals, r.rule, r.period, r.windows, tier_targets(config)
-        )
-    return report.filtered(carrier=req.carrier, region=req.region)
+            source,
+            r.inventory.terminals,
+            r.rule,
+            r.period,
+            r.windows,
+            tier_targets(config),
+            min_measured_share=config.sla.min_measured_share,
+        ).filtered(carrier=req.carrier, region=req.region)
+        ensure_data(report, source, config, req)
+    return report
+
+
+def ensure_data(report: MonthReport, source: SlaSource, config: Config, req: ReportRequest) -> None:
+    """Raise NoDataError when nothing of ``report`` was judged (unless the request allows it)."""
+    if req.allow_empty or judged_s(report) > 0:
+        return
+    beats = len(source.sla_heartbeats(report.period.start_ns, report.period.end_ns))
+    raise NoDataError(no_data_message(report, beats, store_label(config, req.store, req.journal)))
 
 
 def merge_handover(path: str | Path, report: MonthReport) -> None:
@@ -124,14 +186,26 @@ def monthly_availability(
     store: str | None = None,
     journal: str | None = None,
     inventory: str | None = None,
+    allow_empty: bool = False,
 ) -> MonthlyAvailability:
     """Each month's per-terminal availability computed from the store: what the money commands settle.
 
     The same engine and rule as ``slaprobe report`` (config ``sla.*``), month by month, so a figure in a
     reconciliation is always the figure the month's report printed.
+    Months with nothing judged raise NoDataError naming every such month, unless ``allow_empty``.
     """
     out: MonthlyAvailability = {}
+    empty: list[str] = []
     for month in months:
-        report = build_report(config, ReportRequest(str(month), store, journal, inventory))
+        req = ReportRequest(str(month), store, journal, inventory, allow_empty=True)
+        report = build_report(config, req)
+        if judged_s(report) == 0:
+            empty.append(str(month))
         out[month] = {r.terminal: r for r in report.results}
+    if empty and not allow_empty:
+        where = store_label(config, store, journal)
+        raise NoDataError(
+            f"{', '.join(empty)}: no availability can be judged from {where} (no judged interval of any "
+            "terminal). Pass --allow-empty to settle these months as unmeasured (contract 'unmeasured')."
+        )
     return out

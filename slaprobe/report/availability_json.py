@@ -21,16 +21,27 @@ Top level::
     terminals     terminal objects sorted by terminal id
     outages       outage objects sorted by start, then terminal
     vantages      probe hosts seen, sorted
-    warnings      strings (cycle longer than Δt, mass events ...)
+    warnings      strings (cycle longer than Δt, mass events, measured share below the minimum ...)
+    coverage      (added in slaprobe.report/1, after "warnings") how much of the month was judged:
+                  {min_measured_pct: the configured minimum (sla.min_measured_share) in percent,
+                   measured_pct: province judged / (in service - maintenance), percent truncated to 4
+                   decimals (null when nothing counts), sufficient: measured_pct >= min (exact),
+                   terminals_insufficient: terminals below the minimum, warning: the text also printed
+                   on stderr and in "warnings", or null}
 
 Group object: ``key, terminals (in service in the period), availability (percent or null),
 available_s, unavailable_s, unknown_s, maintenance_s, in_service_s, downtime_s (= unavailable_s),
-outages, mttr_s, mtbf_s (null without outages), below_target, worst_terminal, worst_availability,
-high_loss_intervals, consecutive_high_loss, quality``.
+outages, mttr_s, mtbf_s (null without outages), below_target (terminals with enough measured time and
+availability below their target), worst_terminal, worst_availability, high_loss_intervals,
+consecutive_high_loss, quality``; added: ``judged_s`` (available_s + unavailable_s), ``measured_pct``
+(judged / (in service - maintenance), percent truncated to 4 decimals, null when nothing counts),
+``insufficient_data`` (terminals whose measured share is below the minimum: neither met nor below).
 
 Terminal object: ``terminal, name, carrier, region, level, tier, availability, available_s,
 unavailable_s, unknown_s, maintenance_s, in_service_s, high_loss_intervals, consecutive_high_loss,
-outages (count), below_target (bool, or null without a target / without judged time), quality``.
+outages (count), below_target (bool, or null without a target / with insufficient data), quality``;
+added: ``judged_s``, ``measured_pct`` (as for groups), ``target_status``: "met", "below",
+"insufficient_data" (measured share below the minimum: never "met") or "no_target".
 
 Quality object: ``loss_pct, rtt_p50_ms, rtt_p95_ms, jitter_p95_ms, mos, y1541_class0_pct``.
 
@@ -47,10 +58,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from slaprobe.model import NS_PER_S
-from slaprobe.sla.aggregate import availability_pct, below
+from slaprobe.sla.aggregate import availability_pct, counted_s, sufficient, target_status
 from slaprobe.sla.engine import MonthReport
 from slaprobe.sla.kpi import QUALITY_KEYS
 from slaprobe.sla.types import GroupAvailability, Outage
@@ -70,6 +82,14 @@ def iso(ns: int, report: MonthReport) -> str:
 def _pct(available_s: int, measured_s: int) -> float | None:
     value = availability_pct(available_s, measured_s)
     return None if value is None else float(value)
+
+
+def measured_pct(judged: int, counted: int) -> float | None:
+    """The measured share in percent, truncated (89.99999 % never prints as a sufficient 90.0000)."""
+    if counted <= 0:
+        return None
+    value = Decimal(100 * judged) / Decimal(counted)
+    return float(value.quantize(Decimal("0.0001"), rounding=ROUND_DOWN))
 
 
 def _quality(q: dict[str, float | None]) -> dict[str, float | None]:
@@ -97,15 +117,22 @@ def group_dict(g: GroupAvailability) -> dict[str, Any]:
         "high_loss_intervals": int(e.get("high_loss_intervals") or 0),
         "consecutive_high_loss": int(e.get("consecutive_high_loss") or 0),
         "quality": _quality(e),
+        "judged_s": g.available_s + g.unavailable_s,
+        "measured_pct": measured_pct(g.available_s + g.unavailable_s, _counted(g)),
+        "insufficient_data": int(e.get("insufficient_data") or 0),
     }
+
+
+def _counted(g: GroupAvailability) -> int:
+    return counted_s(int(g.extra.get("in_service_s") or 0), g.maintenance_s)
 
 
 def terminal_dict(report: MonthReport, index: int) -> dict[str, Any]:
     t, r = report.terminals[index], report.results[index]
     target = report.targets.get(t.tier, report.default_target)
-    below_target = None
-    if target is not None and r.measured_s:
-        below_target = below(r.available_s, r.measured_s, target)
+    counted = counted_s(r.in_service_s, r.maintenance_s)
+    status = target_status(r.available_s, r.measured_s, counted, target, report.min_measured_share)
+    below_target = {"met": False, "below": True}.get(status)
     return {
         "terminal": t.id,
         "name": t.name,
@@ -124,6 +151,9 @@ def terminal_dict(report: MonthReport, index: int) -> dict[str, Any]:
         "outages": len(r.outages),
         "below_target": below_target,
         "quality": _quality(r.quality),
+        "judged_s": r.measured_s,
+        "measured_pct": measured_pct(r.measured_s, counted),
+        "target_status": status,
     }
 
 
@@ -171,6 +201,34 @@ def excluded_dict(report: MonthReport) -> dict[str, Any]:
     }
 
 
+def coverage_dict(report: MonthReport) -> dict[str, Any]:
+    p = report.province
+    judged, counted = p.available_s + p.unavailable_s, _counted(p)
+    short = int(p.extra.get("insufficient_data") or 0)
+    return {
+        "min_measured_pct": round(100 * report.min_measured_share, 4),
+        "measured_pct": measured_pct(judged, counted),
+        "sufficient": sufficient(judged, counted, report.min_measured_share),
+        "terminals_insufficient": short,
+        "warning": coverage_warning(report),
+    }
+
+
+def coverage_warning(report: MonthReport) -> str | None:
+    """The loud line for a month judged on too little of its time (None when the share is enough)."""
+    p = report.province
+    judged, counted = p.available_s + p.unavailable_s, _counted(p)
+    if sufficient(judged, counted, report.min_measured_share) and not p.extra.get("insufficient_data"):
+        return None
+    share = measured_pct(judged, counted)
+    short = int(p.extra.get("insufficient_data") or 0)
+    return (
+        f"WARNING {report.period.label}: measured share {'-' if share is None else share} % of the "
+        f"in-service time (minimum {round(100 * report.min_measured_share, 4)} %); {short} of "
+        f"{p.terminals} terminals have insufficient data: their targets are neither met nor missed"
+    )
+
+
 def report_dict(report: MonthReport) -> dict[str, Any]:
     targets: dict[str, Any] = {k: report.targets[k] for k in sorted(report.targets)}
     if report.default_target is not None:
@@ -196,7 +254,9 @@ def report_dict(report: MonthReport) -> dict[str, Any]:
     out["terminals"] = [terminal_dict(report, i) for i in range(len(report.terminals))]
     out["outages"] = [outage_dict(report, o) for o in report.outages]
     out["vantages"] = list(report.vantages)
-    out["warnings"] = list(report.warnings)
+    coverage = coverage_dict(report)
+    out["warnings"] = list(report.warnings) + ([coverage["warning"]] if coverage["warning"] else [])
+    out["coverage"] = coverage
     return out
 
 

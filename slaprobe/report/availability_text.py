@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from slaprobe.report.availability_json import report_dict
+from slaprobe.report.availability_json import coverage_dict, report_dict
 from slaprobe.report.i18n import label, level_name
 from slaprobe.sla.engine import MonthReport
 
@@ -69,7 +69,9 @@ def _group_rows(groups: Sequence[dict[str, Any]], lang: str, dimension: str) -> 
                 _hours(g["mtbf_s"]),
                 _hours(g["unknown_s"]),
                 _hours(g["maintenance_s"]),
+                _num(g["measured_pct"], 4),
                 str(g["below_target"]),
+                str(g["insufficient_data"]),
                 g["worst_terminal"] or "-",
                 _num(g["worst_availability"], 4),
                 *(_num(g["quality"][k]) for k in _Q),
@@ -91,7 +93,9 @@ def sections(report: MonthReport, lang: str, *, evidence: bool = False) -> list[
         L("mtbf_h"),
         L("unknown_h"),
         L("maintenance_h"),
+        L("measured_pct"),
         L("below_target"),
+        L("insufficient_data"),
         L("worst"),
         L("worst_availability"),
         *(L(k) for k in _Q),
@@ -134,6 +138,7 @@ def sections(report: MonthReport, lang: str, *, evidence: bool = False) -> list[
                 L("unknown_h"),
                 L("maintenance_h"),
                 L("in_service_h"),
+                L("measured_pct"),
                 L("hli"),
                 L("chli"),
                 L("below_target"),
@@ -153,9 +158,10 @@ def sections(report: MonthReport, lang: str, *, evidence: bool = False) -> list[
                     _hours(t["unknown_s"]),
                     _hours(t["maintenance_s"]),
                     _hours(t["in_service_s"]),
+                    _num(t["measured_pct"], 4),
                     str(t["high_loss_intervals"]),
                     str(t["consecutive_high_loss"]),
-                    "-" if t["below_target"] is None else (L("yes") if t["below_target"] else ""),
+                    L(f"status.{t['target_status']}"),
                     *(_num(t["quality"][k]) for k in _Q),
                 )
                 for t in terms
@@ -192,8 +198,11 @@ def sections(report: MonthReport, lang: str, *, evidence: bool = False) -> list[
         )
     )
     ex = d["excluded"]
+    cov = d["coverage"]
     ex_rows = [
         (L("measured_total"), _hours(ex["judged_s"])),
+        (L("measured_share"), _num(cov["measured_pct"], 4)),
+        (L("min_measured_share"), _num(cov["min_measured_pct"], 4)),
         (L("maintenance_total"), _hours(ex["maintenance_s"])),
         (L("unknown_total"), _hours(ex["unknown_s"])),
     ]
@@ -227,6 +236,18 @@ def sections(report: MonthReport, lang: str, *, evidence: bool = False) -> list[
 
 def _header_lines(report: MonthReport, lang: str) -> list[str]:
     lines = [label("title", lang, month=report.period.label, tz=report.period.timezone)]
+    cov = coverage_dict(report)
+    if cov["warning"]:
+        lines.append(
+            label(
+                "coverage_warning",
+                lang,
+                share="-" if cov["measured_pct"] is None else _num(cov["measured_pct"], 4),
+                minimum=_num(cov["min_measured_pct"]),
+                n=cov["terminals_insufficient"],
+                total=report.province.terminals,
+            )
+        )
     lines.append(f"{label('rule', lang)}: {report.rule.describe()}")
     if report.filters:
         lines.append(

@@ -34,6 +34,11 @@ def evaluation_document(ev: Evaluation, lang: str = "zh") -> Document:
     def verdict(met: bool | None) -> str:
         return L("na") if met is None else L("yes") if met else L("no")
 
+    def status(value: str) -> str:
+        return {"met": L("yes"), "not_met": L("no"), "insufficient_data": L("insufficient")}.get(
+            value, L("na")
+        )
+
     cov_target = f"≥ {ev.coverage_total.target}%"
     rows: list[tuple[object, ...]] = [
         (L("ind.coverage"), cov_target, _pct(ev.coverage_total.rate), verdict(ev.coverage_met)),
@@ -41,12 +46,13 @@ def evaluation_document(ev: Evaluation, lang: str = "zh") -> Document:
             L("ind.availability"),
             f"≥ {ev.availability.target}%",
             _pct(ev.availability.rate),
-            verdict(ev.availability.met),
+            status(ev.availability.status),
         ),
         (L("ind.open"), "-", ev.open_terminals, L("na")),
     ]
     if ev.budget is not None and ev.paid is not None:
-        rows.append((L("ind.cost"), f"≤ {ev.budget}", ev.paid, verdict(ev.within_budget)))
+        actual = ev.paid if ev.year_net is None else L("cost_actual", paid=ev.paid, net=ev.year_net)
+        rows.append((L("ind.cost"), f"≤ {ev.budget}", actual, status(ev.cost_status)))
     indicators = table(L("eval.indicators"), [L("indicator"), L("target"), L("actual"), L("met")], rows, (2,))
 
     def coverage_row(c: CoverageLine) -> tuple[object, ...]:
@@ -69,13 +75,15 @@ def evaluation_document(ev: Evaluation, lang: str = "zh") -> Document:
 
     def avail_row(a: AvailabilityLine) -> tuple[object, ...]:
         hours = (a.measured_s // 3600, a.unknown_s // 3600)
-        return (names.get(a.key, L("total")), a.terminals, *hours, _pct(a.rate), verdict(a.met))
+        share = _pct(a.measured_share)
+        return (names.get(a.key, L("total")), a.terminals, *hours, share, _pct(a.rate), status(a.status))
 
     availability = table(
         L("eval.availability_by_group"),
-        [L(k) for k in ("level_group", "terminals", "measured", "unknown", "availability", "met")],
+        [L(k) for k in ("level_group", "terminals", "measured", "unknown", "measured_share")]
+        + [L("availability"), L("met")],
         [*(avail_row(a) for a in ev.availability_by_group), avail_row(ev.availability)],
-        (1, 2, 3, 4),
+        (1, 2, 3, 4, 5),
     )
     open_rows = [(L("by_carrier"), carrier, n) for carrier, n in ev.open_by_carrier.items()]
     open_rows += [(L("by_level"), level_name(Level(lv), lang), n) for lv, n in ev.open_by_level.items()]
@@ -85,6 +93,11 @@ def evaluation_document(ev: Evaluation, lang: str = "zh") -> Document:
     notes = (
         L("note.eval_months", n=len(ev.months), year=ev.year, months=months),
         L("note.eval_definitions"),
+        L(
+            "note.eval_measured",
+            share=_pct(ev.availability.measured_share),
+            minimum=ev.availability.min_measured_percent,
+        ),
         L("note.eval_unmeasured"),
     )
     return Document(L("eval.title", year=ev.year), (indicators, coverage, availability, opened), notes)
@@ -116,6 +129,10 @@ def evaluation_json(ev: Evaluation) -> dict[str, Any]:
             "maintenance_s": a.maintenance_s,
             "rate_percent": frac(a.rate),
             "met": a.met,
+            "counted_s": a.counted_s,
+            "measured_percent": frac(a.measured_share),
+            "min_measured_percent": str(a.min_measured_percent),
+            "status": a.status,
         }
 
     return {
@@ -142,5 +159,8 @@ def evaluation_json(ev: Evaluation) -> dict[str, Any]:
             "budget": None if ev.budget is None else str(ev.budget),
             "paid": None if ev.paid is None else str(ev.paid),
             "within_budget": ev.within_budget,
+            "year_gross": None if ev.year_gross is None else str(ev.year_gross),
+            "year_net": None if ev.year_net is None else str(ev.year_net),
+            "status": ev.cost_status,
         },
     }

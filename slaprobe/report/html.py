@@ -19,11 +19,12 @@ from html import escape
 
 from slaprobe import __version__
 from slaprobe.report import charts
+from slaprobe.report.availability_json import measured_pct
 from slaprobe.report.fonts import EMBEDDED_FAMILY, font_face_css
 from slaprobe.report.i18n_html import label
 from slaprobe.report.money_table import Document, Table
 from slaprobe.report.view import LOSS_BIN_NAMES, MonthView, month_days
-from slaprobe.sla.aggregate import availability_pct
+from slaprobe.sla.aggregate import availability_pct, counted_s, sufficient
 from slaprobe.sla.types import GroupAvailability, Outage
 
 TIMELINE_ROWS = 25  # terminals drawn on the outage timeline
@@ -179,16 +180,36 @@ def page(title: str, lang: str, body: str) -> str:
     )
 
 
+def coverage(view: MonthView, g: GroupAvailability) -> tuple[float | None, bool]:
+    """A group's measured share (percent, as the JSON prints it) and whether it reaches the minimum."""
+    judged = g.available_s + g.unavailable_s
+    counted = counted_s(int(g.extra.get("in_service_s") or 0), g.maintenance_s)
+    return measured_pct(judged, counted), sufficient(judged, counted, view.min_measured_share)
+
+
 def _card(view: MonthView, g: GroupAvailability, lang: str, key: str) -> str:
     L = lambda k, **kw: label(k, lang, **kw)  # noqa: E731
     value = group_pct(g)
     target = float(view.target_percent)
-    cls = "big" if value is None else ("big good" if float(value) >= target else "big bad")
+    share, enough = coverage(view, g)
+    cls = "big" if value is None or not enough else ("big good" if float(value) >= target else "big bad")
     shown = L("no_data") if value is None else f"{value}%"
     rows = [
         (L("terminals"), _fig(f"{key}:terminals", str(g.terminals))),
         (L("outages"), _fig(f"{key}:outages", str(g.outages))),
         (L("below_target"), _fig(f"{key}:below_target", str(g.below_target))),
+        (
+            L("measured_share"),
+            _fig(
+                f"{key}:measured_pct",
+                "" if share is None else str(share),
+                "-" if share is None else f"{share}%",
+            ),
+        ),
+        (
+            L("insufficient_data"),
+            _fig(f"{key}:insufficient_data", str(int(g.extra.get("insufficient_data") or 0))),
+        ),
         (
             L("unavailable"),
             _fig(f"{key}:unavailable_s", str(g.unavailable_s), duration(g.unavailable_s, lang)),
@@ -240,6 +261,17 @@ def render_month(view: MonthView, lang: str = "zh") -> str:
     ]
     if view.source:
         out.append(f'<p class="sub">{esc(L("source", source=view.source))}</p>')
+    share, enough = coverage(view, view.province)
+    short = int(view.province.extra.get("insufficient_data") or 0)
+    if not enough or short:
+        text = L(
+            "coverage_warning",
+            share="-" if share is None else share,
+            minimum=round(100 * view.min_measured_share, 4),
+            n=short,
+            total=view.province.terminals,
+        )
+        out.append(f'<p class="bad" data-warning="coverage"><strong>{esc(text)}</strong></p>')
     out.append("</header>")
     # headline
     cards = [_card(view, view.province, lang, "province:all")]

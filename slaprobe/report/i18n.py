@@ -45,6 +45,23 @@ LABELS: dict[str, tuple[str, str]] = {
     "mttr_min": ("MTTR min", "平均修复 min"),
     "mtbf_h": ("MTBF h", "平均无故障 h"),
     "below_target": ("Below target", "未达标"),
+    "insufficient_data": ("Insufficient data", "数据不足"),
+    "measured_pct": ("Measured %", "测量覆盖 %"),
+    "measured_share": (
+        "Measured share % (judged / (in service - maintenance))",
+        "测量覆盖率 %（判定 /（在网 - 维护））",
+    ),
+    "min_measured_share": ("Minimum measured share % for a verdict", "达标判定所需最低测量覆盖率 %"),
+    "coverage_warning": (
+        "WARNING: measured share {share} % of the in-service time (minimum {minimum} %); "
+        "{n} of {total} terminals have insufficient data: no target is met or missed on their figures",
+        "警告：测量覆盖率为在网时长的 {share}%（最低要求 {minimum}%）；{total} 个终端中 {n} 个数据不足，"
+        "不据此判定达标或未达标",
+    ),
+    "status.met": ("", ""),
+    "status.below": ("yes", "是"),
+    "status.insufficient_data": ("insufficient data", "数据不足"),
+    "status.no_target": ("-", "-"),
     "worst": ("Worst terminal", "最差终端"),
     "worst_availability": ("Worst %", "最差 %"),
     "hli": ("High-loss intervals", "高丢包时段"),

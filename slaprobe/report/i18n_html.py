@@ -26,6 +26,14 @@ _LABELS: dict[str, tuple[str, str]] = {
     "met": ("met", "达标"),
     "not_met": ("below target", "未达标"),
     "no_data": ("no data", "无数据"),
+    "measured_share": ("Measured share", "测量覆盖率"),
+    "insufficient_data": ("Insufficient data (terminals)", "数据不足终端数"),
+    "coverage_warning": (
+        "WARNING: measured share {share} % of the in-service time (minimum {minimum} %); "
+        "{n} of {total} terminals have insufficient data: no target is met or missed on their figures.",
+        "警告：测量覆盖率为在网时长的 {share}%（最低要求 {minimum}%）；{total} 个终端中 {n} 个数据不足，"
+        "不据此判定达标或未达标。",
+    ),
     "terminals": ("Terminals", "终端数"),
     "outages": ("Outages", "中断次数"),
     "below_target": ("Terminals below target", "未达标终端数"),

@@ -53,6 +53,48 @@ _LABELS: dict[str, tuple[str, str]] = {
     "kind.incident": ("incident", "故障扣减"),
     "kind.terminal_cap": ("terminal cap", "单终端上限"),
     "kind.carrier_cap": ("carrier cap", "运营商上限"),
+    "kind.unmeasured_unavailable": ("unmeasured counted unavailable", "未测量按不可用计"),
+    "kind.unmeasured_withheld": ("unmeasured withheld", "未测量暂扣"),
+    "reason.unmeasured_unavailable": (
+        "measured below the minimum; unmeasured time counted unavailable: availability {avail} % in "
+        "[{lo}, {hi}) -> {pct} % of the month's fee {fee}",
+        "测量覆盖不足，未测量时长按不可用计：可用性 {avail}%，"
+        "处于 [{lo}, {hi}) 区间，扣减当月服务费 {fee} 的 {pct}%",
+    ),
+    "reason.unmeasured_withheld": (
+        "measured below the minimum: the fee share of unmeasured time withheld, "
+        "{share} % of the month's fee {fee}",
+        "测量覆盖不足：暂扣未测量时长对应的服务费，为当月服务费 {fee} 的 {share}%",
+    ),
+    "unmeasured": (
+        "Unmeasured time (minimum measured share {pct} % per terminal-month)",
+        "未测量时长（每终端月最低测量覆盖率 {pct}%）",
+    ),
+    "settled_as": ("Settled as", "处理方式"),
+    "terminal_months": ("Terminal-months", "终端月"),
+    "unmeasured_days": ("Unmeasured terminal-days", "未测量终端天数"),
+    "unmeasured.pay": ("below minimum: paid", "覆盖不足：照付"),
+    "unmeasured.withhold": ("below minimum: withheld", "覆盖不足：暂扣"),
+    "unmeasured.count_unavailable": ("below minimum: counted unavailable", "覆盖不足：按不可用计"),
+    "unmeasured.within_minimum": ("above minimum: remainder paid", "覆盖达标：余量照付"),
+    "note.unmeasured": (
+        "A terminal-month is settled on its measurements when at least {pct} % of its in-service time "
+        "(minus maintenance) was measured; below that it is settled as '{treatment}': {meaning}",
+        "终端月在网时长（扣除维护）的测量覆盖率达到 {pct}% 时按实测结算；"
+        "不足时按“{treatment}”处理：{meaning}",
+    ),
+    "note.unmeasured.pay": (
+        "billed in full, no availability deduction; the amount shown is what was paid for unmeasured time.",
+        "照常计费、不作可用性扣减；所列金额为未测量时长所付服务费。",
+    ),
+    "note.unmeasured.withhold": (
+        "the fee share of its unmeasured time is withheld (outside the caps) until the service is proven.",
+        "暂扣未测量时长对应的服务费（不受扣减上限限制），待服务核实后再付。",
+    ),
+    "note.unmeasured.count_unavailable": (
+        "its unmeasured time counts as unavailable in its availability; the amount shown is that deduction.",
+        "未测量时长计入不可用时长后计算可用性扣减；所列金额为该扣减。",
+    ),
     "reason.availability": (
         "availability {avail} % in [{lo}, {hi}) -> {pct} % of the month's fee {fee}",
         "可用性 {avail}%，处于 [{lo}, {hi}) 区间，扣减当月服务费 {fee} 的 {pct}%",
@@ -92,8 +134,9 @@ _LABELS: dict[str, tuple[str, str]] = {
         "服务单价按计数日全省开通终端数量所对应的档位确定。",
     ),
     "note.unjudged": (
-        "{n} terminal-month(s) had no measured interval: billed, no availability deduction possible.",
-        "{n} 个终端月无有效测量：照常计费，无法判定可用性扣减。",
+        "{n} terminal-month(s) were measured below the minimum share (or not at all): no availability "
+        "deduction from their figures (see the unmeasured-time table).",
+        "{n} 个终端月测量覆盖不足（或无测量）：不据其数据作可用性扣减（见未测量时长表）。",
     ),
     "mode.half_up": ("half up", "四舍五入"),
     "mode.half_even": ("half to even", "银行家舍入"),
@@ -133,6 +176,18 @@ _LABELS: dict[str, tuple[str, str]] = {
     "yes": ("yes", "是"),
     "no": ("no", "否"),
     "na": ("n/a", "不适用"),
+    "insufficient": ("insufficient data", "数据不足"),
+    "measured_share": ("Measured share", "测量覆盖率"),
+    "cost_actual": ("paid {paid}; year's fee {net}", "已付 {paid}；全年服务费 {net}"),
+    "note.eval_measured": (
+        "Availability is met only when at least {minimum} % of the year's in-service time (minus "
+        "maintenance) was measured; measured: {share}. Below that: insufficient data, never met. The cost "
+        "indicator compares the year's fee (after deductions and the contract's unmeasured treatment) with "
+        "the budget; it needs the same measured share unless even the gross fee fits the budget.",
+        "仅当全年在网时长（扣除维护）的测量覆盖率达到 {minimum}% 时方可判定可用性达标；实际覆盖率：{share}。"
+        "不足时为“数据不足”，不判为达标。成本指标以全年服务费（扣减及未测量处理后）对比预算；"
+        "除非未扣减的应付服务费也不超预算，否则同样需要达到该覆盖率。",
+    ),
     "ind.coverage": (
         "Output quantity: terminal coverage rate (province, city/county, township)",
         "产出数量：省、市县、乡镇垂直终端覆盖率",

@@ -30,7 +30,13 @@ from slaprobe.config import Config
 from slaprobe.report.i18n_html import carrier_name
 from slaprobe.report.i18n_money import label as money_label
 from slaprobe.report.money_table import Document, table
-from slaprobe.report.reconcile import deduction_reason, fee_bases, reconciliation_document
+from slaprobe.report.reconcile import (
+    deduction_reason,
+    fee_bases,
+    reconciliation_document,
+    unmeasured_note,
+    unmeasured_table,
+)
 from slaprobe.report.view import (
     CarrierQuality,
     Distribution,
@@ -51,7 +57,7 @@ from slaprobe.sla.maintenance import MaintenanceWindow
 from slaprobe.sla.periods import Month, Period
 from slaprobe.sla.reconcile import CarrierSettlement, MonthlyAvailability, Reconciliation, reconcile
 from slaprobe.sla.types import TerminalAvailability
-from slaprobe.sla_report import ReportRequest, open_source, resolve_request, tier_targets
+from slaprobe.sla_report import ReportRequest, ensure_data, open_source, resolve_request, tier_targets
 from slaprobe.terminal import Terminal
 
 
@@ -246,7 +252,8 @@ def _month_settlement(rec: Reconciliation, lang: str, report: MonthReport) -> Do
     unjudged = sum(len(cs.unjudged) for cs in rec.carriers)
     if unjudged:
         notes.append(L("note.unjudged", n=unjudged))
-    return Document(str(rec.period.label), (summary, deductions), tuple(notes))
+    notes.append(unmeasured_note(rec, lang))
+    return Document(str(rec.period.label), (summary, deductions, unmeasured_table(rec, lang)), tuple(notes))
 
 
 def month_view(
@@ -297,6 +304,7 @@ def month_view(
         money_figures=dict(money.figures) if money else {},
         generated_ns=generated_ns,
         source=source,
+        min_measured_share=report.min_measured_share,
     )
 
 
@@ -324,10 +332,14 @@ def build_month_view(
     and the report it shows (what ``build_report`` would have returned)."""
     r = resolve_request(config, req)
     terminals, windows = r.inventory.terminals, r.windows
+    share = config.sla.min_measured_share
     with open_source(config, req.store, req.journal) as source:
         inputs = gather_inputs(source, terminals, r.rule, r.period)
-    full = compute_month(terminals, r.rule, r.period, inputs, windows, tier_targets(config))
-    report = full.filtered(carrier=req.carrier, region=req.region)
+        full = compute_month(
+            terminals, r.rule, r.period, inputs, windows, tier_targets(config), min_measured_share=share
+        )
+        report = full.filtered(carrier=req.carrier, region=req.region)
+        ensure_data(report, source, config, req)
     states = interval_states(report, terminals, inputs, windows)
     contract = load_contract(config.resolve(config.sla.contract)) if config.sla.contract else None
     money = None

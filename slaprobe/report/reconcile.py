@@ -176,7 +176,7 @@ def reconciliation_document(
         (L("balance_due"), rec.balance_due, "", ""),
     ]
     payments = table(L("payments"), [L("quarter"), L("amount"), L("paid_on"), L("note")], pay_rows, (1,))
-    tables = [summary, tiers, basis, deductions, payments]
+    tables = [summary, tiers, basis, deductions, unmeasured_table(rec, lang), payments]
     if discrepancies is not None:
         tables.append(discrepancy_table(rec, discrepancies, lang, invoice_source))
     notes = [
@@ -192,8 +192,68 @@ def reconciliation_document(
     unjudged = sum(len(cs.unjudged) for cs in rec.carriers)
     if unjudged:
         notes.append(L("note.unjudged", n=unjudged))
+    notes.append(unmeasured_note(rec, lang))
     title = L("reconcile.title", period=rec.period, contract=c.name.get(lang, str(c.year)))
     return Document(title, tuple(tables), tuple(notes))
+
+
+def unmeasured_table(rec: Reconciliation, lang: str) -> Table:
+    """Unmeasured terminal-time per carrier and how it was settled: never silently paid or deducted."""
+    c = rec.contract
+    rows = [
+        (
+            c.carriers[line.carrier].label.get(lang, line.carrier)
+            if line.carrier in c.carriers
+            else line.carrier,
+            label(f"unmeasured.{line.treatment}", lang),
+            line.terminal_months,
+            line.terminal_days,
+            truncate_percent(line.unmeasured_days, 2),
+            rec.money(line.amount),
+        )
+        for cs in rec.carriers
+        for line in cs.unmeasured(c.unmeasured.treatment)
+    ]
+    heads = ("carrier", "settled_as", "terminal_months", "terminal_days", "unmeasured_days", "amount")
+    return table(
+        label("unmeasured", lang, pct=c.measured_minimum),
+        [label(k, lang) for k in heads],
+        rows,
+        (2, 3, 4, 5),
+    )
+
+
+def unmeasured_note(rec: Reconciliation, lang: str) -> str:
+    c = rec.contract
+    treatment = c.unmeasured.treatment.value
+    return label(
+        "note.unmeasured",
+        lang,
+        pct=c.measured_minimum,
+        treatment=label(f"unmeasured.{treatment}", lang),
+        meaning=label(f"note.unmeasured.{treatment}", lang),
+    )
+
+
+def unmeasured_warning(rec: Reconciliation) -> str | None:
+    """The stderr line when terminal-months fell below the measured minimum (None otherwise)."""
+    lines = [
+        line
+        for cs in rec.carriers
+        for line in cs.unmeasured(rec.contract.unmeasured.treatment)
+        if line.treatment != "within_minimum"
+    ]
+    if not lines:
+        return None
+    months = sum(line.terminal_months for line in lines)
+    days = sum(line.terminal_days for line in lines)
+    amount = rec.money(sum((line.amount for line in lines), Fraction(0)))
+    treatment = rec.contract.unmeasured.treatment.value
+    return (
+        f"WARNING {rec.period}: {months} terminal-month(s) ({days} terminal-days) measured below the "
+        f"contract's minimum {rec.contract.measured_minimum} %: settled as '{treatment}' "
+        f"({amount} {rec.contract.currency}; see the statement's unmeasured-time table)"
+    )
 
 
 def discrepancy_table(rec: Reconciliation, found: Sequence[Discrepancy], lang: str, source: str) -> Table:
@@ -241,6 +301,19 @@ def deduction_reason(d: Deduction, fee: Fraction, rec: Reconciliation, lang: str
         return label(
             "reason.incident_percent", lang, start=start, dur=dur, hours=hours, pct=d.rule.percent, fee=m(fee)
         )
+    if d.kind is DeductionKind.UNMEASURED_UNAVAILABLE and d.band is not None and d.availability is not None:
+        return label(
+            "reason.unmeasured_unavailable",
+            lang,
+            avail=truncate_percent(d.availability, 4),
+            lo=d.band.from_percent,
+            hi=d.band.below_percent,
+            pct=d.band.percent,
+            fee=m(fee),
+        )
+    if d.kind is DeductionKind.UNMEASURED_WITHHELD:
+        share = truncate_percent(d.amount / fee * 100, 4) if fee else "-"
+        return label("reason.unmeasured_withheld", lang, share=share, fee=m(fee))
     if d.kind is DeductionKind.TERMINAL_CAP:
         return label("reason.terminal_cap", lang, pct=d.cap_percent, fee=m(fee))
     return label("reason.carrier_cap", lang, pct=d.cap_percent, fee=m(fee))
@@ -314,6 +387,16 @@ def reconciliation_json(
                 "paid_to_date": money(rec.carrier_paid_to_date(cs.carrier)),
                 "balance_due": money(rec.carrier_balance_due(cs.carrier)),
                 "unjudged_terminal_months": [[ch.terminal, str(ch.month)] for ch in cs.unjudged],
+                "unmeasured": [
+                    {
+                        "settled_as": line.treatment,
+                        "terminal_months": line.terminal_months,
+                        "terminal_days": line.terminal_days,
+                        "unmeasured_terminal_days": truncate_percent(line.unmeasured_days, 2),
+                        "amount": money(line.amount),
+                    }
+                    for line in cs.unmeasured(rec.contract.unmeasured.treatment)
+                ],
                 "tiers": [
                     {
                         "tier": t.tier,
@@ -338,6 +421,10 @@ def reconciliation_json(
         },
         "period": rec.period.label,
         "rounding": {"quantum": str(c.rounding.quantum), "mode": c.rounding.mode.value},
+        "unmeasured_rule": {
+            "treatment": c.unmeasured.treatment.value,
+            "min_measured_percent": str(c.measured_minimum),
+        },
         "price_basis": [
             {"month": str(mo), "count_day": day.isoformat(), "open_terminals": n}
             for mo, day, n in rec.price_basis

@@ -130,6 +130,7 @@ class MonthView:
     # deducted, net as the reconciliation JSON states them (strings: rounded once by the contract)
     generated_ns: int | None = None
     source: str = ""  # where the samples came from (journal path, InfluxDB URL)
+    min_measured_share: float = 0.9  # below it a group's target is "insufficient data" (MonthReport's)
 
     def name(self, key: str) -> str:
         return self.names.get(key, key)

@@ -18,7 +18,7 @@ from slaprobe.report.i18n_money import group_name
 from slaprobe.report.money_table import Document
 from slaprobe.report.reconcile import reconciliation_document
 from slaprobe.report.view import MonthSeries, YearView
-from slaprobe.settle import MoneyInputs
+from slaprobe.settle import MoneyInputs, year_fees
 from slaprobe.sla.evaluation import evaluate
 from slaprobe.sla.periods import Period
 from slaprobe.sla.reconcile import ReconcileError, reconcile
@@ -42,7 +42,7 @@ def year_view(inputs: MoneyInputs, year: int, lang: str) -> YearView:
     series = tuple(
         MonthSeries(k, tuple((m, a, u) for m, (a, u) in sorted(sums[k].items()))) for k in order if sums[k]
     )
-    ev = evaluate(c.evaluation, terminals, inputs.availability, year, c.payments)
+    ev = evaluate(c.evaluation, terminals, inputs.availability, year, c.payments, year_fees(inputs, year))
     coverage = tuple((group_name(g.group, lang, g.label.get(lang)), g.planned, g.open) for g in ev.coverage)
     money: Document | None = None
     try:

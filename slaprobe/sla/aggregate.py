@@ -6,6 +6,14 @@ weighs three days. Per group we also give the worst terminal, how many are below
 total downtime, outage count, MTTR (unavailable seconds per outage) and MTBF (available seconds per
 outage), both counted inside the period; and the quality KPIs of ``kpi.py`` over the group's pooled
 rollups (percentiles from the merged histograms, not averages of percentiles).
+
+**Measured share** (how much of the time that counts was judged): judged seconds (available +
+unavailable) / (in-service seconds − maintenance seconds). Maintenance is outside the denominator
+because it is announced and excluded by contract: it is nobody's blind spot; UNKNOWN time is ours. A
+group's share is the same ratio of its terminals' summed seconds. A target can only be *met* when the
+share reaches ``min_measured_share``: below it a terminal is "insufficient data" — neither met nor
+below target — and groups count such terminals separately (``extra["insufficient_data"]``), so a month
+nobody measured never reads as "0 below target".
 """
 
 from __future__ import annotations
@@ -24,6 +32,39 @@ from slaprobe.terminal import Terminal
 
 DIMENSIONS: tuple[str, ...] = ("province", "carrier", "region", "level", "tier")
 PROVINCE_KEY = "province"
+# A month judged on less than 90 % of its time can hide ~3 days of outage: a 99.9 % target allows 43
+# minutes. Below this share no target is declared met (config sla.min_measured_share).
+DEFAULT_MIN_MEASURED_SHARE = 0.9
+
+
+def counted_s(in_service_s: int, maintenance_s: int) -> int:
+    """The measured share's denominator: in service minus announced maintenance."""
+    return max(0, in_service_s - maintenance_s)
+
+
+def sufficient(judged_s: int, counted: int, min_share: float) -> bool:
+    """Exact test judged / counted >= min_share (a share of exactly the minimum is enough).
+
+    Nothing to count (no time in service outside maintenance) is not a lack of data; nothing judged of
+    something that counts always is, whatever the minimum.
+    """
+    if counted <= 0:
+        return True
+    if judged_s <= 0:
+        return False
+    share = Fraction(str(min_share))
+    return judged_s * share.denominator >= share.numerator * counted
+
+
+def target_status(
+    available_s: int, judged_s: int, counted: int, target_pct: float | None, min_share: float
+) -> str:
+    """``met`` / ``below`` / ``insufficient_data`` / ``no_target`` for one terminal's period."""
+    if target_pct is None:
+        return "no_target"
+    if judged_s <= 0 or not sufficient(judged_s, counted, min_share):
+        return "insufficient_data"
+    return "below" if below(available_s, judged_s, target_pct) else "met"
 
 
 def availability_pct(available_s: int, measured_s: int) -> Decimal | None:
@@ -89,8 +130,9 @@ def group_availability(
     results: Sequence[TerminalAvailability],
     quality: QualityTable,
     target_of: Callable[[Terminal], float | None],
+    min_share: float = DEFAULT_MIN_MEASURED_SHARE,
 ) -> GroupAvailability:
-    avail = unavail = unknown = maint = in_service = outages = hli = chli = below_n = 0
+    avail = unavail = unknown = maint = in_service = outages = hli = chli = below_n = short_n = 0
     worst: tuple[Fraction, str] | None = None
     for i in members:
         r = results[i]
@@ -102,15 +144,25 @@ def group_availability(
         outages += len(r.outages)
         hli += r.high_loss_intervals
         chli += r.consecutive_high_loss
+        if r.in_service_s > 0 and not sufficient(
+            r.measured_s, counted_s(r.in_service_s, r.maintenance_s), min_share
+        ):
+            short_n += 1
         if r.measured_s:
             frac = Fraction(r.available_s, r.measured_s)
             if worst is None or (frac, r.terminal) < worst:
                 worst = (frac, r.terminal)
-            target = target_of(terminals[i])
-            if target is not None and below(r.available_s, r.measured_s, target):
-                below_n += 1
+            status = target_status(
+                r.available_s,
+                r.measured_s,
+                counted_s(r.in_service_s, r.maintenance_s),
+                target_of(terminals[i]),
+                min_share,
+            )
+            below_n += status == "below"
     extra: dict[str, float | None] = {
         "in_service_s": float(in_service),
+        "insufficient_data": float(short_n),
         "downtime_s": float(unavail),
         "mttr_s": round(unavail / outages, 1) if outages else None,
         "mtbf_s": round(avail / outages, 1) if outages else None,
@@ -146,8 +198,13 @@ def aggregate(
     targets: Mapping[str, float],
     default_target: float | None = None,
     dimensions: Sequence[str] = DIMENSIONS,
+    min_share: float = DEFAULT_MIN_MEASURED_SHARE,
 ) -> tuple[GroupAvailability, ...]:
-    """Every group of every dimension, in dimension order then key order (deterministic)."""
+    """Every group of every dimension, in dimension order then key order (deterministic).
+
+    ``below_target`` counts terminals whose measured share reaches ``min_share`` and whose availability
+    is below their target; terminals below the share are in ``extra["insufficient_data"]``.
+    """
 
     def target_of(t: Terminal) -> float | None:
         return targets.get(t.tier, default_target)
@@ -159,18 +216,24 @@ def aggregate(
             members.setdefault(_key(t, dimension), []).append(i)
         for key in sorted(members):
             out.append(
-                group_availability(dimension, key, members[key], terminals, results, quality, target_of)
+                group_availability(
+                    dimension, key, members[key], terminals, results, quality, target_of, min_share
+                )
             )
     return tuple(out)
 
 
 __all__ = [
+    "DEFAULT_MIN_MEASURED_SHARE",
     "DIMENSIONS",
     "HIST_DTYPE",
     "QualityTable",
     "aggregate",
     "availability_pct",
     "below",
+    "counted_s",
     "group_availability",
     "quality_table",
+    "sufficient",
+    "target_status",
 ]

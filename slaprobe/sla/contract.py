@@ -17,13 +17,23 @@ Order of the rules for one terminal-month
 1. fee = unit price × in-service days / days in month. The unit price is the tier's price band selected
    by the number of terminals open province-wide on the contract's count day (all units at that price).
 2. availability deduction = band percent × fee, from the band containing the month's availability
-   (bands are [from, below): exactly at a threshold falls in the higher band). No measured interval, or
-   less measured time than the contract's ``min_measured_percent`` → no availability deduction (nothing
-   was proven), reported as unjudged. Incidents still count: an outage seen is a fact.
+   (bands are [from, below): exactly at a threshold falls in the higher band), when the month's
+   measured share (judged / (in service − maintenance)) reaches the contract's minimum
+   (``unmeasured.min_measured_percent``, default 90). Below it (or with nothing measured) the month is
+   settled by ``unmeasured.treatment``:
+   * ``pay``: no availability deduction (nothing was proven); the fee is paid, unmeasured time included;
+   * ``count_unavailable``: availability = available / (in service − maintenance), i.e. unmeasured time
+     counted as unavailable, and its band's deduction (kind ``unmeasured_unavailable``, capped like an
+     availability deduction);
+   * ``withhold``: the fee share of the unmeasured time, fee × unmeasured / (in service − maintenance),
+     is withheld (kind ``unmeasured_withheld``): money held back for service nobody could verify, not
+     a penalty, so outside both caps, but never more than what the capped deductions leave of the fee.
+   Incidents still count in every case: an outage seen is a fact.
 3. incident deductions: each outage (joined across month boundaries) longer than a rule's threshold,
    charged once, in the month it began, by the highest rule it exceeds.
 4. terminal cap: the sum of 2 and 3 is limited to cap % of the fee (and never above the fee).
-5. carrier cap (per carrier per month): the sum over its terminals is limited to cap % of its gross.
+5. carrier cap (per carrier per month): the sum over its terminals' capped deductions is limited to
+   cap % of its gross; withheld amounts are added after it.
 """
 
 from __future__ import annotations
@@ -42,6 +52,7 @@ from slaprobe.sla.contract_config import (
     PriceBand,
     Rounding,
     RoundingMode,
+    UnmeasuredTreatment,
 )
 from slaprobe.sla.periods import Month
 from slaprobe.sla.types import TerminalAvailability
@@ -94,7 +105,7 @@ def billable_days(terminal: Terminal, month: Month) -> int:
 
 def availability_percent(
     ta: TerminalAvailability | None, min_measured_percent: Decimal = Decimal(0)
-) -> Fraction | None:
+) -> Fraction | None:  # see measured_enough for the contract's minimum
     """Exact availability in percent (a threshold of 99.9 compares exactly), or None if unjudged.
 
     Unjudged: nothing measured, or measured time below ``min_measured_percent`` of the time that counts
@@ -105,6 +116,34 @@ def availability_percent(
     if ta.measured_s * 100 < exact(min_measured_percent) * (ta.in_service_s - ta.maintenance_s):
         return None
     return Fraction(100 * ta.available_s, ta.measured_s)
+
+
+def counted_seconds(ta: TerminalAvailability) -> int:
+    """The measured share's denominator: in service minus announced maintenance."""
+    return max(0, ta.in_service_s - ta.maintenance_s)
+
+
+def measured_enough(ta: TerminalAvailability | None, min_measured_percent: Decimal) -> bool:
+    """Whether a terminal-month is settled on its measurements (exact comparison with the minimum).
+
+    Nothing measured is never enough; a month entirely in maintenance (nothing counts) always is.
+    """
+    if ta is None:
+        return False
+    counted = counted_seconds(ta)
+    if counted == 0:
+        return True
+    return ta.measured_s > 0 and ta.measured_s * 100 >= exact(min_measured_percent) * counted
+
+
+def unmeasured_share(ta: TerminalAvailability | None) -> Fraction:
+    """Share of the counted time nobody judged (1 when the month has no figures at all)."""
+    if ta is None:
+        return Fraction(1)
+    counted = counted_seconds(ta)
+    if counted == 0:
+        return ZERO
+    return Fraction(max(0, counted - ta.measured_s), counted)
 
 
 def deduction_band(bands: Sequence[DeductionBand], availability: Fraction) -> DeductionBand | None:
@@ -179,6 +218,8 @@ class DeductionKind(enum.StrEnum):
     INCIDENT = "incident"  # one outage longer than a rule's threshold
     TERMINAL_CAP = "terminal_cap"  # (negative) what the per-terminal cap gave back
     CARRIER_CAP = "carrier_cap"  # (negative) what the per-carrier cap gave back
+    UNMEASURED_UNAVAILABLE = "unmeasured_unavailable"  # band deduction with unmeasured time counted down
+    UNMEASURED_WITHHELD = "unmeasured_withheld"  # fee share of unmeasured time withheld (not capped)
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,12 +247,19 @@ class TerminalMonthCharge:
     days: int
     unit_price: Decimal
     fee: Fraction
-    availability: Fraction | None  # percent; None = unjudged (nothing measured)
+    availability: Fraction | None  # percent; None = unjudged (below the measured minimum, not counted down)
     deductions: tuple[Deduction, ...] = ()
+    unmeasured: Fraction = ZERO  # share of the counted time nobody judged
+    insufficient: bool = False  # below the contract's measured minimum: settled by its treatment
 
     @property
     def deducted(self) -> Fraction:
         return sum((d.amount for d in self.deductions), ZERO)
+
+    @property
+    def withheld(self) -> Fraction:
+        """Withheld for unmeasured time (outside the caps)."""
+        return sum((d.amount for d in self.deductions if d.kind is DeductionKind.UNMEASURED_WITHHELD), ZERO)
 
     @property
     def net(self) -> Fraction:
@@ -233,17 +281,21 @@ def charge_terminal_month(
     tier = contract.tier(terminal.tier)
     price = price_band(tier.monthly_price, open_terminals).price
     fee = exact(price) * days / month.days
-    avail = availability_percent(ta, contract.min_measured_percent)
+    enough = measured_enough(ta, contract.measured_minimum)
+    unmeasured = unmeasured_share(ta)
+    treatment = contract.unmeasured.treatment
+    avail = availability_percent(ta) if enough else None
+    kind = DeductionKind.AVAILABILITY
+    if not enough and treatment is UnmeasuredTreatment.COUNT_UNAVAILABLE:
+        counted = counted_seconds(ta) if ta is not None else 0
+        avail = Fraction(100 * ta.available_s, counted) if ta is not None and counted else ZERO
+        kind = DeductionKind.UNMEASURED_UNAVAILABLE
     lines: list[Deduction] = []
     if avail is not None:
         band = deduction_band(contract.deduction_bands(terminal.tier), avail)
         if band is not None and band.percent > 0:
             amount = fee * exact(band.percent) / 100
-            lines.append(
-                Deduction(
-                    DeductionKind.AVAILABILITY, terminal.carrier, month, amount, terminal.id, avail, band
-                )
-            )
+            lines.append(Deduction(kind, terminal.carrier, month, amount, terminal.id, avail, band))
     rules = contract.incident_rules(terminal.tier)
     for inc in incidents:
         if inc.month != month:
@@ -278,8 +330,25 @@ def charge_terminal_month(
                 cap_percent=cap_pct,
             )
         )
+        total = cap
+    if not enough and treatment is UnmeasuredTreatment.WITHHOLD:
+        held = min(fee * unmeasured, fee - total)
+        if held > 0:
+            lines.append(
+                Deduction(DeductionKind.UNMEASURED_WITHHELD, terminal.carrier, month, held, terminal.id)
+            )
     return TerminalMonthCharge(
-        terminal.id, terminal.carrier, terminal.tier, month, days, price, fee, avail, tuple(lines)
+        terminal.id,
+        terminal.carrier,
+        terminal.tier,
+        month,
+        days,
+        price,
+        fee,
+        avail,
+        tuple(lines),
+        unmeasured,
+        not enough,
     )
 
 
@@ -311,15 +380,14 @@ class CarrierMonth:
         cap_percent: Decimal,
     ) -> CarrierMonth:
         gross = sum((c.fee for c in charges), ZERO)
-        deducted = sum((c.deducted for c in charges), ZERO)
+        withheld = sum((c.withheld for c in charges), ZERO)
+        capped = sum((c.deducted for c in charges), ZERO) - withheld
         cap = gross * exact(cap_percent) / 100
         adj = None
-        if deducted > cap:
-            adj = Deduction(
-                DeductionKind.CARRIER_CAP, carrier, month, cap - deducted, cap_percent=cap_percent
-            )
-            deducted = cap
-        return cls(carrier, month, count_day, open_terminals, tuple(charges), gross, deducted, adj)
+        if capped > cap:
+            adj = Deduction(DeductionKind.CARRIER_CAP, carrier, month, cap - capped, cap_percent=cap_percent)
+            capped = cap
+        return cls(carrier, month, count_day, open_terminals, tuple(charges), gross, capped + withheld, adj)
 
     @property
     def net(self) -> Fraction:

@@ -108,6 +108,31 @@ class Caps:
     carrier_month_percent: Decimal = HUNDRED  # of the carrier's gross fee for the month
 
 
+class UnmeasuredTreatment(enum.StrEnum):
+    """What a terminal-month measured less than the minimum share is settled as (see ``Unmeasured``)."""
+
+    PAY = "pay"  # billed in full for its unmeasured time; no availability deduction (nothing proven)
+    WITHHOLD = "withhold"  # the fee share of its unmeasured time is withheld (not a penalty: no cap)
+    COUNT_UNAVAILABLE = "count_unavailable"  # unmeasured time counts as unavailable in its availability
+
+
+DEFAULT_MIN_MEASURED_PERCENT = Decimal(90)  # same default as the reports' sla.min_measured_share
+
+
+@dataclass(frozen=True, slots=True)
+class Unmeasured:
+    """How time nobody measured is settled, per terminal-month.
+
+    A terminal-month whose measured share (judged / (in service − maintenance)) reaches
+    ``min_measured_percent`` is settled on its measurements; its small unmeasured remainder is paid as
+    delivered and shown on the statement. Below the minimum (or with nothing measured) ``treatment``
+    decides, and the statement shows the terminal-months, terminal-days and amount it concerned.
+    """
+
+    treatment: UnmeasuredTreatment = UnmeasuredTreatment.PAY
+    min_measured_percent: Decimal | None = None  # None: the top-level min_measured_percent, else 90
+
+
 @dataclass(frozen=True, slots=True)
 class Installment:
     """A payment actually made: the quarter it was paid in, the amount, optionally its carrier split."""
@@ -152,6 +177,7 @@ DEFAULT_GROUPS: tuple[CoverageGroup, ...] = (
 class EvaluationPlan:
     coverage_target_percent: Decimal = Decimal(90)
     availability_target_percent: Decimal = Decimal(90)
+    min_measured_percent: Decimal = Decimal(90)  # year's judged share needed for "met" (else insufficient)
     as_of: dt.date | None = None  # the day open terminals are counted; None = the contract's year end
     groups: tuple[CoverageGroup, ...] = DEFAULT_GROUPS
 
@@ -168,7 +194,8 @@ class Contract:
     deductions: tuple[DeductionBand, ...] = ()
     incidents: tuple[IncidentRule, ...] = ()
     caps: Caps = field(default_factory=Caps)
-    min_measured_percent: Decimal = Decimal(0)  # judge a terminal-month only if this much was measured
+    min_measured_percent: Decimal | None = None  # old spelling of unmeasured.min_measured_percent
+    unmeasured: Unmeasured = field(default_factory=Unmeasured)
     payments: Payments = field(default_factory=Payments)
     evaluation: EvaluationPlan = field(default_factory=EvaluationPlan)
     source: str = field(default="", metadata={"key": "__source__"})
@@ -176,6 +203,14 @@ class Contract:
     @property
     def period(self) -> Period:
         return Period.year(self.year)
+
+    @property
+    def measured_minimum(self) -> Decimal:
+        """Percent of a terminal-month's counted time that must be measured for it to be judged."""
+        for value in (self.unmeasured.min_measured_percent, self.min_measured_percent):
+            if value is not None:
+                return value
+        return DEFAULT_MIN_MEASURED_PERCENT
 
     def tier(self, name: str) -> Tier:
         return self.tiers[name]
@@ -247,9 +282,15 @@ def validate_contract(c: Contract) -> list[str]:
         ("caps.terminal_month_percent", c.caps.terminal_month_percent),
         ("caps.carrier_month_percent", c.caps.carrier_month_percent),
         ("min_measured_percent", c.min_measured_percent),
+        ("unmeasured.min_measured_percent", c.unmeasured.min_measured_percent),
     ):
-        if not Decimal(0) <= v <= HUNDRED:
+        if v is not None and not Decimal(0) <= v <= HUNDRED:
             p.append(f"{key}: must be in [0, 100], got {v}")
+    if c.min_measured_percent is not None and c.unmeasured.min_measured_percent is not None:
+        p.append(
+            "min_measured_percent: given twice; keep unmeasured.min_measured_percent "
+            "(the top-level key is its old spelling)"
+        )
     p += _check_payments(c)
     p += _check_evaluation(c.evaluation)
     return p
@@ -336,7 +377,7 @@ def _check_payments(c: Contract) -> list[str]:
 
 def _check_evaluation(e: EvaluationPlan) -> list[str]:
     p: list[str] = []
-    for k in ("coverage_target_percent", "availability_target_percent"):
+    for k in ("coverage_target_percent", "availability_target_percent", "min_measured_percent"):
         v = getattr(e, k)
         if not Decimal(0) <= v <= HUNDRED:
             p.append(f"evaluation.{k}: must be in [0, 100], got {v}")

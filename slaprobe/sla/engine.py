@@ -23,7 +23,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from slaprobe.model import NS_PER_S, ProbeKind
-from slaprobe.sla.aggregate import DIMENSIONS, QualityTable, aggregate, quality_table
+from slaprobe.sla.aggregate import (
+    DEFAULT_MIN_MEASURED_SHARE,
+    DIMENSIONS,
+    QualityTable,
+    aggregate,
+    quality_table,
+)
 from slaprobe.sla.availability import evaluate_terminal, local_midnight_ns
 from slaprobe.sla.inputs import SampleColumns, SlaInputs, SlaSource
 from slaprobe.sla.intervals import Window, pooling_keys, prepare
@@ -112,6 +118,7 @@ class MonthReport:
     warnings: tuple[str, ...] = ()
     filters: Mapping[str, str] = field(default_factory=dict)
     quality: QualityTable | None = field(default=None, repr=False, compare=False)
+    min_measured_share: float = DEFAULT_MIN_MEASURED_SHARE  # below it no target is "met" (aggregate.py)
 
     def group(self, dimension: str, key: str) -> GroupAvailability | None:
         for g in self.groups:
@@ -164,7 +171,14 @@ class MonthReport:
             rule=self.rule,
             terminals=terminals,
             results=results,
-            groups=aggregate(terminals, results, quality, self.targets, self.default_target),
+            groups=aggregate(
+                terminals,
+                results,
+                quality,
+                self.targets,
+                self.default_target,
+                min_share=self.min_measured_share,
+            ),
             outages=tuple(o for o in self.outages if o.terminal in ids),
             vantages=self.vantages,
             mass_event_intervals=self.mass_event_intervals,
@@ -173,6 +187,7 @@ class MonthReport:
             warnings=self.warnings,
             filters=filters,
             quality=quality,
+            min_measured_share=self.min_measured_share,
         )
 
 
@@ -192,6 +207,7 @@ def compute_month(
     default_target: float | None = None,
     *,
     evidence: bool = True,
+    min_measured_share: float = DEFAULT_MIN_MEASURED_SHARE,
 ) -> MonthReport:
     """The pure engine: figures for every terminal in service during ``period``, and their aggregates."""
     window = window_for(rule, period)
@@ -222,7 +238,9 @@ def compute_month(
         rule=rule,
         terminals=in_service,
         results=tuple(results),
-        groups=aggregate(in_service, results, quality, targets or {}, default_target, DIMENSIONS),
+        groups=aggregate(
+            in_service, results, quality, targets or {}, default_target, DIMENSIONS, min_measured_share
+        ),
         outages=tuple(outages),
         vantages=prepared.vantages,
         mass_event_intervals=mass,
@@ -230,6 +248,7 @@ def compute_month(
         default_target=default_target,
         warnings=tuple(prepared.warnings),
         quality=quality,
+        min_measured_share=min_measured_share,
     )
 
 

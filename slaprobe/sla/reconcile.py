@@ -15,6 +15,10 @@ deduction with its reason, net) so a quarter can be checked on its own.
 
 The year's months are computed once; both views are sums of the same CarrierMonth values, so a year
 equals the sum of its quarters exactly.
+
+Unmeasured time is never settled silently: ``CarrierSettlement.unmeasured()`` gives, per carrier, the
+terminal-months below the contract's measured minimum (settled by ``unmeasured.treatment``) and those
+above it that still had unmeasured time (paid as measured), each with its terminal-days and amount.
 """
 
 from __future__ import annotations
@@ -30,13 +34,14 @@ from slaprobe.sla.contract import (
     ZERO,
     CarrierMonth,
     Deduction,
+    DeductionKind,
     TerminalMonthCharge,
     inventory_problems,
     join_incidents,
     round_money,
     settle_month,
 )
-from slaprobe.sla.contract_config import Contract, Installment
+from slaprobe.sla.contract_config import Contract, Installment, UnmeasuredTreatment
 from slaprobe.sla.invoice import Invoice, InvoiceLine
 from slaprobe.sla.periods import Month, Period
 from slaprobe.sla.types import TerminalAvailability
@@ -101,6 +106,28 @@ class TierLine:
     deducted: Fraction  # terminal-level deductions (after the terminal cap, before the carrier cap)
 
 
+WITHIN_MINIMUM = "within_minimum"  # UnmeasuredLine.treatment of months that reached the minimum
+
+
+@dataclass(frozen=True, slots=True)
+class UnmeasuredLine:
+    """The statement's line for unmeasured time of one carrier (and one way it was settled).
+
+    ``treatment`` is the contract's treatment for the terminal-months below its measured minimum, or
+    ``within_minimum`` for months that reached it but still had unmeasured time (settled on their
+    measurements, the unmeasured remainder paid). ``amount``: for ``pay`` and ``within_minimum`` the
+    fee share paid for unmeasured time (fee × unmeasured share); for ``withhold`` the amount withheld;
+    for ``count_unavailable`` the availability deductions of those months (before caps).
+    """
+
+    carrier: str
+    treatment: str
+    terminal_months: int
+    terminal_days: int  # billable days of those terminal-months
+    unmeasured_days: Fraction  # Σ billable days × unmeasured share
+    amount: Fraction
+
+
 @dataclass(frozen=True, slots=True)
 class CarrierSettlement(_Summed):
     carrier: str
@@ -125,6 +152,40 @@ class CarrierSettlement(_Summed):
     def unjudged(self) -> tuple[TerminalMonthCharge, ...]:
         """Terminal-months with no measured interval: billed, but no availability deduction possible."""
         return tuple(c for c in self.charges if c.availability is None)
+
+    def unmeasured(self, treatment: UnmeasuredTreatment) -> tuple[UnmeasuredLine, ...]:
+        """Below-minimum months (settled by ``treatment``) and within-minimum months with gaps."""
+        below = [c for c in self.charges if c.insufficient]
+        within = [c for c in self.charges if not c.insufficient and c.unmeasured > 0]
+        out = []
+        for name, charges in ((treatment.value, below), (WITHIN_MINIMUM, within)):
+            if not charges:
+                continue
+            if name == UnmeasuredTreatment.WITHHOLD.value:
+                amount = sum((c.withheld for c in charges), ZERO)
+            elif name == UnmeasuredTreatment.COUNT_UNAVAILABLE.value:
+                amount = sum(
+                    (
+                        d.amount
+                        for c in charges
+                        for d in c.deductions
+                        if d.kind is DeductionKind.UNMEASURED_UNAVAILABLE
+                    ),
+                    ZERO,
+                )
+            else:
+                amount = sum((c.fee * c.unmeasured for c in charges), ZERO)
+            out.append(
+                UnmeasuredLine(
+                    self.carrier,
+                    name,
+                    len(charges),
+                    sum(c.days for c in charges),
+                    sum((c.days * c.unmeasured for c in charges), ZERO),
+                    amount,
+                )
+            )
+        return tuple(out)
 
     def tiers(self) -> tuple[TierLine, ...]:
         acc: dict[str, list[TerminalMonthCharge]] = {}

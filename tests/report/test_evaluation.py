@@ -51,3 +51,20 @@ def test_json_and_csv() -> None:
     assert data["open_terminals"]["total"] == 33 and data["months"] == ["2022-01"]
     csv_text = render_evaluation(_ev(900, 100), "csv", "en")
     assert "# Indicators\nIndicator,Target,Actual,Met\n" in csv_text
+
+
+def test_insufficient_data_is_never_shown_as_met() -> None:
+    # The default plan wants 90 % of the year measured; P1's January (1,000 s) is nowhere near.
+    from slaprobe.sla.contract_config import EvaluationPlan
+
+    ev = evaluate(
+        EvaluationPlan(groups=PLAN.groups), TERMINALS, {JAN: {"P1": avail("P1", JAN, 900, 100)}}, 2022
+    )
+    zh = render_evaluation(ev, "table", "zh")
+    line = next(x for x in zh.splitlines() if "通信链路可用性" in x and "≥" in x)
+    assert line.split()[-2:] == ["90.00%", "数据不足"]
+    assert "测量覆盖率" in zh
+    en = render_evaluation(ev, "markdown", "en")
+    assert "| Output quality: video-conference link availability | ≥ 90% | 90.00% | insufficient data |" in en
+    data = json.loads(render_evaluation(ev, "json"))
+    assert (data["availability"]["status"], data["availability"]["met"]) == ("insufficient_data", None)

@@ -31,6 +31,8 @@ def test_example_contract_loads() -> None:
     assert [g.id for g in c.evaluation.groups] == ["province", "city", "township", "village"]
     assert c.evaluation.groups[0].levels == (Level.PROVINCE, Level.PROVINCE_DEPT)
     assert c.source == "config/contract.example.yaml"
+    assert (c.unmeasured.treatment.value, c.measured_minimum) == ("pay", Decimal(90))
+    assert c.evaluation.min_measured_percent == Decimal(90)
 
 
 def _with(path: str, value: Any) -> dict[str, Any]:
@@ -113,6 +115,8 @@ BAD = [
     ),
     ("caps", {"terminal_month_percent": "150"}, "caps.terminal_month_percent: must be in [0, 100]"),
     ("min_measured_percent", "-5", "min_measured_percent: must be in [0, 100]"),
+    ("unmeasured", {"min_measured_percent": "101"}, "unmeasured.min_measured_percent: must be in [0, 100]"),
+    ("unmeasured", {"treatment": "free"}, "unmeasured.treatment:"),
     ("volume_count_on", "quarter_end", "volume_count_on: expected year_end, month_end or a date"),
     (
         "payments",

@@ -32,12 +32,13 @@ TERMINALS = [
     *(term(f"V{i}", "unicom", level=Level.VILLAGE, start=OPEN) for i in range(1, 4)),
 ]
 PLAN = EvaluationPlan(
+    min_measured_percent=Decimal(0),  # these tables check the arithmetic; the minimum has its own tests
     groups=(
         CoverageGroup("province", (Level.PROVINCE, Level.PROVINCE_DEPT), planned=10),
         CoverageGroup("city", (Level.CITY, Level.CITY_DEPT), planned=20),
         CoverageGroup("township", (Level.TOWNSHIP,)),
         CoverageGroup("village", (Level.VILLAGE,), in_target=False),
-    )
+    ),
 )
 
 
@@ -115,18 +116,67 @@ def test_availability_by_group_and_months_outside_the_year_ignored() -> None:
     assert ev.availability.rate == Fraction(950 * 100, 1100)
 
 
-def test_cost_indicator() -> None:
-    pay = Payments(
-        Decimal("100.00"),
-        (
-            Installment("2022Q1", Decimal("60.00")),
-            Installment("2022Q3", Decimal("40.00")),
-            Installment("2023Q1", Decimal("5.00")),
-        ),
-    )
-    ev = evaluate(PLAN, TERMINALS, {}, 2022, pay)
-    assert (ev.budget, ev.paid, ev.within_budget) == (Decimal("100.00"), Decimal("100.00"), True)
+# Two township terminals open from 2022-12-01: the year counts 2 x 31 days = 5,356,800 s of them.
+X = [term("X1", start=dt.date(2022, 12, 1)), term("X2", start=dt.date(2022, 12, 1))]
+MONTH_S = 31 * 86400  # 2,678,400
+X1_90 = avail("X1", DEC, MONTH_S * 9 // 10, 0, unknown_s=MONTH_S // 10)  # 90 % of its month measured
+X2_ALL = avail("X2", DEC, MONTH_S, 0)
+HALF = {DEC: {"X1": X1_90}}  # X2 not supplied: in service, unmeasured
+MOST = {DEC: {"X1": X1_90, "X2": X2_ALL}}
+
+
+@pytest.mark.parametrize(
+    ("data", "share", "status", "met"),
+    [
+        # 2,410,560 / 5,356,800 = 45 %: all judged time available, yet never "met"
+        (HALF, Fraction(45), "insufficient_data", None),
+        # (2,410,560 + 2,678,400) / 5,356,800 = 95 % >= 90 %: 100 % available -> met
+        (MOST, Fraction(95), "met", True),
+        ({}, Fraction(0), "insufficient_data", None),
+    ],
+)
+def test_availability_is_met_only_with_enough_measured_time(data, share, status, met) -> None:  # type: ignore[no-untyped-def]
+    ev = evaluate(EvaluationPlan(), X, data, 2022)  # default minimum: 90 %
+    a = ev.availability
+    assert (a.counted_s, a.measured_share, a.status, a.met) == (2 * MONTH_S, share, status, met)
+    assert a.rate == (None if not data else Fraction(100))
+
+
+PAY = Payments(
+    Decimal("100.00"),
+    (
+        Installment("2022Q1", Decimal("60.00")),
+        Installment("2022Q3", Decimal("40.00")),
+        Installment("2023Q1", Decimal("5.00")),
+    ),
+)
+
+
+@pytest.mark.parametrize(
+    ("data", "fees", "status", "within"),
+    [
+        # paying no more than the budget proves nothing about the year's cost: no fee, no verdict
+        (MOST, None, "n/a", None),
+        # even the gross fee (no deduction at all) fits the budget: met, measured or not
+        ({}, ("100.00", "100.00"), "met", True),
+        # the gross exceeds the budget; only deductions justified by measurements could bring it down
+        (HALF, ("120.00", "95.00"), "insufficient_data", None),
+        (MOST, ("120.00", "95.00"), "met", True),
+        (MOST, ("120.00", "100.01"), "not_met", False),
+    ],
+)
+def test_cost_indicator(data, fees, status, within) -> None:  # type: ignore[no-untyped-def]
+    fee = None if fees is None else (Decimal(fees[0]), Decimal(fees[1]))
+    ev = evaluate(EvaluationPlan(), X, data, 2022, PAY, fee)
+    assert (ev.budget, ev.paid) == (Decimal("100.00"), Decimal("100.00"))
+    assert (ev.cost_status, ev.within_budget) == (status, within)
     assert evaluate(PLAN, TERMINALS, {}, 2022).within_budget is None
+
+
+def test_paying_beyond_the_budget_is_never_met() -> None:
+    over = Payments(Decimal("90.00"), PAY.installments)
+    ev = evaluate(EvaluationPlan(), X, MOST, 2022, over, (Decimal("80.00"), Decimal("80.00")))
+    assert (ev.cost_status, ev.within_budget) == ("not_met", False)
 
 
 def test_2022_example_matches_the_report_coverage() -> None:
@@ -141,4 +191,9 @@ def test_2022_example_matches_the_report_coverage() -> None:
         ("village", 1170, 1170, 100),
     ]
     assert ev.coverage_met is True and ev.open_terminals == 1820
-    assert ev.paid == ev.budget == Decimal("21000000.00") and ev.within_budget is True
+    # Paid exactly the budget, but nothing was measured and the year's gross fee exceeds the budget
+    # (1,820 terminals at the year-end price): not "未超预算 是" — insufficient data.
+    assert ev.paid == ev.budget == Decimal("21000000.00") and ev.within_budget is None
+    gross = Decimal("21000000.01")  # any gross above the budget; the net of an unmeasured year is the gross
+    ev = evaluate(contract.evaluation, inv.terminals, {}, 2022, contract.payments, (gross, gross))
+    assert (ev.cost_status, ev.availability.status) == ("insufficient_data", "insufficient_data")
