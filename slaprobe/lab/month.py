@@ -438,7 +438,7 @@ def _cycles_for(
     jit = np.array([p.jitter_ms for p in plan.plans])[:, None] * (0.5 + rng.random(codes.shape))
     samples = cycle_samples(
         plan.terminals, segments, codes, a, plan.start_ns, plan.interval_ns, vantage, settings,
-        plan.profile.packets, rtt, jit,
+        plan.profile.packets, rtt, jit, _host_down(plan, vantage),
     )  # fmt: skip
     beats = cycle_heartbeats(
         segments, codes, a, plan.start_ns, plan.interval_ns, vantage, settings, _host_down(plan, vantage)

@@ -15,8 +15,9 @@ the daemon cuts time, using the daemon's own builders wherever one exists:
 * reference targets are probed and stored like the daemon does (terminal ``ref:<address>``, no tags).
 
 A measured sample carries the non-NULL columns the engine of its kind fills (``probes/icmp.py``:
-RTT min/avg/max/p50 and PDV when anything came back, jitter from two replies on). The values are
-stand-ins; ``tests/lab/test_month_vs_daemon.py`` compares the shapes with a real daemon's journal.
+RTT min/avg/max/p50 and PDV when anything came back, jitter from two replies on; ``probes/stamp.py``
+with a stateful reflector: per-direction loss and jitter, R and MOS too). The values are stand-ins;
+``tests/lab/test_month_vs_daemon.py`` compares the shapes with a real daemon's journal (icmp, stamp).
 """
 
 from __future__ import annotations
@@ -97,17 +98,21 @@ def layout_segments(
 ) -> list[Segment]:
     """Cut the window where the in-service set changes; lay every cycle of each piece out as the daemon
     would (``build_specs`` grouping and order, ``spread_offsets`` slots)."""
+    # Every terminal of the inventory makes its cycle exist (a cycle whose terminals are not in service
+    # yet still runs: due 0, references probed); each cycle start then takes those in service.
+    buckets: dict[tuple[str, ProbeKind], list[int]] = {}
+    for ti, t in enumerate(terminals):
+        for kind in t.probes or kinds:  # the inventory's probe set, else the default
+            buckets.setdefault((t.group, kind), []).append(ti)
+    specs = sorted(buckets.items(), key=lambda kv: (kv[0][0], kv[0][1].value))
     cuts = sorted({0, count} | {x for x in (*firsts, *lasts) if 0 < x < count})
     first_a, last_a = np.asarray(firsts), np.asarray(lasts)
     segments = []
     for start, end in itertools.pairwise(cuts):
-        live = np.flatnonzero((first_a <= start) & (start < last_a))
-        buckets: dict[tuple[str, ProbeKind], list[int]] = {}
-        for ti in live.tolist():
-            for kind in terminals[ti].probes or kinds:  # the inventory's probe set, else the default
-                buckets.setdefault((terminals[ti].group, kind), []).append(ti)
+        live = (first_a <= start) & (start < last_a)
         cycles = []
-        for (group, kind), members in sorted(buckets.items(), key=lambda kv: (kv[0][0], kv[0][1].value)):
+        for (group, kind), targets in specs:
+            members = [ti for ti in targets if live[ti]]
             n_refs = len(settings.references) if kind in REFERENCE_KINDS else 0
             n = n_refs + len(members)
             offs = spread_offsets(n, settings.interval_s, settings.spread, settings.slot_s)
@@ -119,7 +124,7 @@ def layout_segments(
                     np.asarray(members, dtype=np.int64),
                     np.asarray(offs_ns[n_refs:], dtype=np.int64),
                     tuple(offs_ns[:n_refs]),
-                    round(offs[-1] + settings.probe_span_s, 3),
+                    round(offs[-1] + settings.probe_span_s, 3) if offs else 0.0,  # empty: ends at once
                 )
             )
         segments.append(Segment(start, end, cycles))
@@ -167,6 +172,9 @@ def _measured(
     if received == 0:  # the engine has no delay to summarise
         return Sample(time_ns, terminal, vantage, kind, sent, 0, max_loss_burst=sent, error=error)
     stream = kind in (ProbeKind.STAMP, ProbeKind.RTP)
+    # a stateful STAMP reflector (the default) reports each direction: the losses all forward here
+    stamp = kind is ProbeKind.STAMP
+    directional_jitter = spread if stamp and received > 1 else None
     return Sample(
         time_ns,
         terminal,
@@ -183,10 +191,10 @@ def _measured(
         mid,
         spread if received > 1 else None,  # RFC 3550 jitter needs two replies
         spread,
-        None,
-        None,
-        None,
-        None,
+        (sent - received) / sent if stamp else None,
+        0.0 if stamp else None,
+        directional_jitter,
+        directional_jitter,
         sent - received,
         round(93.2 - rtt / 40, 2) if stream else None,
         4.4 if stream else None,
@@ -206,11 +214,13 @@ def cycle_samples(
     packets: int,
     rtts: np.ndarray,
     jitters: np.ndarray,
+    host_down: tuple[int, int] | None = None,
 ) -> list[Sample]:
     """Every sample the daemon of ``vantage`` writes for window intervals [a, a + codes.shape[1]).
 
     ``codes[t, k]``: the plan code of terminal t in interval a + k (-1: no sample: not in service, or
     the probe host was down). ``rtts``/``jitters`` [T, K]: stand-in values of measured samples.
+    ``host_down``: window intervals in which this vantage's host did not run (no reference probes either).
     """
     b = a + codes.shape[1]
     received_by_code = {GOOD: packets, DOWN: 0, HIGH: 1, DEGRADED: packets - 1}
@@ -242,8 +252,9 @@ def cycle_samples(
                         )
                     )
             if cyc.references:
-                live = codes[cyc.members, k0:k1].max(axis=0) >= 0
-                for k in (np.flatnonzero(live) + k0).tolist():
+                for k in range(k0, k1):
+                    if host_down is not None and host_down[0] <= a + k < host_down[1]:
+                        continue
                     t0 = start_ns + (a + k) * interval_ns
                     for ref, off in zip(settings.references, cyc.ref_offsets_ns, strict=True):
                         out.append(
@@ -272,8 +283,6 @@ def cycle_heartbeats(
     for seg in _segments_in(segments, a, b):
         k0, k1 = max(seg.start, a) - a, min(seg.end, b) - a
         for cyc in seg.cycles:
-            if not len(cyc.members):
-                continue
             skipped = (codes[cyc.members, k0:k1] == SKIPPED).sum(axis=0).tolist()
             for k, skip in zip(range(k0, k1), skipped, strict=True):
                 i = a + k
