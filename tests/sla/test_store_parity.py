@@ -84,6 +84,38 @@ def test_ground_truth_is_recovered_exactly(sla_month) -> None:  # type: ignore[n
     assert sum(r.maintenance_s for r in from_journal.results) > 0
 
 
+def test_the_shipper_path_gives_the_same_report(tmp_path, influxd, influx_db) -> None:  # type: ignore[no-untyped-def]
+    """Production path: daemon -> journal -> shipper -> InfluxDB (rollups included) -> same JSON."""
+    from slaprobe.config import InfluxConfig, ShipperConfig
+    from slaprobe.store.shipper import Shipper
+    from tests.sla.scenario import PERIOD, build, terminal
+
+    memory = build(
+        {
+            "T1": {"v1": [(600, "XXXXXX..XX"), (900, "pppp")], "v2": [(600, "XXXXXXXXXX")]},
+            "T2": {"v1": [(100, "?????")], "v2": [(1430, "X" * 20)]},
+        },
+        vantages=("v1", "v2"),
+        vantage_events={"v2": [(300, "_" * 30)]},
+    )
+    journal = JournalStore(tmp_path / "j.sqlite")
+    batch = list(memory.samples(0, 2**62))
+    for k in range(0, len(batch), 500):  # cycle-sized batches, like the daemon
+        journal.write_samples(batch[k : k + 500])
+    journal.write_heartbeats(list(memory.heartbeats(0, 2**62)))
+    cfg = InfluxConfig(url=influxd.url, database=influx_db, api="v1")
+    client = InfluxClient(cfg)
+    Shipper(journal, client, ShipperConfig(batch_size=700, keep_shipped_days=0)).drain()
+    rule = rule_from("mef10.3", lookaround_s=3600)
+    terms = [terminal("T1"), terminal("T2")]
+    a = render_json(report_month(JournalSlaSource(journal), terms, rule, PERIOD))
+    b = render_json(report_month(InfluxSlaSource(client), terms, rule, PERIOD))
+    journal.close()
+    client.close()
+    assert a == b
+    assert '"unavailable_s":600' in a  # T1 is down 10 minutes (both vantages saw it)
+
+
 class _ScriptedIcmp:
     """An ICMP engine answering from a script instead of the network: ``terminal`` loses every echo in
     the cycles starting in [down_from, down_to) (UTC seconds). Its samples are built like the real
@@ -109,7 +141,7 @@ class _ScriptedIcmp:
         )
 
 
-def test_the_shipper_path_gives_the_same_report(tmp_path, influxd, influx_db) -> None:  # type: ignore[no-untyped-def]
+def test_the_daemon_ships_what_it_journals_and_both_report_the_script(tmp_path, influxd, influx_db) -> None:  # type: ignore[no-untyped-def]
     """Production path, for real: the Daemon (APScheduler cycles, CycleRunner, journal sinks, its own
     shipper thread; only the probe engine scripted) -> journal -> shipper -> InfluxDB -> the same JSON.
 
