@@ -197,7 +197,8 @@ def test_the_daemon_ships_what_it_journals_and_both_report_the_script(tmp_path, 
     Shipper(journal, client, config.shipper).drain()  # whatever the daemon's shipper had not sent yet
     hour = 3600 * NS_PER_S  # the engine reports whole hours; the time around the run is UNKNOWN
     period = Period("run", beats[0] // hour * hour, -(-(beats[-1] + NS_PER_S) // hour) * hour, "UTC")
-    rule = rule_from("mef10.3", interval_s=1, lookaround_s=3600)
+    # no grace: with 1 s cycles the default 5 s would stretch the last heartbeat over 5 unprobed seconds
+    rule = rule_from("mef10.3", interval_s=1, lookaround_s=3600, heartbeat_grace_s=0.0)
     from_journal = report_month(JournalSlaSource(journal), terms, rule, period)
     from_influx = report_month(InfluxSlaSource(client), terms, rule, period)
     journal.close()
