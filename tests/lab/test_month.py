@@ -171,3 +171,20 @@ def test_a_second_run_into_the_same_journal_is_refused(tmp_path: Path) -> None:
     _, again = generate_month(2, "2022-02", profile, tmp_path, replace=True)
     with JournalStore(tmp_path / "journal.sqlite", readonly=True) as js:
         assert js.count_samples() == first == again
+
+
+def test_cli_refuses_a_second_run_and_replaces_on_request(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from slaprobe.cli import cli
+
+    (tmp_path / "p.yaml").write_text("interval_s: 3600\n")
+    args = ["lab", "month", "--terminals", "3", "--month", "2022-02", "--profile", str(tmp_path / "p.yaml")]
+    args += ["--out", str(tmp_path / "m")]
+    runner = CliRunner()
+    first = runner.invoke(cli, args)
+    assert first.exit_code == 0, first.output
+    second = runner.invoke(cli, args)
+    assert second.exit_code == 1 and "already exists" in second.output and "--replace" in second.output
+    third = runner.invoke(cli, [*args, "--replace"])
+    assert third.exit_code == 0 and third.output.splitlines()[-1] == first.output.splitlines()[-1]
