@@ -28,8 +28,7 @@ def child(n: int, month: str) -> None:
     import numpy as np
 
     from slaprobe import sample_network
-    from slaprobe.lab.month import MonthProfile, _hour_codes, heartbeats_for, plan_month
-    from slaprobe.model import NS_PER_MS
+    from slaprobe.lab.month import MonthProfile, _hour_codes, heartbeats_for, plan_month, slot_offsets_ns
     from slaprobe.report.availability_json import render_json
     from slaprobe.sla.engine import compute_month, month_period, window_for
     from slaprobe.sla.inputs import SampleColumns, SlaInputs, heartbeats_to_columns
@@ -50,10 +49,10 @@ def child(n: int, month: str) -> None:
     v = reducer.vantage(vantage)
     rng = np.random.default_rng(1)
     cols: dict[str, list[np.ndarray]] = {k: [] for k in ("t", "time", "sent", "recv", "m")}
-    phase = np.array([p.phase_ms for p in plan.plans], dtype=np.int64) * NS_PER_MS
     per_hour = 3600 // plan.profile.interval_s
     for h in range(plan.count // per_hour):
         a, b = h * per_hour, (h + 1) * per_hour
+        phase = slot_offsets_ns(plan, a)  # the daemon's slots (in-service sets change at local midnights)
         codes = _hour_codes(plan, a, b, rng)
         if plan.host_down is not None:
             h0, h1 = plan.host_down

@@ -170,9 +170,10 @@ def main() -> None:
                     if store == "influx":
                         server.create_database(db)
                     t0 = time.perf_counter()
-                    _, count = generate_month(
-                        n, args.month, MonthProfile(), base, store, None, cfg_influx, progress(store, n)
-                    )
+                    _, count = generate_month(  # a journal left by an unfinished run is regenerated
+                        n, args.month, MonthProfile(), base, store, None, cfg_influx, progress(store, n),
+                        replace=True,
+                    )  # fmt: skip
                     print(
                         f"generated {count} samples into {store} in {time.perf_counter() - t0:.0f} s",
                         file=sys.stderr,

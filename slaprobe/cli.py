@@ -280,8 +280,12 @@ def lab_serve(
 @click.option("--store", "store_kind", type=click.Choice(["embedded", "influx"]), default="embedded")
 @click.option("--journal", type=click.Path(dir_okay=False), help="journal file [OUT/journal.sqlite]")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True, help="side files here")
-def lab_month(config_path, n, month, profile_path, store_kind, journal, out_dir):  # type: ignore[no-untyped-def]
-    """A synthetic month of samples and heartbeats into a store; inventory, maintenance, truth in OUT."""
+@click.option("--replace", is_flag=True, help="Delete an existing journal first (default: refuse it).")
+def lab_month(config_path, n, month, profile_path, store_kind, journal, out_dir, replace):  # type: ignore[no-untyped-def]
+    """A synthetic month of samples and heartbeats into a store; inventory, maintenance, truth in OUT.
+
+    Cycles are shaped by the config's ``schedule`` (slot_ms, spread, reference_targets) like the daemon's.
+    """
     from slaprobe.lab.month import MonthProfileError, generate_month, load_month_profile
 
     try:
@@ -294,7 +298,12 @@ def lab_month(config_path, n, month, profile_path, store_kind, journal, out_dir)
         if done % 24 == 0 or done == total:
             click.echo(f"{done}/{total} hours", err=True)
 
-    plan, count = generate_month(n, month, profile, out_dir, store_kind, journal, cfg.influx, progress)
+    try:
+        plan, count = generate_month(
+            n, month, profile, out_dir, store_kind, journal, cfg.influx, progress, cfg.schedule, replace
+        )
+    except MonthProfileError as exc:  # MonthOutputError: the journal already holds a month
+        raise click.ClickException(str(exc)) from exc
     click.echo(f"{count} samples of {len(plan.terminals)} terminals written; truth in {out_dir}/truth.json")
 
 

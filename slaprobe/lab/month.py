@@ -20,9 +20,13 @@ probe-host outage, maintenance windows and service edges), so each adds its own 
 sees the same thing (multi-vantage disagreement is covered by the unit tests). Data covers the month plus
 one day on each side (the engine's default lookaround).
 
-Writes go through the ``Store`` interface one hour at a time (one transaction per hour in the journal).
-When the store is InfluxDB, the hour's ``sla_hourly`` rollup points are written too (the journal keeps
-its own at insert time).
+The samples and heartbeats have the daemon's exact shape (``month_cycles``: one cycle per scheduling
+group × probe kind, heartbeat key ``"<group>/<kind>"``, slot times from ``scheduler.spread_offsets``,
+skipped probes dated in their slot, the scheduler's own sample and heartbeat builders); a test compares
+a month's journal with a real daemon's. Writes go through the ``Store`` interface one hour at a time
+(one transaction per hour in the journal, samples before the heartbeats that vouch for them). When the
+store is InfluxDB, the hour's ``sla_hourly`` rollup points are written too (the journal keeps its own at
+insert time).
 """
 
 from __future__ import annotations
@@ -41,11 +45,23 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import yaml
 
-from slaprobe.model import NS_PER_MS, NS_PER_S, Heartbeat, Outcome, ProbeKind, Sample
+from slaprobe.lab.month_cycles import (
+    DEGRADED,
+    DOWN,
+    GOOD,
+    HIGH,
+    SKIPPED,
+    CycleSettings,
+    Segment,
+    cycle_heartbeats,
+    cycle_samples,
+    layout_segments,
+)
+from slaprobe.lab.month_network import month_network
+from slaprobe.model import NS_PER_S, Heartbeat, ProbeKind, Sample
 from slaprobe.sla.maintenance import MaintenanceWindow, dump_windows
 from slaprobe.terminal import Terminal
 
-GOOD, DOWN, HIGH, DEGRADED, SKIPPED = 0, 1, 2, 3, 4
 N_RULE = 5  # mef10.3 hysteresis the truth is built for
 GUARD = N_RULE + 1
 DAY_NS = 86_400 * NS_PER_S
@@ -121,7 +137,7 @@ def load_month_profile(path: str | Path | None) -> MonthProfile:
 class TerminalPlan:
     first: int  # first in-service interval of the window
     last: int  # exclusive
-    phase_ms: int
+    phase_ms: int  # unused since samples follow the daemon's slots; still drawn so seeds keep their plans
     rtt_ms: float
     jitter_ms: float
     degraded: bool
@@ -141,6 +157,7 @@ class MonthPlan:
     maintenance: list[MaintenanceWindow]
     maintenance_ranges: list[tuple[int, int, Callable[[Terminal], bool]]]
     truth: dict[str, Any]
+    layouts: dict[CycleSettings, list[Segment]] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def interval_ns(self) -> int:
@@ -354,80 +371,100 @@ def _hour_codes(plan: MonthPlan, a: int, b: int, rng: np.random.Generator) -> np
     return codes
 
 
-def samples_for(plan: MonthPlan, a: int, b: int, vantage: str, rng: np.random.Generator) -> list[Sample]:
-    """Every sample of one vantage for window intervals [a, b)."""
-    prof = plan.profile
+def _vantage_codes(plan: MonthPlan, a: int, b: int, vantage: str, rng: np.random.Generator) -> np.ndarray:
+    """The plan codes as one vantage sees them: nothing at all while its probe host is down."""
     codes = _hour_codes(plan, a, b, rng)
-    if vantage == prof.vantages[0] and plan.host_down is not None:
+    if vantage == plan.profile.vantages[0] and plan.host_down is not None:
         h0, h1 = plan.host_down
         codes[:, max(h0, a) - a : max(min(h1, b) - a, 0)] = -1
-    n = prof.packets
-    noise = rng.random(codes.shape)
-    jit_noise = rng.random(codes.shape)
-    out: list[Sample] = []
-    ivl = plan.interval_ns
-    for ti, (t, p) in enumerate(zip(plan.terminals, plan.plans, strict=True)):
-        row = codes[ti].tolist()
-        rtts = np.round(p.rtt_ms * (1 + 0.2 * noise[ti]), 3).tolist()
-        jits = np.round(p.jitter_ms * (0.5 + jit_noise[ti]), 3).tolist()
-        base = plan.start_ns + p.phase_ms * NS_PER_MS
-        for k, code in enumerate(row):
-            if code < 0:
-                continue
-            when = base + (a + k) * ivl
-            if code == SKIPPED:
-                out.append(Sample(when, t.id, vantage, prof.kind, 0, 0, error=Outcome.NOT_SCHEDULED))
-                continue
-            received = n if code == GOOD else 0 if code == DOWN else 1 if code == HIGH else n - 1
-            rtt = rtts[k] if received else None
-            out.append(
-                Sample(
-                    when,
-                    t.id,
-                    vantage,
-                    prof.kind,
-                    n,
-                    received,
-                    rtt_min_ms=rtt,
-                    rtt_avg_ms=rtt,
-                    rtt_max_ms=rtt,
-                    jitter_ms=jits[k] if received > 1 else None,
-                    error=Outcome.OK
-                    if received == n
-                    else Outcome.TIMEOUT
-                    if received == 0
-                    else Outcome.PARTIAL,
-                )
-            )
+    return codes
+
+
+def cycle_layout(plan: MonthPlan, settings: CycleSettings | None = None) -> list[Segment]:
+    """The daemon's cycles over the plan's window (cached per settings on the plan)."""
+    settings = settings or CycleSettings(interval_s=float(plan.profile.interval_s))
+    if settings not in plan.layouts:
+        plan.layouts[settings] = layout_segments(
+            plan.terminals,
+            [p.first for p in plan.plans],
+            [p.last for p in plan.plans],
+            plan.count,
+            (plan.profile.kind,),
+            settings,
+        )
+    return plan.layouts[settings]
+
+
+def _host_down(plan: MonthPlan, vantage: str) -> tuple[int, int] | None:
+    return plan.host_down if vantage == plan.profile.vantages[0] else None
+
+
+def samples_for(
+    plan: MonthPlan,
+    a: int,
+    b: int,
+    vantage: str,
+    rng: np.random.Generator,
+    settings: CycleSettings | None = None,
+) -> list[Sample]:
+    """Every sample the daemon at ``vantage`` would write for window intervals [a, b), in its shape."""
+    samples, _ = _cycles_for(plan, a, b, vantage, rng, settings)
+    return samples
+
+
+def heartbeats_for(
+    plan: MonthPlan, a: int, b: int, vantage: str, settings: CycleSettings | None = None
+) -> list[Heartbeat]:
+    """The heartbeats of the daemon's cycles at ``vantage`` in window intervals [a, b).
+
+    Worked out a day at a time (the skip counts need the plan codes: T × intervals bytes).
+    """
+    settings = settings or CycleSettings(interval_s=float(plan.profile.interval_s))
+    segments = cycle_layout(plan, settings)
+    step = max(1, 86_400 // plan.profile.interval_s)
+    out: list[Heartbeat] = []
+    for lo in range(a, b, step):
+        hi = min(b, lo + step)
+        codes = _vantage_codes(plan, lo, hi, vantage, np.random.default_rng(0))  # skips ignore the rng
+        out += cycle_heartbeats(
+            segments, codes, lo, plan.start_ns, plan.interval_ns, vantage, settings, _host_down(plan, vantage)
+        )
     return out
 
 
-def heartbeats_for(plan: MonthPlan, a: int, b: int, vantage: str) -> list[Heartbeat]:
-    prof = plan.profile
-    groups: dict[str, int] = {}
-    for t in plan.terminals:
-        groups[t.group] = groups.get(t.group, 0) + 1
-    out = []
-    for i in range(a, b):
-        if vantage == prof.vantages[0] and plan.host_down and plan.host_down[0] <= i < plan.host_down[1]:
-            continue
-        for group, due in sorted(groups.items()):
-            out.append(
-                Heartbeat(
-                    plan.start_ns + i * plan.interval_ns,
-                    vantage,
-                    group,
-                    float(prof.interval_s),
-                    due,
-                    due,
-                    0,
-                    0,
-                    50.0,
-                    1,
-                    1,
-                )
-            )
+def slot_offsets_ns(plan: MonthPlan, interval: int, settings: CycleSettings | None = None) -> np.ndarray:
+    """Each terminal's slot offset (ns from the cycle start) in the daemon's cycle of window interval
+    ``interval`` (its first kind's cycle; -1 when not in service), for benchmarks that synthesise
+    samples in bulk without building Sample objects."""
+    out = np.full(len(plan.terminals), -1, dtype=np.int64)
+    for seg in cycle_layout(plan, settings):
+        if seg.start <= interval < seg.end:
+            for cyc in reversed(seg.cycles):  # the first kind's offsets win
+                out[cyc.members] = cyc.offsets_ns
     return out
+
+
+def _cycles_for(
+    plan: MonthPlan,
+    a: int,
+    b: int,
+    vantage: str,
+    rng: np.random.Generator,
+    settings: CycleSettings | None,
+) -> tuple[list[Sample], list[Heartbeat]]:
+    settings = settings or CycleSettings(interval_s=float(plan.profile.interval_s))
+    segments = cycle_layout(plan, settings)
+    codes = _vantage_codes(plan, a, b, vantage, rng)
+    rtt = np.array([p.rtt_ms for p in plan.plans])[:, None] * (1 + 0.2 * rng.random(codes.shape))
+    jit = np.array([p.jitter_ms for p in plan.plans])[:, None] * (0.5 + rng.random(codes.shape))
+    samples = cycle_samples(
+        plan.terminals, segments, codes, a, plan.start_ns, plan.interval_ns, vantage, settings,
+        plan.profile.packets, rtt, jit, _host_down(plan, vantage),
+    )  # fmt: skip
+    beats = cycle_heartbeats(
+        segments, codes, a, plan.start_ns, plan.interval_ns, vantage, settings, _host_down(plan, vantage)
+    )
+    return samples, beats
 
 
 def write_month(
@@ -435,8 +472,13 @@ def write_month(
     store: Any,
     rollup_writer: Callable[[list[Sample]], None] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    settings: CycleSettings | None = None,
 ) -> int:
-    """Write the plan's samples and heartbeats, one hour per batch; returns the sample count."""
+    """Write the plan's samples and heartbeats through the store's writer; returns the sample count.
+
+    One batch per hour and vantage: the hour's samples, then its cycles' heartbeats (as the daemon
+    writes a cycle's heartbeat after its samples, so a heartbeat in the store proves its samples are).
+    """
     per_hour = 3600 // plan.profile.interval_s
     rng = np.random.default_rng(plan.profile.seed)
     total = 0
@@ -444,11 +486,13 @@ def write_month(
     for h in range(hours):
         a, b = h * per_hour, (h + 1) * per_hour
         for vantage in plan.profile.vantages:
-            batch = samples_for(plan, a, b, vantage, np.random.default_rng(rng.integers(1 << 62)))
+            batch, beats = _cycles_for(
+                plan, a, b, vantage, np.random.default_rng(rng.integers(1 << 62)), settings
+            )
             store.write_samples(batch)
             if rollup_writer is not None:
                 rollup_writer(batch)
-            store.write_heartbeats(heartbeats_for(plan, a, b, vantage))
+            store.write_heartbeats(beats)
             total += len(batch)
         if progress is not None:
             progress(h + 1, hours)
@@ -472,6 +516,23 @@ def write_side_files(plan: MonthPlan, out_dir: str | Path) -> dict[str, Path]:
     return paths
 
 
+def _refuse_existing(path: Path, replace: bool) -> None:
+    """A second run into the same journal would append a second copy of every sample (issue #14)."""
+    if not path.exists():
+        return
+    if not replace:
+        raise MonthOutputError(
+            f"{path} already exists: writing a month into it again would store every sample twice. "
+            "Choose another --out/--journal, delete it, or pass --replace."
+        )
+    for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        p.unlink(missing_ok=True)
+
+
+class MonthOutputError(MonthProfileError):
+    """The output already holds a month (refused unless asked to replace it)."""
+
+
 def generate_month(
     terminals: int,
     month: str,
@@ -481,37 +542,41 @@ def generate_month(
     journal: str | Path | None = None,
     influx_cfg: Any = None,
     progress: Callable[[int, int], None] | None = None,
+    schedule: Any = None,
+    replace: bool = False,
 ) -> tuple[MonthPlan, int]:
     """``slaprobe lab month``: the example province network of ``terminals``, planned and written.
 
     Side files go to ``out_dir``; samples to the journal at ``journal`` (default ``out_dir/journal.sqlite``)
-    or to InfluxDB (``influx_cfg``, with the ``sla_hourly`` rollups).
+    or to InfluxDB (``influx_cfg``, with the ``sla_hourly`` rollups). ``schedule`` (a
+    ``config.ScheduleConfig``; default: its defaults) shapes the cycles like the daemon's. An existing
+    journal is refused unless ``replace`` (then it is deleted first).
     """
-    from slaprobe import sample_network
+    from slaprobe.inventory import Inventory
 
-    plan = plan_month(sample_network.generate(terminals, seed=profile.seed), month, profile)
+    path = Path(journal) if journal else Path(out_dir) / "journal.sqlite"
+    if store_kind != "influx":
+        _refuse_existing(path, replace)
+    plan = plan_month(month_network(terminals, profile.seed), month, profile)
+    settings = CycleSettings.from_schedule(schedule, float(profile.interval_s))
     write_side_files(plan, out_dir)
-    tags = {
-        t.id: {"carrier": t.carrier, "region": t.region, "level": t.level.value, "tier": t.tier}
-        for t in plan.terminals
-    }
+    tags = Inventory(tuple(plan.terminals)).tags()  # what the daemon hands the journal
     if store_kind == "influx":
         from slaprobe.store.influx import InfluxStore
         from slaprobe.store.influx_read import InfluxRollupWriter
 
         store = InfluxStore(influx_cfg, tags, batch_size=20_000)
         try:
-            n = write_month(plan, store, InfluxRollupWriter(store.client), progress)
+            n = write_month(plan, store, InfluxRollupWriter(store.client), progress, settings)
         finally:
             store.close()
         return plan, n
     from slaprobe.store.journal import JournalStore
 
-    path = Path(journal) if journal else Path(out_dir) / "journal.sqlite"
     js = JournalStore(path)
     try:
         js.set_terminal_tags(tags)
-        n = write_month(plan, js, None, progress)
+        n = write_month(plan, js, None, progress, settings)
     finally:
         js.close()
     return plan, n

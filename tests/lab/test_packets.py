@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scapy.layers.inet import ICMP, IP, UDP
@@ -107,7 +108,70 @@ def test_checksum_agrees_with_scapy(data: bytes) -> None:
 @settings(max_examples=500, deadline=None)
 @given(st.binary(max_size=120), st.sampled_from([0x45, 0x46, 0x60, 0x4F]))
 def test_parse_never_raises_on_garbage(data: bytes, first: int) -> None:
-    packets.parse(bytes([first]) + data)  # None or a Parsed; never an exception
+    """Random bytes after a plausible first byte: parse returns None, or (if the bytes happen to form an
+    intact packet) a Parsed that is consistent with them; it never raises."""
+    pkt = bytes([first]) + data
+    got = packets.parse(pkt)
+    if got is None:
+        return
+    assert isinstance(got, packets.Parsed)
+    assert got.version == first >> 4 and pkt.startswith(got.raw)
+    assert got.proto in (packets.PROTO_ICMP, packets.PROTO_UDP, packets.PROTO_ICMPV6)
+    if got.version == 4:
+        assert packets.checksum_ok(pkt[: (first & 0x0F) * 4])  # only an intact header is accepted
+
+
+def _valid(version: int, proto: int) -> bytes:
+    src, dst = (V4_SRC, V4_DST) if version == 4 else (V6_SRC, V6_DST)
+    family = socket.AF_INET if version == 4 else socket.AF_INET6
+    s, d = socket.inet_pton(family, src), socket.inet_pton(family, dst)
+    if proto == packets.PROTO_UDP:
+        return packets.udp_packet(version, s, d, 40000, 862, b"payload!")
+    return packets.echo_request(version, s, d, 7, 8, b"payload!")
+
+
+VALID = {
+    "v4 echo": _valid(4, packets.PROTO_ICMP),
+    "v6 echo": _valid(6, packets.PROTO_ICMPV6),
+    "v4 udp": _valid(4, packets.PROTO_UDP),
+    "v6 udp": _valid(6, packets.PROTO_UDP),
+}
+
+
+def _flip(pkt: bytes, index: int) -> bytes:
+    return pkt[:index] + bytes([pkt[index] ^ 0x01]) + pkt[index + 1 :]
+
+
+@pytest.mark.parametrize("name", sorted(VALID))
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param(lambda p: p[:19], id="shorter than any header"),
+        pytest.param(lambda p: p[: len(p) - 1], id="truncated by one byte"),
+        pytest.param(lambda p: _flip(p, len(p) - 1), id="payload bit flipped"),
+        pytest.param(lambda p: bytes([0x50 | p[0] & 0x0F]) + p[1:], id="IP version 5"),
+        pytest.param(lambda p: b"", id="empty"),
+    ],
+)
+def test_damaged_packets_parse_as_none(name: str, damage) -> None:  # type: ignore[no-untyped-def]
+    """Each valid packet parses; the same packet damaged in one way does not (checksums and lengths are
+    really checked, not only survived)."""
+    assert packets.parse(VALID[name]) is not None
+    assert packets.parse(damage(VALID[name])) is None
+
+
+def test_v4_fragments_and_other_protocols_are_not_ours() -> None:
+    echo = VALID["v4 echo"]
+    fragment = bytearray(echo)
+    fragment[6] |= 0x20  # MF set
+    fragment[10:12] = b"\0\0"
+    fragment[10:12] = packets.inet_checksum(bytes(fragment[:20])).to_bytes(2, "big")
+    assert packets.parse(bytes(fragment)) is None
+    tcp = bytearray(echo)
+    tcp[9] = 6
+    tcp[10:12] = b"\0\0"
+    tcp[10:12] = packets.inet_checksum(bytes(tcp[:20])).to_bytes(2, "big")
+    assert packets.parse(bytes(tcp)) is None
 
 
 def test_echo_request_builder_is_a_valid_request() -> None:

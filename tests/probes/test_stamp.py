@@ -4,11 +4,14 @@ scapy-built reflector on loopback, and impairments recovered on the lab against 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import decimal
+import os
 import socket
 import statistics
 import time
 from ipaddress import ip_address
+from pathlib import Path
 
 import pytest
 from scapy.contrib.stamp import (
@@ -310,17 +313,65 @@ def test_unreachable_family_and_bad_address_are_send_errors() -> None:
     assert bad.sent == 0 and bad.error is Outcome.SEND_ERROR and not bad.measured
 
 
-def test_engine_shares_one_socket_per_family() -> None:
-    async def main():
-        streams = StreamEngine()
-        await streams.start()
-        try:
-            return streams.local_port(socket.AF_INET), streams.local_port(socket.AF_INET6)
-        finally:
-            await streams.close()
+class _Sources(asyncio.DatagramProtocol):
+    """A listener that only records where each datagram came from (it never answers)."""
 
-    v4, v6 = asyncio.run(main())
-    assert v4 and v6
+    def __init__(self) -> None:
+        self.sources: set[tuple[str, int]] = set()
+
+    def datagram_received(self, data: bytes, addr: tuple) -> None:
+        self.sources.add((addr[0], addr[1]))
+
+
+def _udp_socket_inodes() -> set[int]:
+    """Inodes of the UDP sockets this process holds open: its fd table joined with /proc/net/udp{,6}."""
+    held = set()
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            link = os.readlink(f"/proc/self/fd/{fd}")
+            if link.startswith("socket:["):
+                held.add(int(link[8:-1]))
+    udp = set()
+    for table in ("/proc/net/udp", "/proc/net/udp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            udp.add(int(line.split()[9]))
+    return held & udp
+
+
+def test_engine_shares_one_socket_per_family() -> None:
+    """24 concurrent streams to 8 reflectors (4 per family) go out of exactly two UDP sockets, one per
+    family, whose ports are the only sources the reflectors see; closing the engine closes both."""
+
+    async def main():  # type: ignore[no-untyped-def]
+        loop = asyncio.get_running_loop()
+        listeners = [
+            await loop.create_datagram_endpoint(_Sources, local_addr=(host, 0))
+            for host in ["127.0.0.1"] * 4 + ["::1"] * 4
+        ]
+        before = _udp_socket_inodes()
+        engine = StampEngine(StampSettings(rate_pps=50, duration_s=0.4, timeout_ms=100))
+        await engine.start()
+        try:
+            dests = [transport.get_extra_info("sockname")[:2] for transport, _ in listeners]
+            targets = [target(f"T{i}", host, port) for i, (host, port) in enumerate(dests * 3)]
+            probes = [asyncio.ensure_future(engine.probe(t, "v1")) for t in targets]
+            await asyncio.sleep(0.2)
+            during = _udp_socket_inodes() - before
+            samples = await asyncio.gather(*probes)
+            ports = engine.streams.local_port(socket.AF_INET), engine.streams.local_port(socket.AF_INET6)
+        finally:
+            await engine.close()
+            for transport, _ in listeners:
+                transport.close()
+        after = _udp_socket_inodes() - before
+        return during, samples, ports, [p.sources for _, p in listeners], after
+
+    during, samples, (v4, v6), sources, after = asyncio.run(main())
+    assert len(samples) == 24 and all(s.sent == 20 and s.error is Outcome.TIMEOUT for s in samples)
+    assert len(during) == 2  # one socket per family, not one per stream (24) or per destination (8)
+    assert set().union(*sources[:4]) == {("127.0.0.1", v4)}
+    assert set().union(*sources[4:]) == {("::1", v6)}
+    assert after == set()
 
 
 def test_engines_take_the_config_sections() -> None:

@@ -3,14 +3,21 @@
 The month (tests/fixtures/stores.py ``sla_month``) has outages, blackouts, degraded links, skipped
 probes, a probe-host outage on one of two vantages, maintenance windows with an outage inside, terminals
 opened mid-month and outages crossing both month boundaries. Its ground truth is known by construction
-(slaprobe/lab/month.py) for the default rule.
+(slaprobe/lab/month.py) for the default rule, and its journal has the daemon's shape (compared with a real
+daemon's in tests/lab/test_month_vs_daemon.py). The shipper path is checked on the real daemon itself.
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import pytest
 
 from slaprobe.inventory import load_inventory
+from slaprobe.lab.month_cycles import measured_sample
+from slaprobe.model import NS_PER_S, ProbeKind, Sample
+from slaprobe.probes.base import ProbeTarget
 from slaprobe.report.availability_json import render_json
 from slaprobe.sla.engine import month_period, report_month
 from slaprobe.sla.maintenance import load_maintenance
@@ -109,3 +116,103 @@ def test_the_shipper_path_gives_the_same_report(tmp_path, influxd, influx_db) ->
     client.close()
     assert a == b
     assert '"unavailable_s":600' in a  # T1 is down 10 minutes (both vantages saw it)
+
+
+class _ScriptedIcmp:
+    """An ICMP engine answering from a script instead of the network: ``terminal`` loses every echo in
+    the cycles starting in [down_from, down_to) (UTC seconds). Its samples are built like the real
+    engine's (``lab.month_cycles.measured_sample``: the columns ``probes/icmp.py`` fills)."""
+
+    kind = ProbeKind.ICMP
+
+    def __init__(self, terminal: str, down_from: int, down_to: int) -> None:
+        self.terminal, self.down_from, self.down_to = terminal, down_from, down_to
+
+    async def start(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
+    async def probe(self, target: ProbeTarget, vantage: str) -> Sample:
+        now_ns = time.time_ns()
+        down = target.terminal == self.terminal and self.down_from <= now_ns // NS_PER_S < self.down_to
+        await asyncio.sleep(0.05)
+        return measured_sample(
+            ProbeKind.ICMP, now_ns, target.terminal, vantage, 5, 0 if down else 5, 3.0, 0.4
+        )
+
+
+def test_the_daemon_ships_what_it_journals_and_both_report_the_script(tmp_path, influxd, influx_db) -> None:  # type: ignore[no-untyped-def]
+    """Production path, for real: the Daemon (APScheduler cycles, CycleRunner, journal sinks, its own
+    shipper thread; only the probe engine scripted) -> journal -> shipper -> InfluxDB -> the same JSON.
+
+    1 s cycles and a 1 s Δt: T1 loses everything for 8 cycles (>= n = 5), so exactly one outage of
+    8 s, at the scripted seconds; T2 answers throughout (figures from the script, not the engine)."""
+    import datetime as dt
+    from ipaddress import ip_address
+
+    import yaml
+
+    from slaprobe.config import load_config
+    from slaprobe.daemon import Daemon
+    from slaprobe.inventory import Inventory, write_csv
+    from slaprobe.sla.engine import Period
+    from slaprobe.store.shipper import Shipper
+    from slaprobe.terminal import Level, Terminal
+
+    terms = [
+        Terminal(tid, tid, ip_address(addr), "telecom", "haikou", Level.CITY, "standard", dt.date(2020, 1, 1))
+        for tid, addr in (("T1", "198.18.0.1"), ("T2", "198.18.0.2"))
+    ]
+    write_csv(terms, tmp_path / "inv.csv")
+    (tmp_path / "slaprobe.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "vantage": "v1",
+                "inventory": str(tmp_path / "inv.csv"),
+                "state_dir": str(tmp_path / "state"),
+                "schedule": {"interval_s": 1.0, "slot_ms": 10.0},
+                "store": {"kind": "influx"},
+                "influx": {"url": influxd.url, "database": influx_db, "api": "v1"},
+                "sla": {"timezone": "UTC"},
+            }
+        )
+    )
+    config = load_config(tmp_path / "slaprobe.yaml")
+    down_from = int(time.time()) + 6
+    down_to = down_from + 8
+    daemon = Daemon(config, inventory=Inventory(tuple(terms)))
+    daemon.engines[ProbeKind.ICMP] = _ScriptedIcmp("T1", down_from, down_to)  # type: ignore[assignment]
+
+    async def run() -> int:
+        asyncio.get_running_loop().call_at(
+            asyncio.get_running_loop().time() + (down_to + 7.5 - time.time()), daemon.stop
+        )
+        return await daemon.run()
+
+    assert asyncio.run(run()) == 0
+    journal = JournalStore(config.journal_path)
+    beats = sorted(h.time_ns for h in journal.heartbeats(0, 2**62))
+    assert len(beats) >= 18 and {h.group for h in journal.heartbeats(0, 2**62)} == {"default/icmp"}
+    client = InfluxClient(config.influx)
+    Shipper(journal, client, config.shipper).drain()  # whatever the daemon's shipper had not sent yet
+    hour = 3600 * NS_PER_S  # the engine reports whole hours; the time around the run is UNKNOWN
+    period = Period("run", beats[0] // hour * hour, -(-(beats[-1] + NS_PER_S) // hour) * hour, "UTC")
+    # no grace: with 1 s cycles the default 5 s would stretch the last heartbeat over 5 unprobed seconds
+    rule = rule_from("mef10.3", interval_s=1, lookaround_s=3600, heartbeat_grace_s=0.0)
+    from_journal = report_month(JournalSlaSource(journal), terms, rule, period)
+    from_influx = report_month(InfluxSlaSource(client), terms, rule, period)
+    journal.close()
+    client.close()
+    assert render_json(from_journal) == render_json(from_influx)
+    (outage,) = from_journal.outages
+    assert (outage.terminal, outage.start_ns, outage.end_ns) == (
+        "T1",
+        down_from * NS_PER_S,
+        down_to * NS_PER_S,
+    )
+    by_terminal = {r.terminal: r for r in from_journal.results}
+    assert by_terminal["T1"].unavailable_s == 8 and by_terminal["T2"].unavailable_s == 0
+    judged = len(beats)
+    assert by_terminal["T2"].available_s == judged and by_terminal["T1"].available_s == judged - 8
