@@ -86,7 +86,8 @@ class Sample:
     rtt_avg_ms: float | None = None
     rtt_max_ms: float | None = None
     rtt_p50_ms: float | None = None
-    jitter_ms: float | None = None  # RFC 3550 interarrival jitter (ICMP: over consecutive RTTs)
+    jitter_ms: float | None = None  # mean |D| of consecutive transits/RTTs: RFC 3550's J, unbiased (stats.py)
+    jitter_rfc3550_ms: float | None = None  # RFC 3550 §6.4.1 running J at the probe's end (biased low)
     pdv_ms: float | None = None  # RFC 5481 PDV: p99 delay - min delay
     loss_fwd: float | None = None  # ratio 0..1, sender -> reflector
     loss_rev: float | None = None  # ratio 0..1, reflector -> sender

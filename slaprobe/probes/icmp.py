@@ -231,6 +231,7 @@ class IcmpEngine:
             rtt_max_ms=summary.max if summary else None,
             rtt_p50_ms=summary.p50 if summary else None,
             jitter_ms=summary.jitter if summary else None,
+            jitter_rfc3550_ms=summary.jitter_rfc3550 if summary else None,
             pdv_ms=summary.pdv if summary else None,
             max_loss_burst=max_burst,
             error=error,

@@ -196,8 +196,9 @@ class RtpStats:
     seq: SequenceStats
     late: int
     rtts_ms: tuple[float, ...]  # first in-time echo per packet, arrival order
-    jitter_ms: float | None  # RFC 3550 A.8, converted from timestamp units
-    jitter_units: float | None
+    jitter_ms: float | None  # mean |D| of the transits (stats.py: RFC 3550's converged value), in ms
+    jitter_units: float | None  # RFC 3550 A.8 running value, timestamp units
+    jitter_rfc3550_ms: float | None = None  # the same, in ms
 
 
 def analyze(record: StreamRecord, clock_rate: int) -> RtpStats:
@@ -218,6 +219,7 @@ def analyze(record: StreamRecord, clock_rate: int) -> RtpStats:
     jitter = 0.0
     previous: int | None = None
     updates = 0
+    abs_sum = 0
     rtts: list[float] = []
     seen: set[int] = set()
     for reply in in_time:
@@ -225,6 +227,7 @@ def analyze(record: StreamRecord, clock_rate: int) -> RtpStats:
         transit = arrival - reply.info
         if previous is not None:
             jitter += (abs(transit - previous) - jitter) / 16.0
+            abs_sum += abs(transit - previous)
             updates += 1
         previous = transit
         if reply.index not in seen:
@@ -238,8 +241,9 @@ def analyze(record: StreamRecord, clock_rate: int) -> RtpStats:
         seq=seq,
         late=len(late),
         rtts_ms=tuple(rtts),
-        jitter_ms=None if units is None else units * 1000.0 / clock_rate,
+        jitter_ms=abs_sum / updates * 1000.0 / clock_rate if updates else None,
         jitter_units=units,
+        jitter_rfc3550_ms=None if units is None else units * 1000.0 / clock_rate,
     )
 
 
@@ -288,6 +292,7 @@ def build_sample(
         rtt_max_ms=summary.max if summary else None,
         rtt_p50_ms=summary.p50 if summary else None,
         jitter_ms=stats.jitter_ms,
+        jitter_rfc3550_ms=stats.jitter_rfc3550_ms,
         pdv_ms=summary.pdv if summary else None,
         max_loss_burst=stats.seq.max_loss_burst,
         r_factor=r_factor,

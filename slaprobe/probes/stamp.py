@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, ClassVar
 from slaprobe.model import NS_PER_MS, Outcome, ProbeKind, Sample, outcome_for
 from slaprobe.probes import stampwire as wire
 from slaprobe.probes.emodel import EmodelSettings, assess, one_way_loss_from_round_trip
-from slaprobe.probes.stats import interarrival_jitter, summarize
+from slaprobe.probes.stats import mean_abs_difference, summarize
 from slaprobe.probes.stream import (
     DSCP_AF41,
     SessionInUse,
@@ -217,8 +217,8 @@ def analyze(record: StreamRecord, stateful: bool | None = None) -> StampStats:
         rtts_ms=tuple(rtts),
         fwd_ms=tuple(fwd),
         rev_ms=tuple(rev),
-        jitter_fwd_ms=interarrival_jitter(fwd),
-        jitter_rev_ms=interarrival_jitter(rev),
+        jitter_fwd_ms=mean_abs_difference(fwd),
+        jitter_rev_ms=mean_abs_difference(rev),
         loss_fwd=loss_fwd,
         loss_rev=loss_rev,
         stateful=mode,
@@ -293,6 +293,7 @@ def build_sample(
         rtt_max_ms=summary.max if summary else None,
         rtt_p50_ms=summary.p50 if summary else None,
         jitter_ms=summary.jitter if summary else None,
+        jitter_rfc3550_ms=summary.jitter_rfc3550 if summary else None,
         pdv_ms=summary.pdv if summary else None,
         loss_fwd=stats.loss_fwd,
         loss_rev=stats.loss_rev,

@@ -1,4 +1,12 @@
-"""Delay statistics every probe kind reports the same way: RFC 3550 jitter, RFC 5481 PDV, percentiles.
+"""Delay statistics every probe kind reports the same way: jitter, RFC 5481 PDV, percentiles.
+
+**Jitter** is reported twice (issue #15). ``jitter_ms`` is the *mean absolute interarrival difference*
+mean(|D(i-1, i)|) over the probe: the value RFC 3550 §6.4.1's estimator J converges to, without its
+start-up bias. J starts at 0 and moves 1/16 of the way per difference, so after the 19 differences of a
+20-echo train it has reached on average only 1 - (15/16)^19 = 0.71 of its converged value: injected
+20 ± 4 ms read 1.85 ms where 2.67 ms is right. ``jitter_rfc3550_ms`` keeps the RFC 3550 running value for
+comparison with tools that report it. ``jitter_ms`` (and the per-direction figures, computed the same way)
+feeds the E-model and the SLA's jitter KPIs.
 
 They live apart from any engine so the ICMP trains and the RTP / STAMP streams compute jitter and PDV with
 one definition (DESIGN §4), and so the definitions can be tested against hand-computed values alone.
@@ -32,6 +40,19 @@ def interarrival_jitter(transits: Sequence[float]) -> float | None:
         j += (d - j) / 16.0
         prev = t
     return j
+
+
+def mean_abs_difference(transits: Sequence[float]) -> float | None:
+    """mean(|transit_i - transit_{i-1}|) over consecutive values in ARRIVAL order: the unbiased estimate of
+    what RFC 3550's J converges to (module docstring). None with fewer than two values."""
+    if len(transits) < 2:
+        return None
+    total = 0.0
+    prev = transits[0]
+    for t in transits[1:]:
+        total += abs(t - prev)
+        prev = t
+    return total / (len(transits) - 1)
 
 
 def percentile(sorted_values: Sequence[float], q: float) -> float:
@@ -73,12 +94,14 @@ class DelaySummary:
     avg: float
     max: float
     p50: float
-    jitter: float | None  # RFC 3550 over the delays in arrival order (None with fewer than 2)
+    jitter: float | None  # mean |D| over the delays in arrival order (None with fewer than 2)
     pdv: float  # RFC 5481: p99 - min
+    jitter_rfc3550: float | None = None  # RFC 3550 running value (biased low for short trains)
 
 
 def summarize(delays_in_arrival_order: Sequence[float]) -> DelaySummary | None:
-    """Min/avg/max/median, RFC 3550 jitter and RFC 5481 PDV of one probe's delays; None when empty.
+    """Min/avg/max/median, jitter (mean |D| and RFC 3550) and RFC 5481 PDV of one probe's delays; None
+    when empty.
 
     The delays must be in arrival order: jitter depends on it, the other figures do not.
     """
@@ -92,6 +115,7 @@ def summarize(delays_in_arrival_order: Sequence[float]) -> DelaySummary | None:
         avg=math.fsum(s) / n,
         max=s[-1],
         p50=percentile(s, 50.0),
-        jitter=interarrival_jitter(delays_in_arrival_order),
+        jitter=mean_abs_difference(delays_in_arrival_order),
         pdv=percentile(s, 99.0) - s[0],
+        jitter_rfc3550=interarrival_jitter(delays_in_arrival_order),
     )

@@ -10,10 +10,10 @@ Schema (fixed; the SLA engine reads it):
   × 4 kinds is a few ten thousand series; the other tags are functions of the terminal and add none.
   Empty tags are omitted. Heartbeat tags: ``vantage, group``;
 * sample fields: integers ``sent, received, lost (= sent − received), duplicates, reordered, late,
-  max_loss_burst``; floats ``rtt_min_ms, rtt_avg_ms, rtt_max_ms, rtt_p50_ms, jitter_ms, pdv_ms,
-  loss_fwd, loss_rev, jitter_fwd_ms, jitter_rev_ms, r_factor, mos`` (absent when not measured, never
-  zero); string ``error`` (an :class:`Outcome` value). ``lost`` is precomputed so InfluxQL can push the
-  only filter that matters to the server: ``WHERE lost > 0 OR sent = 0``;
+  max_loss_burst``; floats ``rtt_min_ms, rtt_avg_ms, rtt_max_ms, rtt_p50_ms, jitter_ms,
+  jitter_rfc3550_ms, pdv_ms, loss_fwd, loss_rev, jitter_fwd_ms, jitter_rev_ms, r_factor, mos``
+  (absent when not measured, never zero); string ``error`` (an :class:`Outcome` value). ``lost`` is
+  precomputed so InfluxQL can push the only filter that matters to the server: ``WHERE lost > 0 OR sent = 0``;
 * heartbeat fields: floats ``interval_s, duration_s``; integers ``due, probed, late, skipped,
   reference_ok, reference_total, unstored`` (samples of the cycle the store refused; points written
   before the field existed lack it and read as 0). The ``group`` tag is the cycle name

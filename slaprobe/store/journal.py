@@ -49,6 +49,7 @@ _SAMPLE_VALUE_COLUMNS: tuple[str, ...] = (
     "rtt_max_ms",
     "rtt_p50_ms",
     "jitter_ms",
+    "jitter_rfc3550_ms",
     "pdv_ms",
     "loss_fwd",
     "loss_rev",
@@ -126,11 +127,19 @@ CREATE INDEX IF NOT EXISTS heartbeats_time ON heartbeats(time_ns);
 CREATE TABLE IF NOT EXISTS cursors (name TEXT PRIMARY KEY, value INTEGER NOT NULL, updated_ns INTEGER);
 """
 
-_SAMPLE_SELECT = (
-    "SELECT s.id, s.time_ns, r.terminal, r.vantage, r.kind, r.carrier, r.region, r.level, r.tier, s.error, "
-    + ", ".join(f"s.{c}" for c in _SAMPLE_VALUE_COLUMNS)
-    + " FROM samples s JOIN series r ON r.id = s.series"
-)
+
+def _sample_select(have: set[str] | None = None) -> str:
+    """The joined sample SELECT; a column an older read-only journal lacks reads as NULL."""
+    cols = ", ".join(f"s.{c}" if have is None or c in have else f"NULL AS {c}" for c in _SAMPLE_VALUE_COLUMNS)
+    return (
+        "SELECT s.id, s.time_ns, r.terminal, r.vantage, r.kind, r.carrier, r.region, r.level, r.tier, "
+        + "s.error, "
+        + cols
+        + " FROM samples s JOIN series r ON r.id = s.series"
+    )
+
+
+_SAMPLE_SELECT = _sample_select()
 
 
 class JournalError(Exception):
@@ -191,6 +200,7 @@ class JournalStore:
             self._migrate()
         self._check_version()
         self._hb_select = self._heartbeat_select()
+        self._sample_select = _sample_select({r[1] for r in self._db.execute("PRAGMA table_info(samples)")})
 
     # ------------------------------------------------------------------ setup
     def _migrate(self) -> None:
@@ -198,6 +208,11 @@ class JournalStore:
             self._db.executescript(_SCHEMA)
             if "unstored" not in self._heartbeat_table_columns():  # additive: no version bump
                 self._db.execute("ALTER TABLE heartbeats ADD COLUMN unstored INTEGER NOT NULL DEFAULT 0")
+            have = {r[1] for r in self._db.execute("PRAGMA table_info(samples)")}
+            for column in _SAMPLE_VALUE_COLUMNS:  # columns added since (additive: no version bump)
+                if column not in have:
+                    kind = "INTEGER" if column in _INT_COLUMNS else "REAL"
+                    self._db.execute(f"ALTER TABLE samples ADD COLUMN {column} {kind}")
             create_rollup_table(self._db)
             self._db.execute(
                 "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
@@ -362,7 +377,7 @@ class JournalStore:
             args.extend(k.value for k in kinds)
         if bad_only:
             where.append("(s.lost > 0 OR s.sent = 0)")
-        sql = f"{_SAMPLE_SELECT} WHERE {' AND '.join(where)} ORDER BY s.time_ns, s.id"
+        sql = f"{self._sample_select} WHERE {' AND '.join(where)} ORDER BY s.time_ns, s.id"
         with self._lock:
             rows = self._db.execute(sql, args).fetchall()
         yield from rows
@@ -392,7 +407,7 @@ class JournalStore:
 
     def rows_after(self, after_id: int, limit: int) -> list[JournalRow]:
         """Samples with id > after_id in id order, with their series tags: the shipper's read."""
-        sql = f"{_SAMPLE_SELECT} WHERE s.id > ? ORDER BY s.id LIMIT ?"
+        sql = f"{self._sample_select} WHERE s.id > ? ORDER BY s.id LIMIT ?"
         with self._lock:
             rows = self._db.execute(sql, (after_id, limit)).fetchall()
         return [JournalRow(id=r[0], sample=_row_to_sample(r), tags=_row_tags(r)) for r in rows]

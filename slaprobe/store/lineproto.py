@@ -45,6 +45,7 @@ SAMPLE_FIELDS: dict[str, str] = {
     "rtt_max_ms": "f",
     "rtt_p50_ms": "f",
     "jitter_ms": "f",
+    "jitter_rfc3550_ms": "f",
     "pdv_ms": "f",
     "loss_fwd": "f",
     "loss_rev": "f",

@@ -35,6 +35,12 @@ def rfc3550(values: Sequence[float]) -> float:
     return j
 
 
+def mean_abs_diff(values: Sequence[float]) -> float:
+    """mean |D| over consecutive values: what RFC 3550's J converges to, without its start-up bias."""
+    pairs = list(itertools.pairwise(values))
+    return sum(abs(b - a) for a, b in pairs) / len(pairs)
+
+
 def stream_truth(truth: Any, address: str, dport: int) -> list[Mapping[str, Any]]:
     """Ground-truth records of the requests to ``address``:``dport``, in arrival order at the lab
     (= our send order: the lab never reorders the forward path)."""

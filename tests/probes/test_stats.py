@@ -57,7 +57,8 @@ def test_summarize_by_hand() -> None:
     assert (s.count, s.min, s.max) == (4, 10.0, 15.0)
     assert s.avg == pytest.approx(12.0)
     assert s.p50 == pytest.approx(11.5)  # h = 1.5 between 11 and 12
-    assert s.jitter == pytest.approx(0.41845703125, abs=1e-12)
+    assert s.jitter == pytest.approx((2 + 1 + 4) / 3, abs=1e-12)  # mean |D| of 10 -> 12 -> 11 -> 15
+    assert s.jitter_rfc3550 == pytest.approx(0.41845703125, abs=1e-12)
     # p99: h = 3 * 0.99 = 2.97 -> 12 + 0.97 * 3 = 14.91; minus 10
     assert s.pdv == pytest.approx(4.91, abs=1e-12)
     assert summarize([]) is None
