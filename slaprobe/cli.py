@@ -204,32 +204,49 @@ def demo(terminals: int | None, minutes: float | None, interval_s: float, state_
 
 
 @cli.command("probe")
-@click.argument("addresses", nargs=-1, required=True)
-@click.option("--kind", type=click.Choice(["icmp", "icmp-jitter"]), default="icmp", show_default=True)
-@click.option("--count", type=click.IntRange(1, 65536), help="echoes per target [icmp 5, icmp-jitter 20]")
-@click.option("--interval", "interval_ms", type=click.FloatRange(min=0), help="ms between echoes [200 / 20]")
+@click.argument("targets", nargs=-1, required=True, metavar="TARGET...")
+@click.option(
+    "--kind", type=click.Choice(["icmp", "icmp-jitter", "stamp", "rtp"]), default="icmp", show_default=True
+)
+@click.option("-4", "family", flag_value=4, help="Resolve host names to IPv4 only.")
+@click.option("-6", "family", flag_value=6, help="Resolve host names to IPv6 only.")
+@click.option(
+    "--count", type=click.IntRange(1, 65536), help="packets per target [icmp 5, icmp-jitter 20, streams 100]"
+)
+@click.option(
+    "--interval", "interval_ms", type=click.FloatRange(min=0), help="ms between packets [200 / 20 / 20]"
+)
 @click.option("--timeout", "timeout_ms", type=click.FloatRange(min=0, min_open=True), help="ms [1000]")
-@click.option("--dscp", type=click.IntRange(0, 63), help="DSCP of the echoes [34 = AF41]")
+@click.option("--dscp", type=click.IntRange(0, 63), help="DSCP of the packets [34 = AF41]")
 @click.option("--size", "payload_size", type=click.IntRange(8, 65000), help="ICMP payload bytes [56]")
-@click.option("--source", "sources", multiple=True, help="source address (once per IP version)")
+@click.option("--source", "sources", multiple=True, help="ICMP source address (once per IP version)")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-def probe(addresses: tuple[str, ...], kind: str, sources: tuple[str, ...], fmt: str, **opts: object) -> None:
-    """Probe ADDRESS... once (exit 0: all answered, 1: some did not, 2: bad usage, 3: cannot probe)."""
+def probe(
+    targets: tuple[str, ...],
+    kind: str,
+    family: int | None,
+    sources: tuple[str, ...],
+    fmt: str,
+    **opts: object,
+) -> None:
+    """Probe TARGET... once, as the daemon would (exit 0: all answered, 1: some did not, 2: bad usage,
+    3: cannot probe). TARGET is an address or host name; stamp / rtp take HOST:PORT or [V6]:PORT too
+    (default port: STAMP 862, RTP echo 5004). JSON rows carry the daemon's Sample fields."""
     from slaprobe.model import ProbeKind
     from slaprobe.probes.oneshot import build_settings, parse_targets, probe_once
 
     try:
-        targets = parse_targets(addresses)
+        parsed = parse_targets(targets, ProbeKind(kind), family)
         settings = build_settings(ProbeKind(kind), sources, **opts)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     try:
-        samples = probe_once(ProbeKind(kind), settings, targets)
+        samples = probe_once(ProbeKind(kind), settings, parsed)
     except OSError as exc:  # includes IcmpPermissionError
         err = click.ClickException(str(exc))
         err.exit_code = 3
         raise err from None
-    names = {t.terminal: str(t.address) for t in targets}
+    names = {t.terminal: str(t.address) for t in parsed}
     click.echo(render_samples_json(samples, names) if fmt == "json" else render_samples_table(samples))
     if any(s.received == 0 for s in samples):
         raise SystemExit(1)
