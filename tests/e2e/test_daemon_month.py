@@ -133,7 +133,12 @@ def _start_daemon(cfg: Path, log: Path, notify: NotifySocket) -> tuple[subproces
 def _stop_daemon(proc: subprocess.Popen[bytes], log: Path) -> float:
     stopped = time.time()
     proc.send_signal(signal.SIGTERM)
-    code = proc.wait(60)
+    try:
+        code = proc.wait(60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+        raise AssertionError(f"the daemon did not stop within 60 s of SIGTERM:\n{log.read_text()[-4000:]}")
     assert code == 0, log.read_text()[-3000:]
     return stopped
 
