@@ -6,9 +6,14 @@ this module spreads the targets' start times evenly over ``spread × interval`` 
 the send rate is flat instead of a burst at the top of the minute. It knows nothing about packets: it
 hands targets to a probe engine and collects Samples.
 
-A target whose slot cannot be served before the cycle ends (the loop is overloaded, or the host was
-suspended) is *skipped*: it gets a ``not_scheduled`` Sample (sent = 0), never a loss. Each finished cycle
-writes a Heartbeat, after its samples, so a heartbeat in the store proves its samples are there too.
+A target whose slot cannot be served before the cycle ends (the loop is overloaded, the host was
+suspended, or the daemon is stopping) is *skipped*: it gets a ``not_scheduled`` Sample (sent = 0) dated at
+the slot it was due in, never a loss. Each finished cycle writes a Heartbeat, after its samples, so a
+heartbeat in the store proves its samples are there too; a batch the store refused is counted in the
+heartbeat's ``unstored`` (and logged), so that heartbeat vouches for nothing.
+
+Which targets are due is decided at each cycle's start (``CycleSpec.in_service``), so a terminal that
+opens while the daemon runs is probed from its first cycle in service, without a reload.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ log = logging.getLogger(__name__)
 
 SampleSink = Callable[[Sequence[Sample]], None]
 HeartbeatSink = Callable[[Heartbeat], None]
+# (terminal id, cycle start in UTC ns) -> whether the terminal is in service then (the SLA engine's rule)
+ServiceTest = Callable[[str, int], bool]
 
 
 def _slots(interval_s: float, spread: float, slot_s: float) -> int:
@@ -58,11 +65,20 @@ class CycleSpec:
     interval_s: float
     targets: tuple[ProbeTarget, ...]
     references: tuple[ProbeTarget, ...] = ()
+    # None: every target is always due. The daemon passes the SLA engine's in-service rule, so targets
+    # include terminals still to open (or to retire) and each cycle probes those in service at its start.
+    in_service: ServiceTest | None = None
 
     @property
     def name(self) -> str:
         """The cycle's key: also the ``group`` field of its heartbeats (:func:`model.cycle_name`)."""
         return cycle_name(self.group, self.kind)
+
+    def due_at(self, start_ns: int) -> tuple[ProbeTarget, ...]:
+        """The targets the cycle starting at ``start_ns`` probes (and counts in its heartbeat's ``due``)."""
+        if self.in_service is None:
+            return self.targets
+        return tuple(t for t in self.targets if self.in_service(t.terminal, start_ns))
 
 
 @dataclass
@@ -143,6 +159,8 @@ class CycleRunner:
         self.flush_every_s = flush_every_s
         self.clock = clock
         self.last_heartbeat: dict[str, Heartbeat] = {}
+        self.unstored = 0  # samples the sink refused, over the runner's life
+        self.heartbeats_unstored = 0  # heartbeats the heartbeat sink refused
 
     async def run(
         self, spec: CycleSpec, start: float | None = None, stop: asyncio.Event | None = None
@@ -156,10 +174,11 @@ class CycleRunner:
         t0 = self.clock() if start is None else start
         end = t0 + spec.interval_s
         engine = self.engines[spec.kind]
-        targets = list(spec.references) + list(spec.targets)
+        due = spec.due_at(int(t0 * NS_PER_S))
+        targets = list(spec.references) + list(due)
         n_refs = len(spec.references)
         offsets = spread_offsets(len(targets), spec.interval_s, self.spread, self.slot_s)
-        stats = CycleStats(due=len(spec.targets), reference_total=n_refs)
+        stats = CycleStats(due=len(due), reference_total=n_refs)
         pending: set[asyncio.Task[Sample]] = set()
         done: list[Sample] = []
         last_flush = self.clock()
@@ -206,8 +225,11 @@ class CycleRunner:
                 stats.skipped,
                 stats.due,
             )
-            now_ns = int(self.clock() * NS_PER_S)
-            done.extend(not_measured_sample(now_ns, t.terminal, self.vantage, spec.kind) for t in skipped)
+            # each at the slot it was due in: that interval, not the next one, is the one we did not see
+            done.extend(
+                not_measured_sample(int((t0 + offsets[k]) * NS_PER_S), t.terminal, self.vantage, spec.kind)
+                for k, t in enumerate(skipped, start=i)
+            )
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
         self._flush(done, spec, stats, n_refs)
@@ -220,7 +242,11 @@ class CycleRunner:
             stats=stats,
             duration_s=round(self.clock() - t0, 3),
         )
-        self.heartbeat_sink(hb)
+        try:
+            self.heartbeat_sink(hb)
+        except Exception as exc:  # never into APScheduler: the next cycle must still run
+            self.heartbeats_unstored += 1
+            log.error("cycle %s: heartbeat not stored (%s: %s)", spec.name, type(exc).__name__, exc)
         self.last_heartbeat[spec.name] = hb
         return hb
 
@@ -244,4 +270,13 @@ class CycleRunner:
         done.clear()
         refs = {t.terminal for t in spec.references}
         stats.reference_ok += sum(1 for s in batch if s.terminal in refs and s.received > 0)
-        self.sink(batch)
+        try:
+            self.sink(batch)
+        except Exception as exc:
+            # A full disk or an I/O error must not end the cycle, nor pass unnoticed: the heartbeat
+            # carries the count (so it vouches for nothing) and the log names the cause.
+            stats.unstored += len(batch)
+            self.unstored += len(batch)
+            log.error(
+                "cycle %s: %d samples not stored (%s: %s)", spec.name, len(batch), type(exc).__name__, exc
+            )

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import logging
+import sqlite3
 import time
 from collections import Counter
 
 import pytest
 
-from slaprobe.model import Heartbeat, Outcome, ProbeKind, Sample
+from slaprobe.model import NS_PER_S, Heartbeat, Outcome, ProbeKind, Sample, cycle_name
 from slaprobe.probes.base import ProbeTarget
 from slaprobe.scheduler import CycleRunner, CycleSpec, spread_offsets
 
@@ -87,11 +89,23 @@ def test_every_target_once_spread_over_the_cycle_then_heartbeat() -> None:
     assert (hb.due, hb.probed, hb.skipped, hb.late) == (200, 200, 0, 0)
 
 
+def _skipped_in_own_slot(skipped: list[Sample], t0: float, slot_of: dict[str, float], slot_s: float) -> None:
+    """Each skipped sample is dated at the slot its target was due in (hand-computed ``slot_of``), so
+    the SLA engine marks that interval unknown, not the one after the cycle."""
+    for s in skipped:
+        due = t0 + slot_of[s.terminal]
+        assert due - 1e-6 <= s.time_ns / NS_PER_S < due + slot_s + 1e-6, (
+            s.terminal,
+            s.time_ns / NS_PER_S - t0,
+        )
+
+
 def test_overrun_records_not_measured_never_loss() -> None:
     engine = RecordingEngine(block_s=0.05)  # 100 targets x 50 ms of blocked loop > 1 s cycle
     events: list = []
     runner = _runner(engine, events, spread=0.5, slot_s=0.01, late_tolerance_s=0.1)
-    hb = asyncio.run(runner.run(CycleSpec("default", ProbeKind.ICMP, 1.0, _targets(100))))
+    t0 = time.time()
+    hb = asyncio.run(runner.run(CycleSpec("default", ProbeKind.ICMP, 1.0, _targets(100)), start=t0))
     samples = [s for kind, batch in events if kind == "samples" for s in batch]
     skipped = [s for s in samples if s.error is Outcome.NOT_SCHEDULED]
     assert len(samples) == 100
@@ -99,23 +113,40 @@ def test_overrun_records_not_measured_never_loss() -> None:
     assert hb.probed + hb.skipped == hb.due == 100
     assert hb.late > 0
     assert all(s.sent == 0 and s.loss is None and not s.measured for s in skipped)
+    assert hb.group == cycle_name("default", ProbeKind.ICMP) == "default/icmp"
+    assert hb.time_ns == int(t0 * NS_PER_S)
+    # by hand: 0.5 x 1 s in 10 ms slots = 50 slots for 100 targets, two per slot: target i at (i // 2) x 10 ms
+    slot_of = {f"T{i:05d}": (i // 2) * 0.01 for i in range(100)}
+    _skipped_in_own_slot(skipped, t0, slot_of, 0.01)
+    # the cycle is the SLA interval here: none of its skipped probes may land in the next one
+    assert all(t0 <= s.time_ns / NS_PER_S < t0 + 0.5 for s in skipped)
 
 
 def test_stop_drains_in_flight_and_marks_the_rest() -> None:
     engine = RecordingEngine(duration=0.3)
     events: list = []
     runner = _runner(engine, events, spread=0.9, slot_s=0.05)
+    t0 = time.time()
 
     async def main() -> Heartbeat:
         stop = asyncio.Event()
         asyncio.get_running_loop().call_later(0.5, stop.set)
-        return await runner.run(CycleSpec("default", ProbeKind.ICMP, 4.0, _targets(100)), stop=stop)
+        spec = CycleSpec("default", ProbeKind.ICMP, 4.0, _targets(100))
+        return await runner.run(spec, start=t0, stop=stop)
 
     hb = asyncio.run(main())
     samples = [s for kind, batch in events if kind == "samples" for s in batch]
     ok = [s for s in samples if s.error is Outcome.OK]
     assert len(ok) == hb.probed == len(engine.starts)  # every started probe finished and was stored
     assert 0 < hb.probed < 100 and hb.skipped == 100 - hb.probed
+    assert hb.group == "default/icmp"
+    skipped = [s for s in samples if s.error is Outcome.NOT_SCHEDULED]
+    assert len(skipped) == hb.skipped
+    # by hand: 0.9 x 4 s = 3.6 s in 50 ms slots (71 or 72 of them after float rounding) for 100
+    # targets: target i at about i x 36 ms, rounded down to a slot; the tolerance is one slot
+    slot_of = {f"T{i:05d}": i * 0.036 - 0.05 for i in range(100)}
+    _skipped_in_own_slot(skipped, t0, slot_of, 0.1)
+    assert max(s.time_ns for s in skipped) / NS_PER_S - t0 > 3.0  # the last targets were due late
 
 
 def test_engine_failure_is_not_measured() -> None:
@@ -136,3 +167,59 @@ def test_reference_targets_feed_the_heartbeat() -> None:
     spec = CycleSpec("g", ProbeKind.ICMP, 0.5, _targets(3), references=refs)
     hb = asyncio.run(_runner(engine, events, slot_s=0.01).run(spec))
     assert (hb.reference_ok, hb.reference_total, hb.due, hb.probed) == (1, 1, 3, 3)
+
+
+class FailingSink:
+    """A store that refuses some batches the way SQLite does when the disk is full."""
+
+    def __init__(self, fail_batches: set[int]) -> None:
+        self.fail_batches = fail_batches
+        self.calls = 0
+        self.stored: list[Sample] = []
+
+    def __call__(self, batch) -> None:
+        self.calls += 1
+        if self.calls in self.fail_batches:
+            raise sqlite3.OperationalError("database or disk is full")
+        self.stored.extend(batch)
+
+
+def test_a_refused_batch_is_counted_in_the_heartbeat_and_logged(caplog) -> None:
+    engine = RecordingEngine(duration=0.01)
+    sink = FailingSink({1})  # the first batch (the first flush_every_s of the cycle) is refused
+    beats: list[Heartbeat] = []
+    runner = CycleRunner(
+        vantage="v1",
+        engines={ProbeKind.ICMP: engine},
+        sink=sink,
+        heartbeat_sink=beats.append,
+        spread=0.9,
+        slot_s=0.05,
+        flush_every_s=0.3,
+    )
+    with caplog.at_level(logging.ERROR, logger="slaprobe.scheduler"):
+        hb = asyncio.run(runner.run(CycleSpec("default", ProbeKind.ICMP, 1.5, _targets(60))))
+    assert sink.calls >= 2, "the cycle went on after the refused batch"
+    lost = 60 - len(sink.stored)
+    assert lost > 0 and hb.unstored == lost == runner.unstored
+    assert (hb.due, hb.probed) == (60, 60)
+    assert not hb.healthy and beats == [hb]
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1, errors  # once per failure
+    assert f"{lost} samples not stored" in errors[0] and "database or disk is full" in errors[0]
+
+
+def test_a_refused_heartbeat_is_logged_never_raised(caplog) -> None:
+    def refuse(hb: Heartbeat) -> None:
+        raise OSError(5, "Input/output error")
+
+    runner = CycleRunner(
+        vantage="v1", engines={ProbeKind.ICMP: RecordingEngine()}, sink=lambda b: None, heartbeat_sink=refuse
+    )
+    with caplog.at_level(logging.ERROR, logger="slaprobe.scheduler"):
+        hb = asyncio.run(runner.run(CycleSpec("g", ProbeKind.ICMP, 0.3, _targets(3))))
+    assert hb.probed == 3 and hb.unstored == 0 and runner.heartbeats_unstored == 1
+    assert any(
+        "heartbeat not stored" in r.getMessage() and "Input/output error" in r.getMessage()
+        for r in caplog.records
+    )

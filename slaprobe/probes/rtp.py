@@ -259,7 +259,7 @@ def build_sample(
     sent = stats.seq.sent
     if start is None or sent == 0:
         return Sample(
-            time_ns=start or 0,
+            time_ns=record.time_ns,  # nothing left: dated when the probe began
             terminal=terminal,
             vantage=vantage,
             kind=ProbeKind.RTP,

@@ -121,6 +121,8 @@ class StreamRecord:
 
     ``send_ns[i]`` is T1 of packet ``i`` (realtime ns) or None when the send failed; ``sched_ns`` /
     ``actual_ns`` are the monotonic due and actual send times (pacing error = actual - due).
+    ``began_ns`` is the realtime clock when the probe began (the record was made): the date of a stream
+    that sent nothing, so its "not measured" lands in the interval it was due in, not in 1970.
     """
 
     dest: tuple[str, int]
@@ -132,6 +134,7 @@ class StreamRecord:
     replies: list[Reply] = field(default_factory=list)
     send_errors: int = 0
     last_error: str = ""
+    began_ns: int = field(default_factory=time.time_ns)
 
     @property
     def sent(self) -> int:
@@ -140,6 +143,12 @@ class StreamRecord:
     @property
     def first_send_ns(self) -> int | None:
         return next((t for t in self.send_ns if t is not None), None)
+
+    @property
+    def time_ns(self) -> int:
+        """The Sample's date: the first packet that left, or when the probe began if none did."""
+        first = self.first_send_ns
+        return self.began_ns if first is None else first
 
     def pacing_errors_ns(self) -> list[int]:
         """Actual minus scheduled send time of every packet that left (signed ns)."""

@@ -15,7 +15,7 @@ Schema (fixed; the SLA engine reads it):
   zero); string ``error`` (an :class:`Outcome` value). ``lost`` is precomputed so InfluxQL can push the
   only filter that matters to the server: ``WHERE lost > 0 OR sent = 0``;
 * heartbeat fields: floats ``interval_s, duration_s``; integers ``due, probed, late, skipped,
-  reference_ok, reference_total``;
+  reference_ok, reference_total, unstored`` (absent in points from before it existed: read as 0);
 * timestamps in **milliseconds** (``precision=ms``): a point is unique per series as long as one
   terminal is not probed twice by the same kind from the same vantage within one millisecond (cycles
   are seconds apart), and an ms timestamp is 13 digits instead of 19 on the wire. Because a point is
@@ -427,7 +427,7 @@ def _heartbeat_from_row(row: Mapping[str, Any]) -> Heartbeat:
     values["group"] = row.get("group") or ""
     for name in ("interval_s", "duration_s"):
         values[name] = float(values[name] or 0.0)
-    for name in ("due", "probed", "late", "skipped", "reference_ok", "reference_total"):
+    for name in ("due", "probed", "late", "skipped", "reference_ok", "reference_total", "unstored"):
         values[name] = int(values[name] or 0)
     return Heartbeat(**values)
 

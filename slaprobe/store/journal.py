@@ -8,11 +8,13 @@ Layout (schema version in ``meta``):
 - ``series``: one row per (terminal, vantage, kind) with the terminal's tags at the time it was first
   seen (carrier, region, level, tier). Samples reference it by integer, which keeps rows small and lets
   the InfluxDB shipper emit tags without a second lookup. When a terminal's tags change (inventory
-  reload), a new series row is created, so old samples keep the tags they were measured under.
+  reload), a new series row is created, so old samples keep the tags they were measured under. A
+  terminal removed by a reload keeps its last tags for the samples still in flight.
 - ``samples``: every Sample field, plus ``lost = sent - received`` so the "bad rows" (``lost > 0`` or
   nothing sent) have a partial index: the SLA engine fetches only what can change a verdict.
   ``id`` only ever grows; the shipper's cursor is an id.
-- ``heartbeats``: one row per probe host, scheduling group and cycle.
+- ``heartbeats``: one row per probe host, cycle key (``group/kind``) and cycle, with ``unstored`` (samples
+  of the cycle the store refused; added in place to older journals, read as 0 where absent).
 - ``cursors``: named positions (the shipper's), committed in the same database so they survive restarts.
 
 All writes of one batch are one transaction: a batch is committed whole or not at all.
@@ -78,6 +80,7 @@ _HEARTBEAT_COLUMNS: tuple[str, ...] = (
     "duration_s",
     "reference_ok",
     "reference_total",
+    "unstored",
 )
 
 _SCHEMA = f"""
@@ -115,7 +118,8 @@ CREATE TABLE IF NOT EXISTS heartbeats (
     skipped INTEGER NOT NULL,
     duration_s REAL NOT NULL,
     reference_ok INTEGER NOT NULL,
-    reference_total INTEGER NOT NULL
+    reference_total INTEGER NOT NULL,
+    unstored INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS heartbeats_time ON heartbeats(time_ns);
 CREATE TABLE IF NOT EXISTS cursors (name TEXT PRIMARY KEY, value INTEGER NOT NULL, updated_ns INTEGER);
@@ -185,6 +189,7 @@ class JournalStore:
         if not readonly:
             self._migrate()
         self._check_version()
+        self._hb_select = self._heartbeat_select()
 
     # ------------------------------------------------------------------ setup
     def _migrate(self) -> None:
@@ -194,6 +199,16 @@ class JournalStore:
             self._db.execute(
                 "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )
+            if "unstored" not in self._heartbeat_table_columns():  # journals from before the column
+                self._db.execute("ALTER TABLE heartbeats ADD COLUMN unstored INTEGER NOT NULL DEFAULT 0")
+
+    def _heartbeat_table_columns(self) -> set[str]:
+        return {r[1] for r in self._db.execute("PRAGMA table_info(heartbeats)")}
+
+    def _heartbeat_select(self) -> str:
+        """The heartbeat columns to SELECT, in Heartbeat field order (0 for columns an old journal lacks)."""
+        have = self._heartbeat_table_columns()
+        return ", ".join(c if c in have else f"0 AS {c}" for c in _HEARTBEAT_COLUMNS)
 
     def _check_version(self) -> None:
         try:
@@ -207,8 +222,12 @@ class JournalStore:
             )
 
     def set_terminal_tags(self, tags: Mapping[str, Mapping[str, str]]) -> None:
-        """Tags (carrier, region, level, tier) to attach to the series of each terminal from now on."""
-        self._tags = dict(tags)
+        """Tags (carrier, region, level, tier) to attach to the series of each terminal from now on.
+
+        Terminals missing from ``tags`` keep their last known tags: after a reload removed them, their
+        probes still in flight are stored under the tags they were measured with, never empty ones.
+        """
+        self._tags = {**self._tags, **tags}
 
     # ------------------------------------------------------------------ writes
     def _series_id(self, sample: Sample) -> int:
@@ -259,7 +278,7 @@ class JournalStore:
                 update_rollups(self._db, [r[1] for r in rows], samples)  # SLA KPIs, same transaction
                 self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                self._rollback()
                 self._series.clear()  # series rows of this batch were rolled back too
                 raise
 
@@ -283,6 +302,7 @@ class JournalStore:
                 h.duration_s,
                 h.reference_ok,
                 h.reference_total,
+                h.unstored,
             )
             for h in heartbeats
         ]
@@ -292,8 +312,17 @@ class JournalStore:
                 self._db.executemany(sql, rows)
                 self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                self._rollback()
                 raise
+
+    def _rollback(self) -> None:
+        """Roll back the open transaction, if SQLite has not done so itself (it does on SQLITE_FULL and
+        some I/O errors): a second error here would hide the cause the caller must log."""
+        if self._db.in_transaction:
+            try:
+                self._db.execute("ROLLBACK")
+            except sqlite3.Error as exc:
+                log.warning("journal rollback failed: %s", exc)
 
     # ------------------------------------------------------------------ reads
     def samples(
@@ -342,7 +371,7 @@ class JournalStore:
             yield _row_to_sample(row)
 
     def heartbeats(self, start_ns: int, end_ns: int, vantage: str | None = None) -> Iterator[Heartbeat]:
-        sql = f"SELECT {', '.join(_HEARTBEAT_COLUMNS)} FROM heartbeats WHERE time_ns >= ? AND time_ns < ?"
+        sql = f"SELECT {self._hb_select} FROM heartbeats WHERE time_ns >= ? AND time_ns < ?"
         args: list = [start_ns, end_ns]
         if vantage is not None:
             sql += " AND vantage = ?"
@@ -384,7 +413,7 @@ class JournalStore:
         return out
 
     def heartbeat_rows_after(self, after_id: int, limit: int) -> list[tuple[int, Heartbeat]]:
-        sql = f"SELECT id, {', '.join(_HEARTBEAT_COLUMNS)} FROM heartbeats WHERE id > ? ORDER BY id LIMIT ?"
+        sql = f"SELECT id, {self._hb_select} FROM heartbeats WHERE id > ? ORDER BY id LIMIT ?"
         with self._lock:
             rows = self._db.execute(sql, (after_id, limit)).fetchall()
         return [(r[0], Heartbeat(*r[1:])) for r in rows]
@@ -431,7 +460,7 @@ class JournalStore:
                     self.set_cursor(name, value, updated_ns)
                 self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                self._rollback()
                 raise
 
     def get_note(self, key: str) -> str | None:
@@ -504,7 +533,7 @@ class JournalStore:
     def latest_heartbeats(self) -> list[Heartbeat]:
         """The newest heartbeat of every (vantage, group): what each probe host last reported."""
         sql = (
-            f"SELECT {', '.join(_HEARTBEAT_COLUMNS)} FROM heartbeats WHERE id IN"
+            f"SELECT {self._hb_select} FROM heartbeats WHERE id IN"
             " (SELECT max(id) FROM heartbeats GROUP BY vantage, grp) ORDER BY vantage, grp"
         )
         with self._lock:

@@ -6,6 +6,12 @@ Rollups (``sla/kpi.py`` defines the numbers):
 * ``sla_daily``: per (UTC day, series) the same histograms summed over the day, so a month's
   percentiles read ~30 small rows per series instead of 744 (``sla/rollups.py``).
 
+The ``series`` of a rollup row is the *canonical* series of its (terminal, vantage, kind): the lowest
+series id of that triple. A terminal re-tagged by an inventory reload gets a second series row for its
+samples, but its rollups stay one row per (terminal, vantage, kind) and hour, exactly as InfluxDB keys
+the shipped ``sla_hourly`` / ``sla_daily`` points (tags terminal, vantage, kind); two rows there would
+overwrite each other and the stores would disagree.
+
 ``JournalStore.write_samples`` calls :func:`update_rollups` inside the batch's transaction, so a
 committed sample is counted exactly once. Each touched row records the batch's last sample id
 (``last_id``): the InfluxDB shipper forwards the rows that changed behind its cursor
@@ -92,10 +98,35 @@ def _existing(db: sqlite3.Connection, table: str, cols: Sequence[str], keys: lis
         )
 
 
+def canonical_series(db: sqlite3.Connection, series_ids: Sequence[int]) -> dict[int, int]:
+    """``series id -> lowest series id of the same (terminal, vantage, kind)``: the rollups' key.
+
+    Series ids only grow and are never reused, so a triple's canonical id never changes once written.
+    """
+    out: dict[int, int] = {}
+    for chunk in _chunks(sorted(set(series_ids))):
+        out.update(
+            db.execute(
+                "SELECT s.id, min(c.id) FROM series s JOIN series c"
+                " ON c.terminal = s.terminal AND c.vantage = s.vantage AND c.kind = s.kind"
+                f" WHERE s.id IN ({', '.join('?' * len(chunk))}) GROUP BY s.id",
+                chunk,
+            ).fetchall()
+        )
+    return out
+
+
 def update_rollups(db: sqlite3.Connection, series_ids: Sequence[int], samples: Sequence[Sample]) -> None:
-    """Add a batch to the rollups (call inside the batch's transaction, right after the insert)."""
+    """Add a batch to the rollups (call inside the batch's transaction, right after the insert).
+
+    Rows are keyed by each series' canonical id (:func:`canonical_series`), one per (terminal, vantage,
+    kind) and hour whatever tags the samples were stored under.
+    """
+    last_id = db.execute("SELECT last_insert_rowid()").fetchone()[0]
+    canonical = canonical_series(db, series_ids)
     hourly: dict[tuple[int, int], RollupRow] = {}
-    for sid, s in zip(series_ids, samples, strict=True):
+    for raw, s in zip(series_ids, samples, strict=True):
+        sid = canonical.get(raw, raw)
         hour = s.time_ns - s.time_ns % HOUR_NS
         row = hourly.get((hour, sid))
         if row is None:
@@ -108,7 +139,6 @@ def update_rollups(db: sqlite3.Connection, series_ids: Sequence[int], samples: S
         if d is None:
             d = daily[(day, sid)] = RollupRow("", "", row.kind, day)
         d.merge(row)
-    last_id = db.execute("SELECT last_insert_rowid()").fetchone()[0]
 
     for found in _existing(db, "sla_hourly", _HOURLY, list(hourly)):
         old = RollupRow("", "", ProbeKind.ICMP, found[0])
@@ -355,6 +385,7 @@ __all__ = [
     "ROLLUP_SCHEMA",
     "JournalSlaSource",
     "RollupError",
+    "canonical_series",
     "create_rollup_table",
     "ensure_rollups",
     "rollups_after",

@@ -334,3 +334,52 @@ def test_engines_take_the_config_sections() -> None:
     assert isinstance(stamp, StampEngine) and isinstance(rtp, RtpEngine)
     assert (stamp.settings.size, stamp.settings.port, stamp.settings.codec) == (44, 862, "g711")
     assert (rtp.settings.port, rtp.settings.rate_pps, rtp.settings.timeout_ms) == (5004, 50.0, 1000.0)
+
+
+@pytest.mark.parametrize("kind", [ProbeKind.STAMP, ProbeKind.RTP])
+@pytest.mark.parametrize(
+    "reflector",
+    [("203.0.113.5", 862), ("not-an-ip", 862)],
+    ids=["no-route", "bad-address"],
+)
+def test_a_stream_that_sent_nothing_is_dated_inside_its_cycle(kind: ProbeKind, reflector) -> None:
+    """A stream probe that could not send (no route in this namespace: ENETUNREACH on every packet; or
+    an address that is none) is a not-measured sample dated when it was due, inside the cycle the
+    scheduler ran it in — never 1970, which the SLA engine would drop and then read the interval as
+    silent (answered)."""
+    from slaprobe.probes.rtp import RtpEngine, RtpSettings
+    from slaprobe.scheduler import CycleRunner, CycleSpec
+    from tests.probes.netns import private_netns
+
+    stored: list = []
+
+    async def main(ns) -> float:
+        streams = StreamEngine()
+        with ns.inside():  # the namespace only routes 198.18.0.0/24: 203.0.113.5 is unreachable
+            await streams.start()
+        engine = (
+            StampEngine(StampSettings(duration_s=0.1), streams=streams)
+            if kind is ProbeKind.STAMP
+            else RtpEngine(RtpSettings(duration_s=0.1), streams=streams)
+        )
+        runner = CycleRunner(
+            vantage="v1",
+            engines={kind: engine},
+            sink=stored.extend,
+            heartbeat_sink=lambda hb: None,
+            slot_s=0.05,
+        )
+        t0 = time.time()
+        targets = tuple(ProbeTarget(f"T{i}", ip_address("198.18.0.9"), reflector) for i in range(4))
+        try:
+            await runner.run(CycleSpec("default", kind, 1.0, targets), start=t0)
+        finally:
+            await streams.close()
+        return t0
+
+    with private_netns() as ns:
+        t0 = asyncio.run(main(ns))
+    assert len(stored) == 4
+    for s in stored:
+        assert s.kind is kind and s.sent == 0 and not s.measured and s.error is Outcome.SEND_ERROR
+        assert t0 <= s.time_ns / 1e9 < t0 + 1.0, s.time_ns / 1e9 - t0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import sqlite3
 import subprocess
@@ -143,3 +144,64 @@ def test_kill_9_mid_write_never_corrupts_and_keeps_whole_batches(tmp_path: Path)
             assert j.integrity_check() == "ok"
             count = j.count_samples()
             assert count > 0 and count % 500 == 0  # only whole batches: a batch is one transaction
+
+
+def test_heartbeat_unstored_round_trips_and_old_journals_read_zero(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    refused = Heartbeat(10, "v1", "default/icmp", 60.0, 1820, 1820, 0, 0, 58.2, 2, 2, unstored=400)
+    with JournalStore(path) as j:
+        j.write_heartbeats([refused])
+        assert list(j.heartbeats(0, 100)) == [refused] and not refused.healthy
+        assert j.heartbeat_rows_after(0, 10)[0][1].unstored == 400
+        assert j.latest_heartbeats() == [refused]
+    old = tmp_path / "old.sqlite"  # a journal written before the column existed
+    with JournalStore(old) as j:
+        j.write_heartbeats([dataclasses.replace(refused, unstored=0)])
+    db = sqlite3.connect(old)
+    db.execute("ALTER TABLE heartbeats DROP COLUMN unstored")
+    db.commit()
+    db.close()
+    with JournalStore(old, readonly=True) as j:  # read-only: read as 0, the file is left alone
+        (hb,) = j.heartbeats(0, 100)
+        assert hb.unstored == 0 and hb.healthy
+    with JournalStore(old) as j:  # writable: the column is added in place
+        j.write_heartbeats([refused])
+        assert [h.unstored for h in j.heartbeats(0, 100)] == [0, 400]
+
+
+def test_a_terminal_removed_by_a_reload_keeps_its_tags(tmp_path: Path) -> None:
+    """Samples of terminals that left the inventory, still in flight at the reload, keep their tags."""
+    a = {"carrier": "telecom", "region": "haikou", "level": "city", "tier": "basic"}
+    b = {"carrier": "unicom", "region": "sanya", "level": "village", "tier": "premium"}
+    with JournalStore(tmp_path / "j.sqlite") as j:
+        j.set_terminal_tags({"T1": a, "T2": a})
+        j.write_samples([_sample(0, terminal="T1"), _sample(0, terminal="T2")])
+        j.set_terminal_tags({"T2": b, "T3": b})  # reload: T1 removed, T2 re-tagged, T3 added
+        j.write_samples([_sample(1, terminal=t) for t in ("T1", "T2", "T3")])
+        got = [(r.sample.terminal, r.tags) for r in j.rows_after(0, 10)]
+    assert got == [("T1", a), ("T2", a), ("T1", a), ("T2", b), ("T3", b)]
+
+
+@pytest.fixture
+def tiny_tmpfs(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A 2 MiB tmpfs: a journal on it fills up within a few thousand samples."""
+    mnt = tmp_path / "tiny"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)], check=True)
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def test_a_full_disk_refuses_whole_batches_and_names_the_cause(tiny_tmpfs: Path) -> None:
+    with JournalStore(tiny_tmpfs / "j.sqlite") as j:
+        stored = 0
+        with pytest.raises(sqlite3.OperationalError) as caught:
+            for i in range(10_000):
+                j.write_samples([_sample(i, terminal=f"T{k}") for k in range(100)])
+                stored += 100
+        # the cause itself, not "cannot rollback - no transaction is active" (SQLite rolled back already)
+        assert "full" in str(caught.value), caught.value
+        assert 0 < stored < 1_000_000 and j.count_samples() == stored  # the refused batch left nothing
+        assert j.integrity_check() == "ok"

@@ -400,3 +400,52 @@ def test_unencodable_row_is_skipped_and_counted_once(tmp_path, influxd, influx_d
     assert j.get_cursor(COUNT_REJECTED) == 1
     assert influx_points(influxd, influx_db) == [p for p in journal_points(path) if p[1] != "bad\\id"]
     assert "backslash" in caplog.text
+
+
+# ---------------------------------------------------------------------- SLA rollups after a re-tag
+def journal_rollups(path: Path) -> list[tuple]:
+    """The journal's ``sla_hourly`` rows as InfluxDB keys them: (terminal, vantage, kind, hour, scalars)."""
+    from slaprobe.sla.kpi import SCALARS
+    from slaprobe.store.sla_journal import rollups_after
+
+    with JournalStore(path, readonly=True) as j:
+        hourly, _daily, _ = rollups_after(j, 0)
+    return sorted(
+        (r.terminal, r.vantage, r.kind.value, r.hour_ns // NS_PER_MS, *(getattr(r, n) for n in SCALARS))
+        for r in hourly
+    )
+
+
+def influx_rollups(server, db: str) -> list[tuple]:
+    from slaprobe.sla.kpi import SCALARS
+
+    rows = server.rows('SELECT * FROM "sla_hourly"', db)
+    return sorted(
+        (r["terminal"], r["vantage"], r["kind"], r["time"] // NS_PER_MS, *(r[n] for n in SCALARS))
+        for r in rows
+    )
+
+
+def test_a_retag_mid_hour_ships_the_same_rollups_as_the_journal_holds(tmp_path, influxd, influx_db):
+    """Issue #10: a reload that re-tags terminals mid-hour gave them two journal series; their two
+    ``sla_hourly`` rows overwrote each other in InfluxDB (tagged terminal, vantage, kind only), so the
+    stores disagreed. Now both hold one row per (terminal, vantage, kind, hour), with the same counts."""
+    path = tmp_path / "j.sqlite"
+    j = JournalStore(path)
+    fill(j, terminals=20, minutes=30)  # from the hour's start: T0 is not on an hour, so two hours
+    retagged = {f"t{i}": {**tags_for(f"t{i}"), "tier": "premium"} for i in range(0, 20, 3)}
+    j.set_terminal_tags(retagged)
+    for m in range(30, 90):
+        j.write_samples([sample(f"t{i}", m) for i in range(20)])
+    j.close()
+    make_shipper(path, influxd.url, influx_db).drain()
+    assert influx_points(influxd, influx_db) == journal_points(path)  # both tag sets kept for samples
+    journal, influx = journal_rollups(path), influx_rollups(influxd, influx_db)
+    keys = [row[:4] for row in journal]
+    assert len(keys) == len(set(keys))  # one journal row per (terminal, vantage, kind, hour)
+    assert influx == journal
+    # by hand: every terminal has 90 samples over the hours, re-tagged or not
+    per_terminal: dict[str, int] = {}
+    for row in journal:
+        per_terminal[row[0]] = per_terminal.get(row[0], 0) + row[4]
+    assert per_terminal == {f"t{i}": 90 for i in range(20)}

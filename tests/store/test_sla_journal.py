@@ -85,3 +85,34 @@ def test_journal_without_rollups_is_rolled_up_once(tmp_path: Path) -> None:
     JournalSlaSource(j)  # a second time adds nothing
     assert _same(_summary(src), got)
     j.close()
+
+
+def test_a_retag_mid_hour_keeps_one_rollup_per_terminal_vantage_kind_hour(tmp_path: Path) -> None:
+    """A reload that re-tags T1 half-way through an hour makes a second series row for its samples, but
+    the rollups stay keyed as InfluxDB keys them (terminal, vantage, kind, hour), with the counts summed."""
+    j = JournalStore(tmp_path / "j.sqlite")
+    j.set_terminal_tags({"T1": {"carrier": "telecom"}, "T2": {"carrier": "telecom"}})
+    minute = 60 * 10**9
+    first = [Sample(T0 + m * minute, t, "v1", ProbeKind.ICMP, 5, 5) for m in range(30) for t in ("T1", "T2")]
+    j.write_samples(first)
+    j.set_terminal_tags({"T1": {"carrier": "unicom"}})  # re-tag T1 at minute 30
+    second = [Sample(T0 + m * minute, "T1", "v1", ProbeKind.ICMP, 5, 3) for m in range(30, 70)]
+    j.write_samples(second)
+    series = j._db.execute("SELECT count(*) FROM series WHERE terminal = 'T1'").fetchone()[0]
+    assert series == 2  # the samples keep the tags they were measured under
+    hourly, daily, _ = rollups_after(j, 0)
+    keys = [r.key for r in hourly]
+    assert len(keys) == len(set(keys)) == 3  # T1: hours 0 and 1; T2: hour 0
+    by_key = {r.key: r for r in hourly}
+    h0 = by_key[("T1", "v1", ProbeKind.ICMP, T0)]
+    # by hand: minutes 0-29 at 5/5 and 30-59 at 3/5 in hour 0; minutes 60-69 at 3/5 in hour 1
+    assert (h0.samples, h0.sent, h0.received) == (60, 300, 30 * 5 + 30 * 3)
+    h1 = by_key[("T1", "v1", ProbeKind.ICMP, T0 + HOUR)]
+    assert (h1.samples, h1.sent, h1.received) == (10, 50, 30)
+    assert sorted((r.terminal, r.hour_ns) for r in daily) == [
+        ("T1", T0 - T0 % (24 * HOUR)),
+        ("T2", T0 - T0 % (24 * HOUR)),
+    ]
+    rows = j._db.execute("SELECT count(*), count(DISTINCT series) FROM sla_hourly").fetchone()
+    assert rows == (3, 2)
+    j.close()

@@ -1,0 +1,105 @@
+"""The daemon's journal on a disk that fills up, then frees: probing goes on, nothing is lost silently.
+
+The journal lives on a 2 MiB tmpfs nearly filled by another file. Cycles run through the daemon's own
+sinks (``Daemon._write_samples`` / ``_write_heartbeat``) while writes fail with SQLite's "database or
+disk is full"; then the file is removed and writes recover. Afterwards every heartbeat in the journal
+vouches exactly for what is there: the samples stored for its cycle are ``due - unstored``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import ipaddress
+import logging
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from slaprobe import sample_network
+from slaprobe.config import Config
+from slaprobe.daemon import Daemon
+from slaprobe.inventory import Inventory
+from slaprobe.model import ProbeKind, Sample
+from slaprobe.probes.base import ProbeTarget
+from slaprobe.scheduler import CycleRunner, CycleSpec
+from slaprobe.store.journal import JournalStore
+
+N = 150
+INTERVAL_S = 0.4
+
+
+class Answering:
+    kind = ProbeKind.ICMP
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def probe(self, target: ProbeTarget, vantage: str) -> Sample:
+        # dated when the probe started: inside its own cycle
+        return Sample(time.time_ns(), target.terminal, vantage, ProbeKind.ICMP, sent=5, received=5)
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path):  # type: ignore[no-untyped-def]
+    mnt = tmp_path / "tiny"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)], check=True)
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def test_a_full_journal_disk_is_counted_logged_and_recovers(tiny_disk: Path, caplog) -> None:
+    terminals = [dataclasses.replace(t, probes=(ProbeKind.ICMP,)) for t in sample_network.generate(N)]
+    daemon = Daemon(Config(state_dir=str(tiny_disk)), inventory=Inventory(tuple(terminals)))
+    st = os.statvfs(tiny_disk)
+    filler = tiny_disk / "filler"
+    filler.write_bytes(b"\0" * (st.f_bavail * st.f_frsize - 160 * 1024))  # ~160 KiB left for the journal
+    runner = CycleRunner(
+        vantage="v1",
+        engines={ProbeKind.ICMP: Answering()},
+        sink=daemon._write_samples,
+        heartbeat_sink=daemon._write_heartbeat,
+        slot_s=0.02,
+        flush_every_s=0.1,
+    )
+    base = ipaddress.ip_address("198.18.0.1")
+    spec = CycleSpec("default", ProbeKind.ICMP, INTERVAL_S, tuple(ProbeTarget(t.id, base) for t in terminals))
+
+    async def cycles(k: int) -> list:
+        out = []
+        for _ in range(k):
+            out.append(await runner.run(spec))
+        return out
+
+    with caplog.at_level(logging.INFO):
+        full = asyncio.run(cycles(25))
+        assert any(hb.unstored for hb in full), "the disk never filled up"
+        filler.unlink()
+        after = asyncio.run(cycles(3))
+    beats = full + after
+    assert all(hb.probed == hb.due == N for hb in beats)  # probing never stopped
+    assert all(hb.unstored == 0 for hb in after)  # writes recovered
+    assert daemon.state.lost_samples == sum(hb.unstored for hb in beats) > 0
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert any("samples not stored" in m and "full" in m for m in errors), errors
+    assert any("journal writes recovered" in r.getMessage() for r in caplog.records)
+    daemon.store.close()
+
+    with JournalStore(tiny_disk / "journal.sqlite", readonly=True) as j:
+        stored = list(j.heartbeats(0, 2**62))
+        times = sorted(s.time_ns for s in j.samples(0, 2**62))
+    assert stored and stored[-1].unstored == 0
+    assert len(stored) == len(beats) - daemon.state.lost_heartbeats
+    starts = [hb.time_ns for hb in beats]  # cycles run back to back: one ends where the next starts
+    ends = dict(zip(starts, [*starts[1:], 2**62], strict=True))
+    for hb in stored:  # what each stored heartbeat says was stored is exactly what is there
+        end = ends[hb.time_ns]
+        in_cycle = sum(1 for t in times if hb.time_ns <= t < end)
+        assert in_cycle == hb.due - hb.unstored, (hb, in_cycle)
