@@ -1,16 +1,29 @@
 """The money commands settle what the SLA engine computes from the store, month by month: the figures
-must be exactly those of the hand-over file that ``report --availability-out`` writes, and identical
-whether the samples are read from the journal or from InfluxDB."""
+must be exactly those of the hand-over file that ``report --availability-out`` writes, identical
+whether the samples are read from the journal or from InfluxDB, and equal to figures derived by hand
+from the lab month's ground truth and the contract's numbers (so two empty answers cannot agree).
+
+Hand derivation (contract config/contract.example.yaml moved to 2023; the lab month, February 2023):
+two premium telecom terminals in service all year, 2 open at year end -> band ``from_open: 0``,
+3,400.00 per terminal-month. Q1 gross: 2 x 3 x 3,400 = 20,400.00. Only February is measured (January
+and March hold one lookaround day each: below ``min_measured_percent`` 50, unjudged, no deduction).
+February availability = available / (available + unavailable) from the lab's truth: T00001 in
+[95, 99) -> 20 % of 3,400 = 680.00; T00002 in [99.5, 99.9) -> 5 % = 170.00; no outage longer than 4 h;
+the carrier cap is 10 % of February's 6,800.00 = 680.00 < 850.00, so 680.00 is deducted: net 19,720.00.
+"""
 
 from __future__ import annotations
 
 import json
+from decimal import Decimal
+from fractions import Fraction
 
 import pytest
 import yaml
 from click.testing import CliRunner
 
 from slaprobe.cli import cli
+from slaprobe.sla.availability_file import read_availability
 from tests.helpers import ROOT
 
 
@@ -27,7 +40,10 @@ def setup(sla_month, tmp_path_factory):  # type: ignore[no-untyped-def]
                 "inventory": str(sla_month.out_dir / "terminals.csv"),
                 "state_dir": str(sla_month.journal.parent),
                 "influx": {"url": sla_month.influx.url, "database": sla_month.influx.database, "api": "v1"},
-                "sla": {"contract": str(contract)},
+                "sla": {
+                    "contract": str(contract),
+                    "maintenance": str(sla_month.out_dir / "maintenance.yaml"),
+                },
             }
         )
     )
@@ -74,6 +90,36 @@ def test_reconcile_from_the_store_equals_the_handover(setup) -> None:  # type: i
     for doc in (from_store, from_file):
         doc.pop("availability_source", None)
     assert from_store == from_file
+
+
+def _feb_percent(truth: dict) -> Fraction:
+    return Fraction(100 * truth["available_s"], truth["available_s"] + truth["unavailable_s"])
+
+
+def test_figures_equal_the_ground_truth_and_the_contract(setup, sla_month) -> None:  # type: ignore[no-untyped-def]
+    config, handover = setup
+    truth = sla_month.plan.truth["terminals"]
+    assert sorted(truth) == ["T00001", "T00002"]
+    feb = {str(m): v for m, v in read_availability(handover).items()}["2023-02"]
+    assert {t: (a.available_s, a.unavailable_s) for t, a in feb.items()} == {
+        t: (v["available_s"], v["unavailable_s"]) for t, v in truth.items()
+    }
+    percent = {t: _feb_percent(v) for t, v in truth.items()}
+    assert 95 <= percent["T00001"] < 99 and Fraction(995, 10) <= percent["T00002"] < Fraction(999, 10)
+    for store in ("embedded", "influx"):
+        doc = _json("reconcile", "--config", str(config), "--quarter", "2023Q1", "--store", store)
+        (telecom,) = [c for c in doc["carriers"] if c["carrier"] == "telecom"]
+        assert (telecom["gross"], telecom["deducted"], telecom["net"]) == ("20400.00", "680.00", "19720.00")
+        assert (doc["gross"], doc["deducted"], doc["net"]) == ("20400.00", "680.00", "19720.00")
+        lines = {(d["month"], d["terminal"], d["kind"]): d for d in telecom["deductions"]}
+        assert {k: d["amount"] for k, d in lines.items()} == {
+            ("2023-02", "T00001", "availability"): "680.00",
+            ("2023-02", "T00002", "availability"): "170.00",
+            ("2023-02", None, "carrier_cap"): "-170.00",
+        }
+        for tid in truth:
+            shown = Decimal(lines[("2023-02", tid, "availability")]["availability_percent"])
+            assert abs(Fraction(shown) - percent[tid]) < Fraction(1, 10**6)
 
 
 def test_report_year_needs_evaluation_semantics() -> None:

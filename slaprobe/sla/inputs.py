@@ -189,7 +189,11 @@ def concat_samples(parts: Sequence[SampleColumns]) -> SampleColumns:
 
 @dataclass(frozen=True, slots=True)
 class HeartbeatColumns:
-    """Heartbeats reduced to what coverage needs (one row per probe host, group and cycle)."""
+    """Heartbeats reduced to what coverage needs (one row per probe host, cycle and cycle start).
+
+    ``groups`` holds the cycle names exactly as stored (``"default/icmp"``, :func:`model.cycle_name`);
+    the engine splits them into scheduling group and probe kind (:func:`model.split_cycle`).
+    """
 
     vantages: tuple[str, ...]
     groups: tuple[str, ...]
@@ -197,22 +201,31 @@ class HeartbeatColumns:
     g: np.ndarray  # int32 code into groups
     time_ns: np.ndarray  # int64
     interval_s: np.ndarray  # float64
-    trusted: np.ndarray  # bool: reference targets not all failed, and probed something if anything was due
+    trusted: np.ndarray  # bool: see heartbeat_columns
 
     def __len__(self) -> int:
         return len(self.time_ns)
 
 
-def heartbeat_columns(
-    rows: Iterable[tuple[int, str, str, float, int, int, int, int]],
-) -> HeartbeatColumns:
-    """From (time_ns, vantage, group, interval_s, due, probed, reference_ok, reference_total) tuples."""
-    cols = list(zip(*rows, strict=True)) or [()] * 8
+HeartbeatRow = tuple[int, str, str, float, int, int, int, int, int]
+"""(time_ns, vantage, group, interval_s, due, probed, reference_ok, reference_total, unstored)."""
+
+
+def heartbeat_columns(rows: Iterable[HeartbeatRow]) -> HeartbeatColumns:
+    """From :data:`HeartbeatRow` tuples (every store reader hands exactly these).
+
+    A heartbeat is **trusted** when ``Heartbeat.healthy`` (its reference targets did not all fail, and
+    the store refused none of its samples: ``unstored == 0``) and it probed something if anything was
+    due. ``unstored`` is what makes "silence = answered" a proof: a cycle whose samples were not all
+    stored cannot tell a lost lossy row from an answered probe, so it vouches for nothing.
+    """
+    cols = list(zip(*rows, strict=True)) or [()] * 9
     vantages, v = np.unique(np.array(cols[1], dtype=object).astype(str), return_inverse=True)
     groups, g = np.unique(np.array(cols[2], dtype=object).astype(str), return_inverse=True)
     due, probed = np.array(cols[4], dtype=np.int64), np.array(cols[5], dtype=np.int64)
     ref_ok, ref_total = np.array(cols[6], dtype=np.int64), np.array(cols[7], dtype=np.int64)
-    healthy = ~((ref_total > 0) & (ref_ok == 0))  # Heartbeat.healthy
+    unstored = np.array(cols[8], dtype=np.int64)
+    healthy = ~((ref_total > 0) & (ref_ok == 0)) & (unstored == 0)  # Heartbeat.healthy
     return HeartbeatColumns(
         tuple(str(x) for x in vantages),
         tuple(str(x) for x in groups),
@@ -226,7 +239,17 @@ def heartbeat_columns(
 
 def heartbeats_to_columns(heartbeats: Iterable[Heartbeat]) -> HeartbeatColumns:
     return heartbeat_columns(
-        (h.time_ns, h.vantage, h.group, h.interval_s, h.due, h.probed, h.reference_ok, h.reference_total)
+        (
+            h.time_ns,
+            h.vantage,
+            h.group,
+            h.interval_s,
+            h.due,
+            h.probed,
+            h.reference_ok,
+            h.reference_total,
+            h.unstored,
+        )
         for h in heartbeats
     )
 

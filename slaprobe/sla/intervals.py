@@ -3,24 +3,40 @@
 **The good-interval rule** (why we never read the good rows). A vantage *looked at* terminal t in interval
 i when all of these hold:
 
-1. trusted heartbeats of that vantage for t's scheduling group cover the whole interval (a heartbeat is
-   trusted when its reference targets did not all fail and it probed something if anything was due;
-   it covers ``[time, time + interval_s + grace)``, time taken at millisecond precision);
+1. trusted heartbeats of that vantage cover the whole interval for t's scheduling group and one probe
+   kind the rule counts. Heartbeats are keyed exactly as the scheduler writes them: one cycle per
+   scheduling group and probe kind, ``group = "default/icmp"`` (``model.cycle_name``; parsed with
+   ``model.split_cycle``). A heartbeat covers ``[time, time + interval_s + grace)`` (time taken at
+   millisecond precision). It is *trusted* when its reference targets did not all fail, it probed
+   something if anything was due, and the store refused none of its samples (``unstored == 0``);
 2. the vantage probed t during that UTC hour (t has at least one sample from it in the hourly rollup:
    this is how a terminal moved between vantages, or not yet probed, is told apart);
 3. the interval is not a mass event of that vantage (see ``rule.py``);
 4. it did not record only *unmeasured* samples of t in the interval (not sent = not looked).
 
-If it looked and recorded no sample with loss, the interval is **low-loss**: every probe it sent was
-answered. If it recorded lossy samples, the interval's loss ratio is pooled over the packets sent. The
-scheduler records every probe it skips as a ``not_scheduled`` sample (model contract), so silence under
-a healthy heartbeat means "answered", and the store only has to return the few lossy or unmeasured rows.
+Which kinds vouch: coverage is the **union over the kinds the rule counts**, each kind judged on its
+own spans. A heartbeat of kind K proves that every K probe of its cycle was either stored or recorded as
+not sent, so under it a missing K row means that probe was answered: one counted kind's complete cycle
+is a measurement of the interval, whatever another kind's cycle did (an intersection would make every
+terminal UNKNOWN whose counted kinds do not all run, or run with cycles longer than Δt). Heartbeats of
+kinds the rule does not count vouch for nothing (they say nothing about the counted kinds' rows). A
+cycle name without a kind (``"default"``, written before the kind was part of the key) covers every kind
+of its group; the report warns and names it.
+
+**Silence = answered, proven.** If it looked and recorded no sample with loss, the interval is
+**low-loss**: every probe it sent was answered. If it recorded lossy samples, the interval's loss ratio is
+pooled over the packets sent. This holds only because the heartbeat proves the rows are in the store:
+the scheduler records every probe it skips as a ``not_scheduled`` sample (model contract), writes the
+heartbeat after its samples, and counts in ``Heartbeat.unstored`` the samples the store refused (full
+disk, I/O error, refused for good); a cycle with ``unstored > 0`` is not trusted, so its intervals are
+UNKNOWN instead of silently answered. So the store only has to return the few lossy or unmeasured rows.
 A heartbeat cycle longer than Δt cannot vouch for every interval, so such heartbeats cover nothing (the
 report warns: choose Δt >= the probing cycle).
 
-Pooling: when a (terminal, vantage, hour) has more samples than intervals (several kinds, or a cycle
-shorter than Δt) and one of its samples is high-loss, the lossy row alone could overstate the
-interval's loss, so every sample of that (terminal, hour) is fetched and pooled (``pooling_keys``).
+Pooling: when a (terminal, vantage, hour) has a high-loss or unmeasured (or too small) problem row and
+more samples than problem rows, answered samples may share that row's interval, so every sample of that
+(terminal, hour) is fetched and pooled (``pooling_keys``): partly probed hours and cycles shorter than
+Δt then judge an interval by all its packets, not by its lossy rows alone.
 
 Quorum: an interval is high-loss when more than ``rule.quorum`` of the vantages that judged it saw high
 loss; it is judged when at least one vantage judged it; otherwise it is UNKNOWN.
@@ -33,7 +49,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from slaprobe.model import NS_PER_MS, NS_PER_S
+from slaprobe.model import NS_PER_MS, NS_PER_S, split_cycle
 from slaprobe.sla.inputs import KIND_CODES, RollupSummary, SampleColumns, SlaInputs, concat_samples
 from slaprobe.sla.kpi import HOUR_NS
 from slaprobe.sla.rule import Rule
@@ -79,27 +95,47 @@ def _kind_mask(rule: Rule, k: np.ndarray) -> np.ndarray:
 
 
 def pooling_keys(rule: Rule, problems: SampleColumns, rollups: RollupSummary) -> list[tuple[str, int]]:
-    """(terminal, hour_ns) whose high-loss rows may share an interval with other samples: fetch them all."""
+    """(terminal, hour_ns) whose problem rows may share an interval with answered samples: fetch them all.
+
+    A problem row can decide its interval wrongly on its own when answered samples (not fetched: they
+    are not problem rows) share that interval: a high-loss row would be pooled with them to a lower loss
+    (an outage's edge interval with half its probes answered is not high-loss), and an unmeasured or
+    too-small one (``sent < min_probes``) would leave UNKNOWN an interval that was measured (a cycle cut
+    by SIGTERM). That happens whenever probing cycles are shorter than Δt or several kinds count, in
+    full hours *and* in hours the daemon covered only in part (it started, stopped or restarted), so the
+    hour's count of intervals says nothing. The test is therefore per (terminal, vantage, hour): it has
+    such a row, and its rollup count exceeds its problem rows (so answered rows exist that were not
+    fetched). Rollup counts are each series' largest hourly count (>= the true count, the same from both
+    stores), so the test errs only towards fetching more, which never changes a verdict.
+    """
     if not len(problems) or not len(rollups):
         return []
-    per_hour = 3600 // rule.interval_s
-    hi = _kind_mask(rule, problems.k) & problems.measured & high_loss(rule, problems.sent, problems.received)
-    if not hi.any():
-        return []
+    counted = _kind_mask(rule, problems.k)
+    decisive = problems.measured & (
+        high_loss(rule, problems.sent, problems.received) | (problems.sent < rule.min_probes)
+    )
+    decisive |= ~problems.measured
     t_code = {n: i for i, n in enumerate(rollups.terminals)}
     v_code = {n: i for i, n in enumerate(rollups.vantages)}
     t_map = np.array([t_code.get(n, -1) for n in problems.terminals], dtype=np.int64)
     v_map = np.array([v_code.get(n, -1) for n in problems.vantages], dtype=np.int64)
-    rows = np.flatnonzero(hi)
-    t, v = t_map[problems.t[rows]], v_map[problems.v[rows]]
-    h = (problems.time_ns[rows] - rollups.start_ns) // HOUR_NS
-    ok = (t >= 0) & (v >= 0) & (h >= 0) & (h < rollups.counts.shape[2])
-    rows, t, v, h = rows[ok], t[ok], v[ok], h[ok]
-    many = rollups.counts[t, v, h] > per_hour
+    _, n_v, n_h = rollups.counts.shape
+    t, v = t_map[problems.t], v_map[problems.v]
+    h = (problems.time_ns - rollups.start_ns) // HOUR_NS
+    ok = counted & (t >= 0) & (v >= 0) & (h >= 0) & (h < n_h)
+    if not (ok & decisive).any():
+        return []
+    key = (t * n_v + v) * n_h + h
+    cells, rows_there = np.unique(key[ok], return_counts=True)
+    flagged = np.isin(cells, key[ok & decisive])
+    ct, rest = np.divmod(cells, n_v * n_h)
+    cv, ch = np.divmod(rest, n_h)
+    unfetched = rollups.counts[ct, cv, ch].astype(np.int64) > rows_there
+    pick = flagged & unfetched
     return sorted(
         {
             (rollups.terminals[int(ti)], rollups.start_ns + int(hi_) * HOUR_NS)
-            for ti, hi_ in zip(t[many], h[many], strict=True)
+            for ti, hi_ in zip(ct[pick], ch[pick], strict=True)
         }
     )
 
@@ -112,7 +148,7 @@ class Prepared:
     window: Window
     terminals: tuple[Terminal, ...]
     vantages: tuple[str, ...]
-    coverage: dict[tuple[int, str], np.ndarray]  # (vantage idx, group) -> bool[count]
+    coverage: dict[tuple[int, str], np.ndarray]  # (vantage idx, scheduling group) -> bool[count]
     member: np.ndarray  # bool[T, V, H]: vantage probed terminal in that hour
     mass: np.ndarray  # bool[V, count]
     # problem aggregates per (terminal, vantage, interval), sorted by terminal, vantage, interval
@@ -128,46 +164,79 @@ class Prepared:
     warnings: list[str] = field(default_factory=list)
 
 
+def _covered(window: Window, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """bool[count]: intervals wholly inside the union of the spans ``[starts, ends)``."""
+    order = np.lexsort((ends, starts))
+    starts, ends = starts[order], ends[order]
+    reach = np.maximum.accumulate(ends)
+    new_seg = np.ones(len(starts), dtype=bool)
+    new_seg[1:] = starts[1:] > reach[:-1]
+    seg_first = np.flatnonzero(new_seg)
+    seg_start = starts[seg_first]
+    seg_end = reach[np.append(seg_first[1:] - 1, len(starts) - 1)]
+    first = np.clip(-(-(seg_start - window.start_ns) // window.interval_ns), 0, window.count)
+    last = np.clip((seg_end - window.start_ns) // window.interval_ns, 0, window.count)
+    ok = last > first
+    diff = np.zeros(window.count + 1, dtype=np.int64)
+    np.add.at(diff, first[ok], 1)
+    np.add.at(diff, last[ok], -1)
+    return np.cumsum(diff[:-1]) > 0
+
+
 def _coverage(
     rule: Rule, window: Window, inputs: SlaInputs, vantage_index: dict[str, int], warnings: list[str]
 ) -> dict[tuple[int, str], np.ndarray]:
-    """Per (vantage, group): intervals wholly covered by the union of trusted heartbeat spans."""
+    """Per (vantage, scheduling group): intervals some counted probe kind's trusted cycles wholly cover.
+
+    Heartbeats are keyed by cycle name (``"default/icmp"``), split into (group, kind). Per kind the
+    rule counts, the union of that kind's trusted spans must cover the interval; the group's coverage
+    is the union of those per-kind verdicts. A name without a kind (written before the kind was part
+    of the key) covers every kind of its group, and the report names it.
+    """
     hb = inputs.heartbeats
     coverage: dict[tuple[int, str], np.ndarray] = {}
     if not len(hb):
         return coverage
-    long = hb.interval_s > rule.interval_s
-
-    def pairs(mask: np.ndarray) -> list[tuple[int, int]]:
-        codes = np.unique(hb.v[mask].astype(np.int64) * len(hb.groups) + hb.g[mask])
-        return [(int(c) // len(hb.groups), int(c) % len(hb.groups)) for c in codes]
-
-    for code in pairs(long):
+    split = [split_cycle(name) for name in hb.groups]
+    legacy = sorted({hb.groups[gc] for gc in np.unique(hb.g).tolist() if split[gc][1] is None})
+    if legacy:
         warnings.append(
-            f"vantage {hb.vantages[code[0]]} group {hb.groups[code[1]]}: probing cycle longer than Δt "
+            f"heartbeat group(s) {', '.join(repr(n) for n in legacy)} name no probe kind (written by an "
+            "older slaprobe, or by a tool that does not use model.cycle_name): taken to cover every kind "
+            "of that scheduling group"
+        )
+    counted = np.array([kind is None or rule.counts_kind(kind) for _, kind in split], dtype=bool)
+    long = hb.interval_s > rule.interval_s
+    for code in np.unique(
+        hb.v[long & counted[hb.g]].astype(np.int64) * len(hb.groups) + hb.g[long & counted[hb.g]]
+    ):
+        vc, gc = int(code) // len(hb.groups), int(code) % len(hb.groups)
+        warnings.append(
+            f"vantage {hb.vantages[vc]} cycle {hb.groups[gc]}: probing cycle longer than Δt "
             f"{rule.interval_s} s; its heartbeats vouch for no interval (choose a longer Δt)"
         )
-    use = hb.trusted & ~long
+    use = hb.trusted & ~long & counted[hb.g]
+    if not use.any():
+        return coverage
     grace_ns = round(rule.heartbeat_grace_s * NS_PER_S)
     starts_all = hb.time_ns - hb.time_ns % NS_PER_MS
     ends_all = starts_all + np.round(hb.interval_s * NS_PER_S).astype(np.int64) + grace_ns
-    for vc, gc in pairs(use):
-        sel = use & (hb.v == vc) & (hb.g == gc)
-        order = np.lexsort((ends_all[sel], starts_all[sel]))
-        starts, ends = starts_all[sel][order], ends_all[sel][order]
-        reach = np.maximum.accumulate(ends)
-        new_seg = np.ones(len(starts), dtype=bool)
-        new_seg[1:] = starts[1:] > reach[:-1]
-        seg_first = np.flatnonzero(new_seg)
-        seg_start = starts[seg_first]
-        seg_end = reach[np.append(seg_first[1:] - 1, len(starts) - 1)]
-        first = np.clip(-(-(seg_start - window.start_ns) // window.interval_ns), 0, window.count)
-        last = np.clip((seg_end - window.start_ns) // window.interval_ns, 0, window.count)
-        ok = last > first
-        diff = np.zeros(window.count + 1, dtype=np.int64)
-        np.add.at(diff, first[ok], 1)
-        np.add.at(diff, last[ok], -1)
-        coverage[(vantage_index[hb.vantages[vc]], hb.groups[gc])] = np.cumsum(diff[:-1]) > 0
+    base = sorted({g for g, _ in split})
+    base_of = np.array([base.index(g) for g, _ in split], dtype=np.int64)
+    kind_of = np.array([-1 if k is None else KIND_CODES.index(k) for _, k in split], dtype=np.int64)
+    b_row, k_row = base_of[hb.g], kind_of[hb.g]
+    for vc in np.unique(hb.v[use]).tolist():
+        for bc in np.unique(b_row[use & (hb.v == vc)]).tolist():
+            mine = use & (hb.v == vc) & (b_row == bc)
+            old = mine & (k_row < 0)
+            kinds = np.unique(k_row[mine & (k_row >= 0)]).tolist()
+            # each kind on its own (legacy spans count for every kind); a mix of kinds never stitches
+            # one interval together
+            sets = [mine & ((k_row == kc) | old) for kc in kinds] or [old]
+            covered = np.zeros(window.count, dtype=bool)
+            for sel in sets:
+                covered |= _covered(window, starts_all[sel], ends_all[sel])
+            coverage[(vantage_index[hb.vantages[vc]], base[bc])] = covered
     return coverage
 
 

@@ -21,7 +21,8 @@ Definitions (DESIGN §5):
   ``mass_event_min`` of the terminals it looked at, and at least ``mass_event_fraction`` of them, were
   high-loss together: the probe host, not 80 % of the province, is the likely culprit.
 * A heartbeat covers ``[time, time + interval_s + heartbeat_grace_s)``; an interval is looked at by a
-  vantage only when its trusted heartbeats cover the whole interval.
+  vantage only when the trusted heartbeats of one probe kind in ``kinds`` (heartbeats are named
+  ``<group>/<kind>``) for the terminal's scheduling group cover the whole interval (``intervals.py``).
 * ``min_probes``: an interval whose lossy samples sent fewer packets than this is UNKNOWN from that
   vantage: one lost echo is no proof of an outage. (An interval without loss needs no count: one answered
   probe proves the path worked.)
@@ -56,7 +57,7 @@ class Rule:
     heartbeat_grace_s: float = 5.0
     lookaround_s: int = 86_400
     min_probes: int = 1  # a lossy interval with fewer packets sent is UNKNOWN, not down
-    kinds: tuple[ProbeKind, ...] = ()  # probe kinds that judge availability; () = every kind
+    kinds: tuple[ProbeKind, ...] = ()  # probe kinds whose samples and heartbeats judge availability; () = all
 
     def __post_init__(self) -> None:
         def bad(key: str, why: str) -> RuleError:

@@ -15,7 +15,9 @@ Schema (fixed; the SLA engine reads it):
   zero); string ``error`` (an :class:`Outcome` value). ``lost`` is precomputed so InfluxQL can push the
   only filter that matters to the server: ``WHERE lost > 0 OR sent = 0``;
 * heartbeat fields: floats ``interval_s, duration_s``; integers ``due, probed, late, skipped,
-  reference_ok, reference_total, unstored`` (absent in points from before it existed: read as 0);
+  reference_ok, reference_total, unstored`` (samples of the cycle the store refused; points written
+  before the field existed lack it and read as 0). The ``group`` tag is the cycle name
+  ``<scheduling group>/<probe kind>`` (:func:`model.cycle_name`);
 * timestamps in **milliseconds** (``precision=ms``): a point is unique per series as long as one
   terminal is not probed twice by the same kind from the same vantage within one millisecond (cycles
   are seconds apart), and an ms timestamp is 13 digits instead of 19 on the wire. Because a point is

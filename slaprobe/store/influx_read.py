@@ -30,6 +30,7 @@ import numpy as np
 from slaprobe.model import NS_PER_MS, ProbeKind, Sample
 from slaprobe.sla.inputs import (
     HeartbeatColumns,
+    HeartbeatRow,
     SampleColumns,
     SampleColumnsBuilder,
     heartbeat_columns,
@@ -45,6 +46,7 @@ _TERMINALS_PER_QUERY = 200  # terminals named per statement (50 and 200 measured
 _SAMPLE_SELECT = "sent, received, error"
 _SAMPLE_GROUP = "terminal, vantage"
 _SERIES = "terminal, vantage, kind"
+_HEARTBEAT_INTS = ("due", "probed", "reference_ok", "reference_total", "unstored")
 
 
 def _key(measurement: str, row: RollupRow) -> str:
@@ -331,26 +333,22 @@ class InfluxSlaSource:
             reducer.add_presence(np.full(n, t), np.full(n, v), hours, np.full(n, most[k]))
 
     def sla_heartbeats(self, start_ns: int, end_ns: int) -> HeartbeatColumns:
-        fields = "interval_s, due, probed, reference_ok, reference_total"
+        # ``unstored`` is absent from points written before it existed: null, read as 0
+        fields = ", ".join(("interval_s", *_HEARTBEAT_INTS))
         q = (
             f"SELECT {fields} FROM {quote_ident(HEARTBEAT_MEASUREMENT)} WHERE {_time_where(start_ns, end_ns)}"
             ' GROUP BY vantage, "group"'
         )
 
-        def rows() -> Iterator[tuple[int, str, str, float, int, int, int, int]]:
+        def rows() -> Iterator[HeartbeatRow]:
             for series in self.client.query(q):
                 tags = series.get("tags", {})
                 vantage, group = tags.get("vantage", ""), tags.get("group", "")
-                for t, ivl, due, probed, ok, total in series["values"]:
-                    yield (
-                        int(t),
-                        vantage,
-                        group,
-                        float(ivl or 0.0),
-                        due or 0,
-                        probed or 0,
-                        ok or 0,
-                        total or 0,
-                    )
+                cols = series["columns"]
+                it, ivl = cols.index("time"), cols.index("interval_s")
+                ints = [cols.index(c) if c in cols else None for c in _HEARTBEAT_INTS]
+                for v in series["values"]:
+                    due, probed, ok, total, unstored = (int(v[i] or 0) if i is not None else 0 for i in ints)
+                    yield (int(v[it]), vantage, group, float(v[ivl] or 0.0), due, probed, ok, total, unstored)
 
         return heartbeat_columns(rows())

@@ -195,12 +195,12 @@ class JournalStore:
     def _migrate(self) -> None:
         with self._lock:
             self._db.executescript(_SCHEMA)
+            if "unstored" not in self._heartbeat_table_columns():  # additive: no version bump
+                self._db.execute("ALTER TABLE heartbeats ADD COLUMN unstored INTEGER NOT NULL DEFAULT 0")
             create_rollup_table(self._db)
             self._db.execute(
                 "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )
-            if "unstored" not in self._heartbeat_table_columns():  # journals from before the column
-                self._db.execute("ALTER TABLE heartbeats ADD COLUMN unstored INTEGER NOT NULL DEFAULT 0")
 
     def _heartbeat_table_columns(self) -> set[str]:
         return {r[1] for r in self._db.execute("PRAGMA table_info(heartbeats)")}

@@ -63,6 +63,7 @@ HEARTBEAT_FIELDS: dict[str, str] = {
     "duration_s": "f",
     "reference_ok": "i",
     "reference_total": "i",
+    "unstored": "i",  # samples of the cycle the store refused; absent in older points = 0
 }
 
 _MEAS_ESC = str.maketrans({",": "\\,", " ": "\\ "})

@@ -21,7 +21,7 @@ Primary keys lead with the time so a month is one contiguous range of each table
 
 Reads (:class:`JournalSlaSource`): problem rows through a covering partial index
 (``samples_problem``: ``lost > 0 OR sent = 0``, a few per mille of the rows, read without touching the
-table); presence, period sums and histograms of the rollups; heartbeats; and every
+table); presence, period sums and histograms of the rollups; heartbeats (with ``unstored``); and every
 sample of the few (terminal, hour) pairs that must be pooled. All come back columnar.
 """
 
@@ -372,11 +372,13 @@ class JournalSlaSource:
         return reducer.build()
 
     def sla_heartbeats(self, start_ns: int, end_ns: int) -> HeartbeatColumns:
-        sql = (
-            "SELECT time_ns, vantage, grp, interval_s, due, probed, reference_ok, reference_total"
-            " FROM heartbeats WHERE time_ns >= ? AND time_ns < ?"
-        )
         with self._lock:
+            # a read-only journal from before the column has no refused samples on record: 0
+            unstored = "unstored" if "unstored" in self.journal._heartbeat_table_columns() else "0"
+            sql = (
+                "SELECT time_ns, vantage, grp, interval_s, due, probed, reference_ok, reference_total,"
+                f" {unstored} FROM heartbeats WHERE time_ns >= ? AND time_ns < ?"
+            )
             rows = self._db.execute(sql, (start_ns, end_ns)).fetchall()
         return heartbeat_columns(rows)
 

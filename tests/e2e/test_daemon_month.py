@@ -138,7 +138,7 @@ def _stop_daemon(proc: subprocess.Popen[bytes], log: Path) -> float:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(10)
-        raise AssertionError(f"the daemon did not stop within 60 s of SIGTERM:\n{log.read_text()[-4000:]}")
+        raise AssertionError(f"no exit 60 s after SIGTERM:\n{log.read_text()[-4000:]}") from None
     assert code == 0, log.read_text()[-3000:]
     return stopped
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from slaprobe.model import NS_PER_S, Heartbeat, ProbeKind, Sample, outcome_for
+from slaprobe.scheduler import CycleStats, cycle_heartbeat
 
 TZ = ZoneInfo("Asia/Shanghai")
 MONTH = "2022-03"
@@ -132,14 +133,26 @@ def samples(step_s: int = 60, kinds: tuple[ProbeKind, ...] = (ProbeKind.ICMP,)) 
                 )
 
 
-def heartbeats(step_s: int = 60) -> Iterator[Heartbeat]:
+def heartbeats(step_s: int = 60, kinds: tuple[ProbeKind, ...] = tuple(ProbeKind)) -> Iterator[Heartbeat]:
+    """One heartbeat per cycle and probe kind, named and built as the daemon writes them
+    (``scheduler.cycle_heartbeat``: group ``"default/<kind>"``); two reference targets answer."""
     start = int(START.timestamp()) * NS_PER_S
     end = int(END.timestamp()) * NS_PER_S
     for t in range(start, end, step_s * NS_PER_S):
         if HEARTBEAT_GAP[0] <= t < HEARTBEAT_GAP[1]:
             continue
         due = sum(1 for row in TERMINALS if in_service(row[0], t))
-        yield Heartbeat(t, VANTAGE, "default", float(step_s), due, due, 0, 0, 2.5, 2, 2)
+        stats = CycleStats(due=due, probed=due, reference_ok=2, reference_total=2)
+        for kind in kinds:
+            yield cycle_heartbeat(
+                vantage=VANTAGE,
+                group="default",
+                kind=kind,
+                interval_s=float(step_s),
+                start_ns=t,
+                stats=stats,
+                duration_s=2.5,
+            )
 
 
 def tags() -> dict[str, dict[str, str]]:

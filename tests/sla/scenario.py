@@ -2,6 +2,8 @@
 
 A scenario covers one local day (2022-12-05, Asia/Shanghai) plus one hour of lookaround on each side.
 Everything is "good" (5 echoes sent, 5 answered, a healthy heartbeat) unless an event says otherwise.
+Heartbeats and unsent samples come from the daemon's own builders (``scheduler.cycle_heartbeat``,
+``scheduler.not_measured_sample``), so heartbeats are named ``"default/<kind>"`` exactly as it writes them.
 Events are ``(minute, text)``: ``minute`` counts from the day's local midnight (negative = the evening
 before, >= 1440 = the next morning), one character per minute:
 
@@ -21,7 +23,8 @@ import datetime as dt
 import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 
-from slaprobe.model import NS_PER_S, Heartbeat, Outcome, ProbeKind, Sample
+from slaprobe.model import NS_PER_S, Heartbeat, ProbeKind, Sample
+from slaprobe.scheduler import CycleStats, cycle_heartbeat, not_measured_sample
 from slaprobe.sla.engine import Period, day_period
 from slaprobe.store.memory import MemoryStore
 from slaprobe.terminal import Level, Terminal
@@ -93,8 +96,18 @@ def build(
             minute = (t_ns - at(0)) // MIN_NS
             ch = host[v].get(minute, ".")
             if ch != "_":
-                ok = 0 if ch == "u" else 1
-                beats.append(Heartbeat(t_ns, v, "default", float(cycle_s), 1, 1, 0, 0, 1.0, ok, 1))
+                stats = CycleStats(due=1, probed=1, reference_ok=0 if ch == "u" else 1, reference_total=1)
+                beats.append(
+                    cycle_heartbeat(
+                        vantage=v,
+                        group="default",
+                        kind=kind,
+                        interval_s=float(cycle_s),
+                        start_ns=t_ns,
+                        stats=stats,
+                        duration_s=1.0,
+                    )
+                )
             t_ns += step
     for tid, per_vantage in terminals.items():
         for v in vantages:
@@ -108,7 +121,7 @@ def build(
                     continue
                 when = t_ns + 1_500_000_000  # the probe goes out 1.5 s into the slot
                 if ch == "?":
-                    samples.append(Sample(when, tid, v, kind, 0, 0, error=Outcome.NOT_SCHEDULED))
+                    samples.append(not_measured_sample(when, tid, v, kind))
                 else:
                     sent, received = _COUNTS[ch]
                     rtt = 20.0 if received else None

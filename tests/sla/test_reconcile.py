@@ -26,6 +26,8 @@ year-end settlement recorded as paid in 2023Q1. Budget 90000.
 
 from __future__ import annotations
 
+import calendar
+import csv
 import datetime as dt
 from decimal import Decimal
 from fractions import Fraction
@@ -306,17 +308,35 @@ def test_2022_example_installments_and_year_end_price() -> None:
         )
     year = reconcile(contract, inventory.terminals, empty, Period.year(2022))
     assert year.budget_remaining == 0
-    # Independent count: on 2022-12-31 all 1,820 terminals are open (>= 1500 band), so every month of the
-    # year is priced 3000 / 1500 / 910, January included (only 1,224 were open then).
+    # By hand, from the CSV and the contract's numbers (no slaprobe helper): on 2022-12-31 all 1,820
+    # terminals are open (>= 1500 band), so every month is priced premium 3000 / standard 1500 / basic
+    # 910, January included (only 1,224 were open on 1 January). Nobody retires. Open before 2022: telecom 60
+    # premium + 171 standard + 381 basic = 12 x 783,210 = 9,398,520; unicom 209 standard + 401 basic =
+    # 12 x 678,410 = 8,140,920. Each of the 598 basic terminals opened on day d of month m in 2022 adds
+    # 910 x ((12 - m) + (days(m) - d + 1) / days(m)) (its opening day counts).
     assert {b[2] for b in year.price_basis} == {1820}
-    prices = {"premium": Fraction(3000), "standard": Fraction(1500), "basic": Fraction(910)}
+    prices = {"premium": 3000, "standard": 1500, "basic": 910}
     expected = {"telecom": Fraction(0), "unicom": Fraction(0)}
-    for t in inventory.terminals:
-        for m in Period.year(2022).months:
-            days = sum(1 for d in range(m.days) if t.in_service_on(m.first_day + dt.timedelta(days=d)))
-            expected[t.carrier] += prices[t.tier] * days / m.days
+    opened_in_2022 = 0
+    with open("config/terminals.example.csv", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            assert row["in_service_to"] == ""
+            y, m, d = (int(x) for x in row["in_service_from"].split("-"))
+            months = Fraction(12)
+            if y == 2022:
+                opened_in_2022 += 1
+                n = calendar.monthrange(2022, m)[1]
+                months = (12 - m) + Fraction(n - d + 1, n)
+            expected[row["carrier"]] += prices[row["tier"]] * months
+    assert opened_in_2022 == 598
     assert year.gross == sum(expected.values())
+
+    def cents_half_up(v: Fraction) -> Decimal:
+        return Decimal(int(v * 100 + Fraction(1, 2))) / 100  # positive amounts
+
+    carriers = {c: cents_half_up(v) for c, v in expected.items()}
+    assert carriers == {"telecom": Decimal("11078656.15"), "unicom": Decimal("9926930.38")}
     # nothing measured: no deduction; each carrier's gross rounded once, then added
-    assert year.balance_due == sum(year.money(v) for v in expected.values()) - Decimal("21000000.00")
+    assert year.balance_due == sum(carriers.values()) - Decimal("21000000.00") == Decimal("5586.53")
     jan = year.carrier("telecom").months[0]
     assert {c.unit_price for c in jan.charges if c.tier == "premium"} == {Decimal("3000.00")}

@@ -36,7 +36,7 @@ def _run(*args: str) -> str:
     return result.output
 
 
-def test_json_is_identical_from_both_stores_and_documented_keys(config: Path) -> None:
+def test_json_is_identical_from_both_stores_and_documented_keys(config: Path, sla_month) -> None:  # type: ignore[no-untyped-def]
     embedded = _run("report", "--config", str(config), "--month", "2023-02", "--format", "json")
     influx = _run(
         "report", "--config", str(config), "--month", "2023-02", "--format", "json", "--store", "influx"
@@ -50,6 +50,26 @@ def test_json_is_identical_from_both_stores_and_documented_keys(config: Path) ->
     assert d["rule"]["name"] == "mef10.3" and d["period"]["start"] == "2023-02-01T00:00:00+08:00"
     p = d["province"]
     assert p["available_s"] + p["unavailable_s"] + p["unknown_s"] + p["maintenance_s"] == p["in_service_s"]
+    # identical answers prove nothing if both are empty (every interval UNKNOWN): the figures must be the
+    # month's ground truth, which the lab built from its script without the engine
+    truth = sla_month.plan.truth["terminals"]
+    keys = (
+        "in_service_s",
+        "maintenance_s",
+        "unknown_s",
+        "unavailable_s",
+        "available_s",
+        "high_loss_intervals",
+    )
+    assert {t["terminal"]: {k: t[k] for k in keys} for t in d["terminals"]} == {
+        tid: {k: v[k] for k in keys} for tid, v in truth.items()
+    }
+    outages = sorted((o["terminal"], o["start_ns"], o["end_ns"], o["period_s"]) for o in d["outages"])
+    assert outages == sorted((tid, *o) for tid, v in truth.items() for o in v["outages"])
+    assert outages, "the month has scripted outages"
+    assert p["unavailable_s"] == sum(v["unavailable_s"] for v in truth.values()) > 0
+    assert p["available_s"] == sum(v["available_s"] for v in truth.values())
+    assert p["unknown_s"] < p["in_service_s"] // 10  # a probe-host outage, not a blind month
 
 
 @pytest.mark.parametrize(("fmt", "lang", "needle"), [

@@ -92,10 +92,12 @@ def test_the_shipper_path_gives_the_same_report(tmp_path, influxd, influx_db) ->
         vantage_events={"v2": [(300, "_" * 30)]},
     )
     journal = JournalStore(tmp_path / "j.sqlite")
-    batch = list(memory.samples(0, 2**62))
-    for k in range(0, len(batch), 500):  # cycle-sized batches, like the daemon
-        journal.write_samples(batch[k : k + 500])
-    journal.write_heartbeats(list(memory.heartbeats(0, 2**62)))
+    # like the daemon: each cycle's samples, then its heartbeat (cycle_heartbeat's "default/icmp");
+    # samples of a vantage that sent no heartbeat (its host was down) were never written
+    for hb in sorted(memory.heartbeats(0, 2**62), key=lambda h: (h.time_ns, h.vantage)):
+        end = hb.time_ns + round(hb.interval_s * 10**9)
+        journal.write_samples([s for s in memory.samples(hb.time_ns, end) if s.vantage == hb.vantage])
+        journal.write_heartbeats([hb])
     cfg = InfluxConfig(url=influxd.url, database=influx_db, api="v1")
     client = InfluxClient(cfg)
     Shipper(journal, client, ShipperConfig(batch_size=700, keep_shipped_days=0)).drain()

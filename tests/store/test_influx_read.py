@@ -133,3 +133,38 @@ def test_problem_rows_of_days_with_unmeasured_samples(tmp_path, influxd, influx_
     assert ("T3", "v1", "icmp", at + 60 * 10**9, 5, 3, True) in got
     assert sum(1 for r in got if r[0] == "T1" and not r[6]) == 2  # the two '?' of v2
     assert sum(1 for r in got if r[0] == "T2") == 4  # p, p, 1 on v1 and X on v2
+
+
+def test_heartbeat_unstored_field(tmp_path, influxd, influx_db) -> None:  # type: ignore[no-untyped-def]
+    """``unstored`` travels journal -> shipper -> InfluxDB and untrusts its cycle; points written before
+    the field existed lack it and read as 0, exactly like the journal's old rows."""
+    from slaprobe.config import InfluxConfig, ShipperConfig
+    from slaprobe.model import Heartbeat
+    from slaprobe.store.influx import InfluxStore
+    from slaprobe.store.shipper import Shipper
+
+    t0 = 1_670_169_600 * 10**9
+    beats = [
+        Heartbeat(t0, "v1", "default/icmp", 60.0, 3, 3, 0, 0, 1.5, 1, 1),
+        Heartbeat(t0 + 60 * 10**9, "v1", "default/icmp", 60.0, 3, 3, 0, 0, 1.5, 1, 1, unstored=2),
+    ]
+    journal = JournalStore(tmp_path / "j.sqlite")
+    journal.write_heartbeats(beats)
+    cfg = InfluxConfig(url=influxd.url, database=influx_db, api="v1")
+    client = InfluxClient(cfg)
+    Shipper(journal, client, ShipperConfig(batch_size=700, keep_shipped_days=0)).drain()
+    old = t0 + 120 * 10**9  # an older slaprobe's point: no unstored field
+    influxd.write_lines(
+        influx_db,
+        "heartbeat,group=default/icmp,vantage=v1 interval_s=60.0,due=3i,probed=3i,late=0i,skipped=0i,"
+        f"duration_s=1.5,reference_ok=1i,reference_total=1i {old // 10**6}",
+    )
+    cols = InfluxSlaSource(client).sla_heartbeats(0, 2**62)
+    store = InfluxStore(cfg)
+    read_back = list(store.heartbeats(0, 2**62))
+    store.close()
+    journal.close()
+    client.close()
+    assert cols.time_ns.tolist() == [t0, t0 + 60 * 10**9, old]
+    assert cols.trusted.tolist() == [True, False, True]
+    assert [h.unstored for h in read_back] == [0, 2, 0]

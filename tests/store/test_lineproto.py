@@ -98,7 +98,7 @@ def test_heartbeat_line_group_tag_and_field_types():
     hb = Heartbeat(
         time_ns=1_700_000_060_000_000_000,
         vantage="probe-2",
-        group="province",
+        group="province/icmp",
         interval_s=60,
         due=10,
         probed=9,
@@ -107,10 +107,11 @@ def test_heartbeat_line_group_tag_and_field_types():
         duration_s=12.25,
         reference_ok=2,
         reference_total=2,
+        unstored=3,
     )
     assert heartbeat_line(hb) == (
-        "heartbeat,group=province,vantage=probe-2 interval_s=60.0,due=10i,probed=9i,late=1i,skipped=1i,"
-        "duration_s=12.25,reference_ok=2i,reference_total=2i 1700000060000"
+        "heartbeat,group=province/icmp,vantage=probe-2 interval_s=60.0,due=10i,probed=9i,late=1i,skipped=1i,"
+        "duration_s=12.25,reference_ok=2i,reference_total=2i,unstored=3i 1700000060000"
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from pathlib import Path
 
@@ -116,3 +117,58 @@ def test_a_retag_mid_hour_keeps_one_rollup_per_terminal_vantage_kind_hour(tmp_pa
     rows = j._db.execute("SELECT count(*), count(DISTINCT series) FROM sla_hourly").fetchone()
     assert rows == (3, 2)
     j.close()
+
+
+# ---------------------------------------------------------------- heartbeats: unstored
+
+_OLD_HEARTBEATS = """
+CREATE TABLE heartbeats (
+    id INTEGER PRIMARY KEY, time_ns INTEGER NOT NULL, vantage TEXT NOT NULL, grp TEXT NOT NULL,
+    interval_s REAL NOT NULL, due INTEGER NOT NULL, probed INTEGER NOT NULL, late INTEGER NOT NULL,
+    skipped INTEGER NOT NULL, duration_s REAL NOT NULL, reference_ok INTEGER NOT NULL,
+    reference_total INTEGER NOT NULL
+);
+INSERT INTO heartbeats VALUES (1, {t}, 'v1', 'default/icmp', 60.0, 3, 3, 0, 0, 1.5, 1, 1);
+"""
+
+
+def _old_journal(path: Path) -> None:
+    """A journal as written before ``heartbeats.unstored`` existed (schema version 1, same as today)."""
+    JournalStore(path).close()
+    db = sqlite3.connect(path)
+    db.executescript("DROP TABLE heartbeats;" + _OLD_HEARTBEATS.format(t=T0))
+    db.commit()
+    db.close()
+
+
+def test_unstored_round_trips_and_untrusts_its_cycle(tmp_path: Path) -> None:
+    from slaprobe.model import Heartbeat
+
+    beats = [
+        Heartbeat(T0, "v1", "default/icmp", 60.0, 3, 3, 0, 0, 1.5, 1, 1),
+        Heartbeat(T0 + 60 * 10**9, "v1", "default/icmp", 60.0, 3, 3, 0, 0, 1.5, 1, 1, unstored=2),
+    ]
+    with JournalStore(tmp_path / "j.sqlite") as j:
+        j.write_heartbeats(beats)
+        assert list(j.heartbeats(0, 2**62)) == beats
+        assert [h for _, h in j.heartbeat_rows_after(0, 10)] == beats  # what the shipper forwards
+        cols = JournalSlaSource(j).sla_heartbeats(0, 2**62)
+    assert cols.trusted.tolist() == [True, False]
+
+
+def test_old_journal_gains_unstored_column(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    _old_journal(path)
+    with JournalStore(path, readonly=True) as ro:  # read-only: no migration, reads 0
+        (hb,) = ro.heartbeats(0, 2**62)
+        assert hb.unstored == 0
+        assert JournalSlaSource(ro).sla_heartbeats(0, 2**62).trusted.tolist() == [True]
+    with JournalStore(path) as j:  # writable: ALTER TABLE, old rows 0, new rows keep their count
+        (hb,) = j.heartbeats(0, 2**62)
+        assert hb.unstored == 0
+        j.write_heartbeats([dataclasses.replace(hb, time_ns=T0 + 1, unstored=4)])
+        assert [h.unstored for h in j.heartbeats(0, 2**62)] == [0, 4]
+        assert JournalSlaSource(j).sla_heartbeats(0, 2**62).trusted.tolist() == [True, False]
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("1",)
+    db.close()
