@@ -232,6 +232,8 @@ def run_demo(
         )
         daemon = Daemon(replace(config, netns=lab.netns), inventory=inventory)
         code = asyncio.run(_run(daemon, minutes, echo, interval_s))
+    with JournalStore(config.journal_path, readonly=True) as journal:  # the probes drained at the stop
+        echo(f"{time.strftime('%H:%M:%S')}  journal {journal.count_samples():7d} samples (stopped)")
     ended = dt.datetime.now(dt.UTC)
     tz = ZoneInfo(config.sla.timezone)
     months = sorted({f"{t.astimezone(tz):%Y-%m}" for t in (started, ended)})

@@ -34,10 +34,10 @@ import yaml
 from slaprobe.inventory import write_csv
 from slaprobe.lab import Lab, LabProfile
 from tests.e2e import script as S
+from tests.e2e.notify import NotifyListener
 from tests.fixtures.influx import InfluxServer
 from tests.fixtures.lab import _require_lab_privileges
 from tests.helpers import ROOT, run_cli
-from tests.test_daemon_influx import NotifySocket
 
 pytestmark = [pytest.mark.lab, pytest.mark.influx]
 
@@ -117,8 +117,12 @@ def _contract(year: int) -> dict[str, Any]:
     }
 
 
-def _start_daemon(cfg: Path, log: Path, notify: NotifySocket) -> tuple[subprocess.Popen[bytes], float]:
-    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "NOTIFY_SOCKET": str(notify.path)}
+def _start_daemon(cfg: Path, log: Path, notify: NotifyListener) -> tuple[subprocess.Popen[bytes], float]:
+    env = {
+        "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+        "NOTIFY_SOCKET": str(notify.path),
+        "PYTHONFAULTHANDLER": "1",
+    }
     proc = subprocess.Popen(
         [sys.executable, "-m", "slaprobe", "run", "--config", str(cfg)],
         cwd=ROOT,
@@ -136,7 +140,7 @@ def _stop_daemon(proc: subprocess.Popen[bytes], log: Path) -> float:
     try:
         code = proc.wait(60)
     except subprocess.TimeoutExpired:
-        proc.kill()
+        proc.send_signal(signal.SIGABRT)  # PYTHONFAULTHANDLER: every thread's stack goes to the log
         proc.wait(10)
         raise AssertionError(f"no exit 60 s after SIGTERM:\n{log.read_text()[-4000:]}") from None
     assert code == 0, log.read_text()[-3000:]
@@ -218,7 +222,7 @@ def outcome(tmp_path_factory: pytest.TempPathFactory, influxd: InfluxServer) -> 
                 }
             )
         )
-        notify = NotifySocket(tmp / "notify.sock")
+        notify = NotifyListener(tmp / "notify.sock")
         runs: list[S.Run] = []
         proc, ready = _start_daemon(cfg, log, notify)
         try:
@@ -239,6 +243,7 @@ def outcome(tmp_path_factory: pytest.TempPathFactory, influxd: InfluxServer) -> 
             if proc.poll() is None:
                 proc.kill()
                 proc.wait(10)
+            notify.close()
     result = Outcome(cast, tz, month, b, runs, sighup_at, logs=log.read_text())
 
     common = ["--config", str(cfg), "--month", month, "--format", "json"]
