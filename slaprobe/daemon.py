@@ -31,12 +31,13 @@ import signal
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from slaprobe.config import Config
+from slaprobe.configload import ConfigError
 from slaprobe.inventory import Inventory, load_inventory
 from slaprobe.model import Heartbeat, ProbeKind, Sample
 from slaprobe.notify import Notifier
@@ -86,7 +87,11 @@ class ServiceCalendar:
     """
 
     def __init__(self, terminals: Iterable[Terminal], timezone: str) -> None:
-        self.tz = ZoneInfo(timezone)
+        try:
+            self.tz = ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            problem = f"sla.timezone: {timezone!r} is not a known IANA time zone"
+            raise ConfigError("config", [problem]) from None
         self.terminals = {t.id: t for t in terminals}
 
     def __call__(self, terminal: str, t_ns: int) -> bool:

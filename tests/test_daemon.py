@@ -16,8 +16,9 @@ import yaml
 from slaprobe import sample_network
 from slaprobe.inventory import write_csv
 from slaprobe.lab import LabProfile
-from slaprobe.model import NS_PER_S, Outcome, ProbeKind
+from slaprobe.model import NS_PER_S, Outcome, ProbeKind, cycle_name
 from slaprobe.store.journal import JournalStore
+from slaprobe.store.sla_journal import rollups_after
 from tests.helpers import ROOT
 
 INTERVAL_S = 5.0
@@ -101,8 +102,15 @@ def test_outage_is_visible_within_one_cycle(tmp_path: Path, lab_factory) -> None
 
 
 def test_sighup_reload_and_sigterm_mid_cycle(tmp_path: Path, lab_factory) -> None:
+    """SIGHUP removes 20 terminals (sent while their probes are in flight), adds 40 and re-tags 40; then
+    SIGTERM mid-cycle. No sample is stored with empty tags, the rollups hold one row per (terminal,
+    vantage, kind, hour) counting every stored sample, and the probes the stop skipped are dated at their
+    own slots inside the cut cycle."""
     terminals = sample_network.generate(240)
-    first, second = terminals[:200], terminals[20:240]  # reload drops 20, adds 40
+    first = terminals[:200]
+    swap = {"telecom": "unicom", "unicom": "telecom"}
+    retagged = [dataclasses.replace(t, carrier=swap[t.carrier], tier="premium") for t in terminals[20:60]]
+    second = retagged + terminals[60:240]  # drops 20, re-tags 40, adds 40
     write_csv(first, tmp_path / "inv.csv")
     lab = lab_factory(LabProfile.build(terminals=[(t.id, str(t.address)) for t in terminals]))
     cfg = _config(tmp_path, lab.netns, tmp_path / "inv.csv")
@@ -111,6 +119,8 @@ def test_sighup_reload_and_sigterm_mid_cycle(tmp_path: Path, lab_factory) -> Non
     try:
         _wait_cycles(journal, 2, 40)
         write_csv(second, tmp_path / "inv.csv")
+        # half a second into a cycle: the removed terminals (the first 20 slots) are still being probed
+        time.sleep((0.5 - time.time() % INTERVAL_S) % INTERVAL_S)
         reload_ns = time.time_ns()
         daemon.send_signal(signal.SIGHUP)
         _wait_cycles(journal, 5, 40)
@@ -127,14 +137,50 @@ def test_sighup_reload_and_sigterm_mid_cycle(tmp_path: Path, lab_factory) -> Non
         assert j.integrity_check() == "ok"
         heartbeats = [h for h in j.heartbeats(0, 2**62) if h.group == "default/icmp"]
         samples = list(j.samples(0, 2**62))
+        rows = j.rows_after(0, 10**9)
+        series = j._db.execute("SELECT terminal, carrier, region, level, tier FROM series").fetchall()
+        hourly, _daily, _ = rollups_after(j, 0)
+    assert {h.group for h in heartbeats} == {cycle_name("default", ProbeKind.ICMP)}
     starts = [h.time_ns for h in heartbeats]
     gaps = {b - a for a, b in itertools.pairwise(starts)}
     assert gaps == {int(INTERVAL_S * NS_PER_S)}, "a cycle was lost around the reload"
     after = {s.terminal for s in samples if s.time_ns > reload_ns + INTERVAL_S * NS_PER_S}
     assert {t.id for t in terminals[200:]} <= after  # added terminals are probed
     assert not after & {t.id for t in terminals[:20]}  # removed ones are not
+
+    # tags: none empty; removed terminals keep theirs, re-tagged ones have both tag sets
+    assert all(all(row[1:]) for row in series), [row for row in series if not all(row[1:])]
+    late_removed = [r for r in rows if r.sample.terminal in {t.id for t in terminals[:20]}]
+    assert any(r.sample.time_ns >= reload_ns - 2 * NS_PER_S for r in late_removed)
+    tags_of = {t.id: (t.carrier, t.tier) for t in terminals}
+    for r in late_removed:
+        assert (r.tags["carrier"], r.tags["tier"]) == tags_of[r.sample.terminal]
+    new_tags = {t.id: (t.carrier, t.tier) for t in retagged}
+    for tid, tags in new_tags.items():
+        seen = {(c, tier) for term, c, _r, _l, tier in series if term == tid}
+        assert seen == {tags_of[tid], tags}, (tid, seen)
+
+    # rollups: one row per (terminal, vantage, kind, hour), together counting every stored sample
+    keys = [r.key for r in hourly]
+    assert len(keys) == len(set(keys))
+    per_terminal: dict[str, int] = {}
+    for r in hourly:
+        per_terminal[r.terminal] = per_terminal.get(r.terminal, 0) + r.samples
+    stored: dict[str, int] = {}
+    for s in samples:
+        stored[s.terminal] = stored.get(s.terminal, 0) + 1
+    assert per_terminal == stored
+
+    # the cut cycle: what it skipped is dated at its own slots, after every probe it started
     last = heartbeats[-1]
-    assert last.probed + last.skipped == last.due
+    assert last.probed + last.skipped == last.due and last.skipped > 0
+    cycle = [s for s in samples if last.time_ns <= s.time_ns < last.time_ns + INTERVAL_S * NS_PER_S]
+    skipped = [s for s in cycle if s.error is Outcome.NOT_SCHEDULED]
+    started = [s for s in cycle if s.measured]
+    assert len(skipped) == last.skipped  # all inside the cut cycle, none in the next interval
+    assert len({s.time_ns for s in skipped}) > 1  # at their slots, not all at the moment of the stop
+    # (one slot of slack: a probe's first echo leaves a little after its slot)
+    assert min(s.time_ns for s in skipped) >= max(s.time_ns for s in started) - 0.2 * NS_PER_S
     assert all(s.error is Outcome.NOT_SCHEDULED for s in samples if s.sent == 0)
 
 

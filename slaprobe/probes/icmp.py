@@ -155,6 +155,7 @@ class IcmpEngine:
         if not self._started:
             raise RuntimeError("IcmpEngine.probe() before start()")
         loop = asyncio.get_running_loop()
+        began_ns = time.time_ns()  # the date of a train that sent nothing (never the end of the wait)
         probe = EchoProbe(target.address, self.settings.count)
         self.transport.begin(probe)
         done: asyncio.Future[None] = loop.create_future()
@@ -166,7 +167,7 @@ class IcmpEngine:
             probe.done = None
             if self.transport.is_open:
                 self.transport.finish(probe)
-        return self._sample(probe, target, vantage, train.start_ns or time.time_ns(), train.sent)
+        return self._sample(probe, target, vantage, train.start_ns or began_ns, train.sent)
 
     def _sample(self, p: EchoProbe, target: ProbeTarget, vantage: str, start_ns: int, sent: int) -> Sample:
         """Judge every echo now that all stamps are in: in time, late, unreachable or lost."""

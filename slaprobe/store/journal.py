@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from slaprobe.model import Heartbeat, Outcome, ProbeKind, Sample
-from slaprobe.store.sla_journal import create_rollup_table, update_rollups
+from slaprobe.store.sla_journal import create_rollup_table, merge_split_rollups, update_rollups
 
 log = logging.getLogger(__name__)
 
@@ -201,6 +201,11 @@ class JournalStore:
             self._db.execute(
                 "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )
+            folded = merge_split_rollups(self._db)  # rollups of re-tagged terminals, from older versions
+            if folded:
+                log.warning(
+                    "journal: folded %d rollup rows of re-tagged terminals into one per terminal", folded
+                )
 
     def _heartbeat_table_columns(self) -> set[str]:
         return {r[1] for r in self._db.execute("PRAGMA table_info(heartbeats)")}

@@ -54,13 +54,13 @@ from slaprobe.store.lineproto import (
     series_key,
     stored_fields_encoder,
 )
-from slaprobe.store.sla_journal import rollups_after
+from slaprobe.store.sla_journal import SHIPPER_ROLLUP_CURSOR, rollups_after
 
 log = logging.getLogger(__name__)
 
 CURSOR_SAMPLES = "shipper.samples"
 CURSOR_HEARTBEATS = "shipper.heartbeats"
-CURSOR_ROLLUPS = "shipper.sla_hourly"  # SLA hourly rollups shipped for samples up to this id
+CURSOR_ROLLUPS = SHIPPER_ROLLUP_CURSOR  # SLA hourly rollups shipped for samples up to this id
 COUNT_DROPPED = "shipper.dropped"
 COUNT_REJECTED = "shipper.rejected"
 NOTE_LAST_ERROR = "shipper.last_error"

@@ -68,6 +68,7 @@ CREATE INDEX IF NOT EXISTS samples_problem ON samples(time_ns, series, sent, rec
 _HOURLY = ("hour_ns", "series", *SCALARS, "rtt_hist", "jit_hist")
 _DAILY = ("day_ns", "series", "rtt_hist", "jit_hist")
 _FROM_KEY = "sla_rollup_from_id"
+SHIPPER_ROLLUP_CURSOR = "shipper.sla_hourly"  # the shipper's rollup cursor (``shipper.CURSOR_ROLLUPS``)
 _CHUNK = 200_000
 
 
@@ -173,6 +174,87 @@ def update_rollups(db: sqlite3.Connection, series_ids: Sequence[int], samples: S
             for (day, sid), d in daily.items()
         ],
     )
+
+
+def _row_from(kind_row: Sequence, scalars: bool) -> RollupRow:
+    row = RollupRow("", "", ProbeKind.ICMP, kind_row[0])
+    if scalars:
+        for name, value in zip(SCALARS, kind_row[2 : 2 + len(SCALARS)], strict=True):
+            setattr(row, name, value)
+    row.rtt_hist, row.jit_hist = unpack_hist(kind_row[-2]), unpack_hist(kind_row[-1])
+    return row
+
+
+def merge_split_rollups(db: sqlite3.Connection) -> int:
+    """Fold rollup rows keyed by a non-canonical series into the canonical row; return rows folded.
+
+    Journals written before rollups were keyed by :func:`canonical_series` hold one row per series of
+    a terminal re-tagged by a reload. Run once per writable open (a no-op when nothing is split; the
+    check reads only the small ``series`` table and the rollups' primary key). Folded rows get the
+    newest sample id as ``last_id`` and the shipper's rollup cursor is moved just before it, so the
+    next shipment overwrites the points InfluxDB kept of the split rows with the full totals.
+    """
+    split = dict(
+        db.execute(
+            "SELECT s.id, min(c.id) FROM series s JOIN series c"
+            " ON c.terminal = s.terminal AND c.vantage = s.vantage AND c.kind = s.kind"
+            " GROUP BY s.id HAVING min(c.id) < s.id"
+        ).fetchall()
+    )
+    if not split:
+        return 0
+    marks = ", ".join("?" * len(split))
+    if not db.execute(
+        f"SELECT 1 FROM sla_hourly WHERE series IN ({marks}) UNION ALL"
+        f" SELECT 1 FROM sla_daily WHERE series IN ({marks}) LIMIT 1",
+        [*split, *split],
+    ).fetchone():
+        return 0
+    folded = 0
+    db.execute("BEGIN")
+    try:
+        last_id = db.execute("SELECT coalesce(max(id), 0) FROM samples").fetchone()[0]
+        for table, cols, scalars in (("sla_hourly", _HOURLY, True), ("sla_daily", _DAILY, False)):
+            moved = db.execute(
+                f"SELECT {', '.join(cols)} FROM {table} WHERE series IN ({marks})", list(split)
+            )
+            merged: dict[tuple[int, int], RollupRow] = {}
+            for r in moved.fetchall():
+                key = (r[0], split[r[1]])
+                row = _row_from(r, scalars)
+                if key in merged:
+                    merged[key].merge(row)
+                else:
+                    merged[key] = row
+                folded += 1
+            for r in _existing(db, table, cols, list(merged)):
+                merged[(r[0], r[1])].merge(_row_from(r, scalars))
+            db.execute(f"DELETE FROM {table} WHERE series IN ({marks})", list(split))
+            db.executemany(
+                f"INSERT OR REPLACE INTO {table}({', '.join(cols)}, last_id)"
+                f" VALUES ({', '.join('?' * (len(cols) + 1))})",
+                [
+                    (
+                        t,
+                        sid,
+                        *((getattr(row, n) for n in SCALARS) if scalars else ()),
+                        pack_hist(row.rtt_hist),
+                        pack_hist(row.jit_hist),
+                        last_id,
+                    )
+                    for (t, sid), row in merged.items()
+                ],
+            )
+        db.execute(
+            "UPDATE cursors SET value = ? WHERE name = ? AND value >= ?",
+            (last_id - 1, SHIPPER_ROLLUP_CURSOR, last_id),
+        )
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+    return folded
 
 
 def ensure_rollups(journal) -> int:  # type: ignore[no-untyped-def]
@@ -385,11 +467,13 @@ class JournalSlaSource:
 
 __all__ = [
     "ROLLUP_SCHEMA",
+    "SHIPPER_ROLLUP_CURSOR",
     "JournalSlaSource",
     "RollupError",
     "canonical_series",
     "create_rollup_table",
     "ensure_rollups",
+    "merge_split_rollups",
     "rollups_after",
     "update_rollups",
 ]

@@ -172,3 +172,35 @@ def test_old_journal_gains_unstored_column(tmp_path: Path) -> None:
     db = sqlite3.connect(path)
     assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("1",)
     db.close()
+
+
+def test_rollups_split_by_an_older_version_are_folded_on_open(tmp_path: Path, monkeypatch) -> None:
+    """Journals written before the canonical keying hold one rollup row per series of a re-tagged
+    terminal; a writable open folds them into one per (terminal, vantage, kind, hour), totals kept, and
+    moves the shipper's rollup cursor back so InfluxDB gets the full totals."""
+    from slaprobe.store import sla_journal
+    from slaprobe.store.shipper import CURSOR_ROLLUPS
+
+    path = tmp_path / "old.sqlite"
+    minute = 60 * 10**9
+    with monkeypatch.context() as m:  # the old keying: every series its own rollup rows
+        m.setattr(sla_journal, "canonical_series", lambda db, ids: {i: i for i in ids})
+        j = JournalStore(path)
+        j.set_terminal_tags({"T1": {"carrier": "telecom"}})
+        j.write_samples([Sample(T0 + k * minute, "T1", "v1", ProbeKind.ICMP, 5, 5) for k in range(30)])
+        j.set_terminal_tags({"T1": {"carrier": "unicom"}})
+        j.write_samples([Sample(T0 + k * minute, "T1", "v1", ProbeKind.ICMP, 5, 2) for k in range(30, 90)])
+        j.set_cursor(CURSOR_ROLLUPS, j.last_sample_id())  # everything was shipped (and overwritten)
+        assert len(rollups_after(j, 0)[0]) == 3  # hour 0 twice: the defect
+        j.close()
+    j = JournalStore(path)
+    hourly, daily, _ = rollups_after(j, 0)
+    got = sorted((r.hour_ns, r.samples, r.sent, r.received) for r in hourly)
+    # by hand: hour 0 = 30 x 5/5 + 30 x 5/2; hour 1 = 30 x 5/2
+    assert got == [(T0, 60, 300, 150 + 60), (T0 + HOUR, 30, 150, 60)]
+    assert len(daily) == 1
+    assert j.get_cursor(CURSOR_ROLLUPS) == j.last_sample_id() - 1  # the next shipment re-sends them
+    assert len(rollups_after(j, j.get_cursor(CURSOR_ROLLUPS))[0]) == 2
+    j.close()
+    with JournalStore(path) as again:  # folded once: nothing left to fold
+        assert sla_journal.merge_split_rollups(again._db) == 0
