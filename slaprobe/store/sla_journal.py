@@ -36,7 +36,6 @@ from slaprobe.model import ProbeKind, Sample
 from slaprobe.sla.inputs import (
     HeartbeatColumns,
     SampleColumns,
-    SampleColumnsBuilder,
     heartbeat_columns,
 )
 from slaprobe.sla.kpi import HOUR_NS, SCALARS, RollupRow, pack_hist, unpack_hist
@@ -378,25 +377,32 @@ class JournalSlaSource:
         return self._columns(sql, (start_ns, end_ns), kinds)
 
     def hour_samples(self, keys: Sequence[tuple[str, int]], kinds: Sequence[ProbeKind]) -> SampleColumns:
+        """Every sample of each (terminal, hour) key, one query per hour.
+
+        The journal has no (series, time) index, so an hour's rows are found by time and filtered by
+        series: the cost is the rows of the whole hour (every terminal), paid once per hour however many
+        terminals of that hour are asked for, not once per key.
+        """
         series = self._series(kinds)
         by_terminal: dict[str, list[int]] = {}
         for sid, (terminal, _v, _k) in series.items():
             by_terminal.setdefault(terminal, []).append(sid)
-        b = SampleColumnsBuilder()
+        by_hour: dict[int, list[int]] = {}
         for terminal, hour in keys:
-            sids = by_terminal.get(terminal, [])
-            if not sids:
-                continue
-            sql = (
-                "SELECT series, time_ns, sent, received, error FROM samples"
-                f" WHERE time_ns >= ? AND time_ns < ? AND series IN ({', '.join('?' * len(sids))})"
-            )
-            with self._lock:
-                rows = self._db.execute(sql, (hour, hour + HOUR_NS, *sids)).fetchall()
-            for sid, time_ns, sent, received, error in rows:
-                t, v, k = series[sid]
-                b.add(t, v, ProbeKind(k), time_ns, sent or 0, received or 0, error)
-        return b.build()
+            by_hour.setdefault(hour, []).extend(by_terminal.get(terminal, []))
+        limit = max(1, self._db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) - 2)
+        rows: list[tuple] = []
+        for hour, sids in sorted(by_hour.items()):
+            wanted = sorted(set(sids))
+            for k in range(0, len(wanted), limit):
+                chunk = wanted[k : k + limit]
+                sql = (
+                    "SELECT series, time_ns, sent, received, error FROM samples"
+                    f" WHERE time_ns >= ? AND time_ns < ? AND series IN ({', '.join('?' * len(chunk))})"
+                )
+                with self._lock:
+                    rows.extend(self._db.execute(sql, (hour, hour + HOUR_NS, *chunk)).fetchall())
+        return SampleColumns.from_series_rows(rows, series)
 
     def rollups(
         self,
