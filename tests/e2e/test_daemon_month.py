@@ -360,14 +360,20 @@ def test_sighup_removes_adds_and_retags_without_empty_tags(outcome: Outcome) -> 
     assert cast.removed not in ids and cast.added in ids
     assert outcome.terminal(cast.retag)["region"] == cast.retag_region[1]
     assert outcome.terminal(cast.retag)["unavailable_s"] == 0
-    added = outcome.terminal(cast.added)
-    since = S.boundary_after(outcome.sighup_at, S.CYCLE_S)
-    expected = S.judged_seconds(outcome.runs, since=since)
-    assert abs(_judged(added) - expected) <= 2 * S.DT and added["unavailable_s"] == 0, added
+    assert outcome.terminal(cast.added)["unavailable_s"] == 0
     # rollups complete: InfluxDB's sla_hourly holds one point per (hour, terminal, vantage, kind) the
     # journal has, and they count every sample the journal holds
     assert outcome.influx_rollup_points == outcome.journal_rollup_keys
     assert outcome.influx_rollup_samples == outcome.journal_samples
+
+
+def test_a_terminal_added_by_sighup_is_judged_from_its_first_probe_only(outcome: Outcome) -> None:
+    """Before the reload nobody probed it: that time is UNKNOWN, not 'answered' (silence under a healthy
+    heartbeat proves nothing for a terminal the cycle did not contain)."""
+    added = outcome.terminal(outcome.cast.added)
+    since = S.boundary_after(outcome.sighup_at, S.CYCLE_S)  # its first cycle
+    expected = S.judged_seconds(outcome.runs, since=since)
+    assert abs(_judged(added) - expected) <= 2 * S.DT, (_judged(added), expected)
 
 
 def test_reconcile_deducts_for_the_outage(outcome: Outcome) -> None:
