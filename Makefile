@@ -1,5 +1,5 @@
 # Two commands for a newcomer (as root, on Debian/Ubuntu):
-#   make demo   install everything, then probe the simulated province network and show samples arriving
+#   make demo   install everything, probe the simulated province network for 3 minutes, print its SLA report
 #   make test   install everything, then run the whole test suite (what CI runs)
 
 PYTHON ?= python3
@@ -26,7 +26,7 @@ setup: system-deps $(PY)
 	$(PY) -m pip install -q -e '.[test]'
 
 demo: setup
-	$(VENV)/bin/slaprobe demo
+	$(VENV)/bin/slaprobe demo --minutes 3
 
 test: setup
 	$(PY) -m pytest

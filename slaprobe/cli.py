@@ -63,7 +63,8 @@ config_option = click.option(
     "config_path",
     type=click.Path(dir_okay=False),
     envvar="SLAPROBE_CONFIG",
-    help="Config YAML (default: built-in defaults; env SLAPROBE_CONFIG).",
+    help="Config YAML [env SLAPROBE_CONFIG; else ./slaprobe.yaml, ./demo-state/slaprobe.yaml, "
+    "/etc/slaprobe/slaprobe.yaml; else built-in defaults].",
 )
 
 
@@ -87,6 +88,14 @@ def _no_data(exc: Exception) -> NoReturn:
 
 
 def _load_config(path: str | None) -> Config:
+    """``--config`` / ``$SLAPROBE_CONFIG``, else the first file on the search path (named on stderr)."""
+    if path is None:
+        from slaprobe.configpath import find_config
+
+        found = find_config()
+        if found is not None:
+            click.echo(f"config: {found} (found on the search path; --config FILE to choose)", err=True)
+            path = str(found)
     try:
         return load_config(path)
     except ConfigError as exc:
@@ -190,10 +199,15 @@ def samples(
 @cli.command()
 @click.option("--terminals", type=click.IntRange(1, 1820), default=None, help="Only the first N terminals.")
 @click.option("--minutes", type=float, default=None, help="Stop after this long (default: until Ctrl-C).")
-@click.option("--interval", "interval_s", type=click.FloatRange(5, 3600), default=60.0, show_default=True)
+@click.option(
+    "--interval", "interval_s", type=click.FloatRange(5, 3600), default=10.0, show_default=True,
+    help="Probe cycle, s; the demo's SLA rule uses it as Δt (n = 3) so its scripted outage qualifies.",
+)  # fmt: skip
 @click.option("--state-dir", type=click.Path(file_okay=False), default="demo-state", show_default=True)
 def demo(terminals: int | None, minutes: float | None, interval_s: float, state_dir: str) -> None:
-    """Probe the simulated province network (the lab) with the real daemon; show samples arriving."""
+    """Probe the simulated province network (the lab) with the real daemon; show what the journal
+    holds; at the end (or Ctrl-C) print the SLA report of what was probed. Leaves STATE_DIR/slaprobe.yaml
+    for the follow-up commands."""
     from slaprobe.demo import run_demo
 
     setup_logging("warning", "text")
@@ -405,14 +419,15 @@ def store_check(config_path: str | None, as_json: bool) -> None:
 
 @cli.command("status")
 @config_option
+@journal_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable status.")
-def status_cmd(config_path: str | None, as_json: bool) -> None:
+def status_cmd(config_path: str | None, journal: str | None, as_json: bool) -> None:
     """The daemon's view from its journal: cycles, late/skipped terminals, InfluxDB backlog."""
     from slaprobe.status import collect_status, render_status
 
     cfg = _load_config(config_path)
     try:
-        st = collect_status(cfg.journal_path, cfg.store.kind, cfg.shipper.journal_cap_mb)
+        st = collect_status(journal or cfg.journal_path, cfg.store.kind, cfg.shipper.journal_cap_mb)
     except JournalError as exc:
         _fail(exc)
     click.echo(json.dumps(st.to_dict(), indent=2) if as_json else render_status(st, time.time_ns()))

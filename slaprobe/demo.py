@@ -1,79 +1,153 @@
-"""``slaprobe demo``: the whole pipeline on the simulated province network, watchable in one terminal.
+"""``slaprobe demo``: the whole product on the simulated province network, watchable in one terminal.
 
 It starts the TUN lab for the example inventory (realistic delays, a few lossy villages, one scripted
-outage), runs the real daemon inside the lab's namespace on the embedded store, and prints what arrives
-in the journal after every cycle. Nothing here is special-cased: it is the daemon an operator runs,
-pointed at the lab.
+outage), runs the real daemon inside the lab's namespace on the embedded store, prints what the journal
+holds after every cycle, and — when the time is up or on Ctrl-C — prints the SLA report of what it probed,
+in which the scripted outage is an outage. Nothing here is special-cased: it is the daemon an operator
+runs, pointed at the lab, and the report ``slaprobe report`` prints.
+
+The demo leaves a working setup behind in its state directory: ``slaprobe.yaml`` (config), the inventory
+it probed, a contract for the current year and the journal, so the follow-up commands
+(``slaprobe report --month ...``, ``reconcile``, ``status``, ``samples``) find everything without flags
+(``./demo-state/slaprobe.yaml`` is on the config search path, see ``configpath.py``).
+
+Why the rule is scaled: the product default is MEF 10.3 with Δt 60 s and n = 5, so an outage must last
+five minutes before it counts. A demo of a few minutes uses Δt = the probe cycle and n = 3, and a scripted
+outage of nine cycles: it qualifies, and a blip of one or two cycles still would not.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import random
 import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import yaml
 
 from slaprobe.config import Config, load_config
 from slaprobe.daemon import Daemon
-from slaprobe.inventory import Inventory, load_inventory
+from slaprobe.inventory import Inventory, load_inventory, write_csv
 from slaprobe.lab import Lab, LabProfile
 from slaprobe.model import Sample
+from slaprobe.sla.aggregate import QualityTable
+from slaprobe.sla.engine import MonthReport
+from slaprobe.store.journal import JournalStore
 from slaprobe.terminal import Terminal
 
 EXAMPLE_INVENTORY = Path(__file__).resolve().parent.parent / "config" / "terminals.example.csv"
-
+EXAMPLE_CONTRACT = EXAMPLE_INVENTORY.parent / "contract.example.yaml"
+CONFIG_NAME = "slaprobe.yaml"
+DEMO_CONSECUTIVE = 3  # n of the demo's rule (production default: 5)
+OUTAGE_AFTER_CYCLES = 4  # the scripted outage starts after this many probe cycles
+OUTAGE_CYCLES = 9  # and lasts this many: n = 3 intervals qualify, with room for the edges
+REPORT_ROWS = 15  # terminals shown in the closing report (most downtime first)
 
 _BASE_DELAY_MS = {"province": 2.0, "province_dept": 3.0, "city": 8.0, "city_dept": 10.0}
 
 
-def demo_profile(terminals: Sequence[Terminal], seed: int = 7, outage_after_s: float = 90.0) -> LabProfile:
+def demo_profile(
+    terminals: Sequence[Terminal], seed: int = 7, outage_after_s: float = 40.0, outage_s: float = 90.0
+) -> LabProfile:
     """Impairments that look like a province: fast cities, slower villages, some loss, one outage."""
     rng = random.Random(seed)
     per: dict[str, dict[str, float]] = {}
     for t in terminals:
-        delay = {"province": 2.0, "province_dept": 3.0, "city": 8.0, "city_dept": 10.0}.get(
-            t.level.value, 20.0
-        )
+        delay = _BASE_DELAY_MS.get(t.level.value, 20.0)
         per[t.id] = {"delay_ms": delay + rng.uniform(0, delay), "jitter_ms": rng.choice((0.0, 0.5, 2.0))}
         if rng.random() < 0.03:
             per[t.id]["loss"] = rng.choice((0.01, 0.05, 0.2))
-    victims = [t.id for t in terminals if t.region == "sansha"][:3] or [terminals[-1].id]
     return LabProfile.build(
         terminals=[(t.id, str(t.address)) for t in terminals],
         per_terminal=per,
-        outages=[{"terminals": victims, "start_offset_s": outage_after_s, "duration_s": 300.0}],
+        outages=[
+            {"terminals": outage_victims(terminals), "start_offset_s": outage_after_s, "duration_s": outage_s}
+        ],
         seed=seed,
     )
 
 
-def _summary(samples: Sequence[Sample]) -> str:
+def outage_victims(terminals: Sequence[Terminal]) -> list[str]:
+    """Three Sansha terminals (the remotest islands), or the last terminal of a small demo."""
+    return [t.id for t in terminals if t.region == "sansha"][:3] or [terminals[-1].id]
+
+
+def demo_interval_s(cycle_s: float) -> int:
+    """Δt for the demo: the probe cycle rounded up to a whole divisor of 3600 (hourly rollups)."""
+    return next(d for d in range(max(1, int(-(-cycle_s // 1))), 3601) if 3600 % d == 0)
+
+
+def write_demo_setup(state_dir: Path, inventory: Inventory, cycle_s: float, today: dt.date) -> Path:
+    """The config, inventory and contract the demo runs with, left behind for the follow-up commands.
+
+    The contract is the 2022 example moved to this year (its 2022 installments dropped), so
+    ``slaprobe reconcile`` settles the demo's month with the example's prices and deduction tables."""
+    state_dir = state_dir.resolve()
+    state_dir.mkdir(parents=True, exist_ok=True)
+    write_csv(inventory.terminals, state_dir / "terminals.csv")
+    contract = yaml.safe_load(EXAMPLE_CONTRACT.read_text(encoding="utf-8"))
+    contract["year"] = today.year
+    contract["payments"] = {"budget": contract.get("payments", {}).get("budget", "0")}
+    contract["min_measured_percent"] = "0"  # a demo measures minutes of the month: judge them anyway
+    contract["name"] = {k: f"{v} (demo: {today.year})" for k, v in contract["name"].items()}
+    (state_dir / "contract.yaml").write_text(yaml.safe_dump(contract, allow_unicode=True), encoding="utf-8")
+    config = {
+        "vantage": "demo",
+        "inventory": "terminals.csv",
+        "state_dir": str(state_dir),
+        "schedule": {"interval_s": cycle_s},
+        "sla": {
+            "preset": "mef10.3",
+            "interval_s": demo_interval_s(cycle_s),
+            "consecutive": DEMO_CONSECUTIVE,
+            "contract": "contract.yaml",
+        },
+        "log": {"level": "warning", "format": "text"},
+    }
+    path = state_dir / CONFIG_NAME
+    header = (
+        "# Written by `slaprobe demo`: the setup it probed with (the lab's namespace is gone once it ends).\n"
+        "# report / reconcile / status / samples find this file as ./demo-state/slaprobe.yaml.\n"
+    )
+    path.write_text(header + yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def _summary(samples: Sequence[Sample], total: int) -> str:
     measured = [s for s in samples if s.measured]
     lossy = [s for s in measured if s.received < s.sent]
     down = [s for s in measured if s.received == 0]
     rtts = [s.rtt_p50_ms for s in measured if s.rtt_p50_ms is not None]
     median = f"{statistics.median(rtts):.1f} ms" if rtts else "-"
+    names = sorted({s.terminal for s in down})[:5]
     return (
-        f"{len(samples):5d} samples  {len(lossy):4d} with loss  {len(down):3d} no answer  median RTT {median}"
-        + (f"  down: {', '.join(sorted({s.terminal for s in down})[:5])}" if down else "")
+        f"journal {total:7d} samples (+{len(samples)})  {len(lossy):4d} with loss  {len(down):3d} no answer  "
+        f"median RTT {median}" + (f"  down: {', '.join(names)}" if names else "")
     )
 
 
-async def _watch(daemon: Daemon, echo: Callable[[str], None], every_s: float) -> None:
-    last = time.time_ns()
+def new_rows(journal: JournalStore, after_id: int) -> tuple[list[Sample], int]:
+    """Samples the journal committed after row ``after_id`` (what it holds, not what was sent)."""
+    rows = journal.rows_after(after_id, 1_000_000)
+    return [r.sample for r in rows], (rows[-1].id if rows else after_id)
+
+
+async def _watch(journal: JournalStore, echo: Callable[[str], None], every_s: float) -> None:
+    last_id = 0
     while True:
         await asyncio.sleep(every_s)
-        now = time.time_ns()
-        rows = list(daemon.store.samples(last, now))
-        last = now
-        echo(f"{time.strftime('%H:%M:%S')}  {_summary(rows)}")
+        rows, last_id = new_rows(journal, last_id)
+        echo(f"{time.strftime('%H:%M:%S')}  {_summary(rows, journal.count_samples())}")
 
 
 async def _run(daemon: Daemon, minutes: float | None, echo: Callable[[str], None], every_s: float) -> int:
-    watcher = asyncio.ensure_future(_watch(daemon, echo, every_s))
+    watcher = asyncio.ensure_future(_watch(daemon.store, echo, every_s))
     runner = asyncio.ensure_future(daemon.run())
     if minutes is not None:
         asyncio.get_running_loop().call_later(minutes * 60, daemon.stop)
@@ -85,34 +159,98 @@ async def _run(daemon: Daemon, minutes: float | None, echo: Callable[[str], None
             await watcher
 
 
+def trimmed(report: MonthReport, rows: int) -> MonthReport:
+    """The report with only the ``rows`` terminals with the most downtime listed (aggregates unchanged:
+    they cover every terminal)."""
+    if len(report.terminals) <= rows:
+        return report
+    order = sorted(
+        range(len(report.results)),
+        key=lambda i: (-report.results[i].unavailable_s, -report.results[i].high_loss_intervals, i),
+    )
+    keep = sorted(order[:rows])
+    quality = report.quality
+    if quality is not None:
+        quality = QualityTable(
+            {k: v[keep] for k, v in quality.scalars.items()}, quality.rtt[keep], quality.jit[keep]
+        )
+    return replace(
+        report,
+        terminals=tuple(report.terminals[i] for i in keep),
+        results=tuple(report.results[i] for i in keep),
+        quality=quality,
+    )
+
+
+def closing_report(config: Config, months: Sequence[str], echo: Callable[[str], None]) -> list[MonthReport]:
+    """What ``slaprobe report --month M --lang en`` prints, for each month the demo touched."""
+    from slaprobe.report.availability_text import render
+    from slaprobe.sla_report import ReportRequest, build_report
+
+    reports = []
+    for month in months:
+        report = build_report(config, ReportRequest(month))
+        reports.append(report)
+        shown = trimmed(report, REPORT_ROWS)
+        echo("")
+        echo(render(shown, "table", "en").rstrip("\n"))
+        if shown is not report:
+            echo(
+                f"(terminals: the {len(shown.terminals)} with the most downtime of {len(report.terminals)}; "
+                f"all of them: slaprobe report --month {month} --lang en)"
+            )
+    return reports
+
+
 def run_demo(
     *,
     state_dir: Path,
     terminals: int | None = None,
     minutes: float | None = None,
-    interval_s: float = 60.0,
+    interval_s: float = 10.0,
     echo: Callable[[str], None] = print,
 ) -> int:
     inventory = load_inventory(EXAMPLE_INVENTORY)
     if terminals is not None:
         inventory = Inventory(inventory.terminals[:terminals], inventory.carriers, inventory.tiers)
-    base: Config = load_config(None)
-    with Lab.start(demo_profile(inventory.terminals), truth=False) as lab:
-        config = replace(
-            base,
-            state_dir=str(state_dir),
-            netns=lab.netns,
-            schedule=replace(base.schedule, interval_s=interval_s, groups={}),
-        )
+    started = dt.datetime.now(dt.UTC)
+    config_path = write_demo_setup(state_dir, inventory, interval_s, started.date())
+    config = load_config(config_path)
+    delta = config.sla.interval_s or 60
+    outage_after, outage_s = OUTAGE_AFTER_CYCLES * interval_s, OUTAGE_CYCLES * interval_s
+    victims = outage_victims(inventory.terminals)
+    with Lab.start(
+        demo_profile(inventory.terminals, outage_after_s=outage_after, outage_s=outage_s), truth=False
+    ) as lab:
         echo(
             f"lab {lab.netns}: {len(inventory)} simulated terminals answering\n"
-            f"journal: {config.journal_path}\n"
-            f"probing every {interval_s:g} s (Ctrl-C stops; a scripted 5-minute outage starts after 90 s)"
+            f"config: {config_path}  journal: {config.journal_path}\n"
+            f"probing every {interval_s:g} s; scripted outage of {', '.join(victims)}: "
+            f"{outage_s:g} s from {outage_after:g} s after the start"
+            + (f"; stopping after {minutes:g} min" if minutes is not None else "")
+            + " (Ctrl-C stops and prints the report)"
         )
-        daemon = Daemon(config, inventory=inventory)
+        daemon = Daemon(replace(config, netns=lab.netns), inventory=inventory)
         code = asyncio.run(_run(daemon, minutes, echo, interval_s))
+    with JournalStore(config.journal_path, readonly=True) as journal:  # the probes drained at the stop
+        echo(f"{time.strftime('%H:%M:%S')}  journal {journal.count_samples():7d} samples (stopped)")
+    ended = dt.datetime.now(dt.UTC)
+    tz = ZoneInfo(config.sla.timezone)
+    months = sorted({f"{t.astimezone(tz):%Y-%m}" for t in (started, ended)})
     echo(
-        "read the stored samples back with\n"
-        f"  slaprobe samples --journal {config.journal_path} --since 1h --terminal T00001"
+        f"\nSLA report of what was probed. Rule: MEF 10.3 with Δt {delta} s and n = {DEMO_CONSECUTIVE} "
+        f"(loss > 0.75 in {DEMO_CONSECUTIVE} intervals in a row starts an outage). Why: the product "
+        f"default (Δt 60 s, n = 5) only counts outages of 5 minutes or more; the demo scales Δt to its "
+        f"{interval_s:g} s probe cycle so its {outage_s:g}-second outage qualifies. Time before the "
+        "first cycle and after the last is UNKNOWN: it counts for nobody."
+    )
+    closing_report(config, months, echo)
+    month = months[-1]
+    echo(
+        "\nfollow-up commands (they read ./demo-state/slaprobe.yaml; run them from this directory):\n"
+        f"  slaprobe report --month {month} --lang en\n"
+        f"  slaprobe reconcile --month {month} --lang en\n"
+        "  slaprobe status\n"
+        f"  slaprobe samples --since 1h --terminal {victims[0]}"
     )
     return code

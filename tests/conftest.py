@@ -3,6 +3,12 @@ under tests/fixtures so the fixtures stay findable and independent."""
 
 from __future__ import annotations
 
+import os
+
+# No config search in tests (slaprobe/configpath.py): a demo-state/slaprobe.yaml left in the checkout by
+# `make demo` must not change what CLI tests compute. Tests of the search set it back explicitly.
+os.environ["SLAPROBE_CONFIG_SEARCH"] = "0"
+
 pytest_plugins = [
     "tests.fixtures.lab",
     "tests.fixtures.influx",
