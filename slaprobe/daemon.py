@@ -42,7 +42,7 @@ from slaprobe.inventory import Inventory, load_inventory
 from slaprobe.model import Heartbeat, ProbeKind, Sample
 from slaprobe.notify import Notifier
 from slaprobe.probes.base import ProbeEngine, ProbeTarget
-from slaprobe.probes.registry import make_engine
+from slaprobe.probes.pool import EnginePool
 from slaprobe.scheduler import CycleRunner, CycleSpec
 from slaprobe.sla.availability import in_service_mask
 from slaprobe.store.influx import InfluxClient, InfluxError
@@ -161,7 +161,8 @@ class Daemon:
         self.store = JournalStore(config.journal_path)
         self.store.set_terminal_tags(self.inventory.tags())
         self.state = DaemonState()
-        self.engines: dict[ProbeKind, ProbeEngine] = {}
+        self.pool = EnginePool()
+        self.engines: dict[ProbeKind, ProbeEngine] = self.pool.engines  # what the cycle runner uses
         self.specs: dict[str, CycleSpec] = {}
         self.scheduler: AsyncIOScheduler | None = None
         self.runner: CycleRunner | None = None
@@ -228,14 +229,14 @@ class Daemon:
 
     # ------------------------------------------------------------------ lifecycle
     async def _ensure_engines(self) -> None:
+        """An engine for every probe kind of the current specs, sharing sockets where allowed
+        (``probes.pool``: icmp + icmp-jitter one raw socket per family, stamp + rtp one UDP socket)."""
         for spec in self.specs.values():
             if spec.kind not in self.engines:
-                engine = make_engine(spec.kind, engine_settings(self.config, spec.kind))
                 # Only the probe sockets live in the configured namespace (the lab); the shipper and
                 # everything else stay in the host's, where InfluxDB is.
                 with network_namespace(self.config.netns):
-                    await engine.start()
-                self.engines[spec.kind] = engine
+                    await self.pool.engine(spec.kind, engine_settings(self.config, spec.kind))
 
     def _schedule(self) -> None:
         assert self.scheduler is not None
@@ -357,8 +358,7 @@ class Daemon:
         if self._running:
             await asyncio.gather(*self._running, return_exceptions=True)
         self.scheduler.shutdown(wait=False)
-        for engine in self.engines.values():
-            await engine.close()
+        await self.pool.close()
         if self.shipper is not None:
             await asyncio.to_thread(self.shipper.stop)
         self.store.close()

@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from slaprobe.config import Config, load_config
+from slaprobe.config import Config, SlaConfig, load_config
 from slaprobe.daemon import Daemon
 from slaprobe.inventory import Inventory, load_inventory, write_csv
 from slaprobe.lab import Lab, LabProfile
@@ -94,7 +94,9 @@ def write_demo_setup(state_dir: Path, inventory: Inventory, cycle_s: float, toda
     contract = yaml.safe_load(EXAMPLE_CONTRACT.read_text(encoding="utf-8"))
     contract["year"] = today.year
     contract["payments"] = {"budget": contract.get("payments", {}).get("budget", "0")}
-    contract["min_measured_percent"] = "0"  # a demo measures minutes of the month: judge them anyway
+    # a demo measures minutes of the month: settle on them anyway (the example's treatment stays)
+    contract.pop("min_measured_percent", None)
+    contract.setdefault("unmeasured", {})["min_measured_percent"] = "0"
     contract["name"] = {k: f"{v} (demo: {today.year})" for k, v in contract["name"].items()}
     (state_dir / "contract.yaml").write_text(yaml.safe_dump(contract, allow_unicode=True), encoding="utf-8")
     config = {
@@ -202,6 +204,22 @@ def closing_report(config: Config, months: Sequence[str], echo: Callable[[str], 
     return reports
 
 
+def opened_this_month(inventory: Inventory, today: dt.date) -> Inventory:
+    """The example network as if it opened on the 1st of this month (later openings kept).
+
+    The example inventory opens terminals from 2022 on; a demo that ran for minutes of this month would
+    otherwise leave January to last month in service and unmeasured, and ``slaprobe reconcile`` (year to
+    date) would rightly refuse to settle them without ``--allow-empty``. Retired terminals stay retired."""
+    first = today.replace(day=1)
+    moved = [
+        replace(t, in_service_from=max(t.in_service_from, first))
+        if t.in_service_to is None or t.in_service_to >= first
+        else t
+        for t in inventory.terminals
+    ]
+    return Inventory(tuple(moved), inventory.carriers, inventory.tiers)
+
+
 def run_demo(
     *,
     state_dir: Path,
@@ -214,7 +232,9 @@ def run_demo(
     if terminals is not None:
         inventory = Inventory(inventory.terminals[:terminals], inventory.carriers, inventory.tiers)
     started = dt.datetime.now(dt.UTC)
-    config_path = write_demo_setup(state_dir, inventory, interval_s, started.date())
+    today = started.astimezone(ZoneInfo(SlaConfig().timezone)).date()  # months are local (sla.timezone)
+    inventory = opened_this_month(inventory, today)
+    config_path = write_demo_setup(state_dir, inventory, interval_s, today)
     config = load_config(config_path)
     delta = config.sla.interval_s or 60
     outage_after, outage_s = OUTAGE_AFTER_CYCLES * interval_s, OUTAGE_CYCLES * interval_s

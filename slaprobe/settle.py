@@ -20,7 +20,7 @@ from slaprobe.sla.availability_file import read_availability
 from slaprobe.sla.contract_config import Contract, load_contract
 from slaprobe.sla.evaluation import evaluate
 from slaprobe.sla.invoice import load_invoice
-from slaprobe.sla.periods import Period
+from slaprobe.sla.periods import Month, Period
 from slaprobe.sla.reconcile import MonthlyAvailability, ReconcileError, check_invoice, reconcile
 
 __all__ = [
@@ -66,12 +66,23 @@ def load_inputs(
 
 
 def no_data_months(inputs: MoneyInputs, period: Period) -> list[str]:
-    """Months from January to the period's end that are present but hold no judged second at all
-    (a missing month is ``reconcile``'s own error)."""
+    """Months from January to the period's end that are present, had terminals in service, and hold no
+    judged second at all (a missing month is ``reconcile``'s own error; a month nobody was in service
+    owes nothing)."""
+
+    def in_service(m: Month) -> bool:
+        first, last = m.first_day, m.last_day
+        return any(
+            t.in_service_from <= last and (t.in_service_to is None or t.in_service_to >= first)
+            for t in inputs.inventory
+        )
+
     return [
         str(m)
         for m in period.year_to_date().months
-        if m in inputs.availability and not any(ta.measured_s for ta in inputs.availability[m].values())
+        if m in inputs.availability
+        and in_service(m)
+        and not any(ta.measured_s for ta in inputs.availability[m].values())
     ]
 
 

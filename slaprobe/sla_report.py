@@ -55,6 +55,18 @@ def judged_s(report: MonthReport) -> int:
     return sum(r.measured_s for r in report.results)
 
 
+def owed_s(report: MonthReport) -> int:
+    """Seconds the selection had to be measured: in service, outside maintenance."""
+    return sum(max(0, r.in_service_s - r.maintenance_s) for r in report.results)
+
+
+def unmeasured_month(report: MonthReport) -> bool:
+    """Something was in service and nothing of it was judged. A month in which no terminal of the
+    selection was in service owes nothing and is not "empty" (a year's first terminals open in May:
+    January to April settle at zero, they are not missing data)."""
+    return owed_s(report) > 0 and judged_s(report) == 0
+
+
 def no_data_message(report: MonthReport, heartbeats: int, where: str) -> str:
     """What the store holds for a month in which nothing could be judged, and what to do about it."""
     month, n = report.period.label, len(report.terminals)
@@ -161,7 +173,7 @@ def build_report(config: Config, req: ReportRequest) -> MonthReport:
 
 def ensure_data(report: MonthReport, source: SlaSource, config: Config, req: ReportRequest) -> None:
     """Raise NoDataError when nothing of ``report`` was judged (unless the request allows it)."""
-    if req.allow_empty or judged_s(report) > 0:
+    if req.allow_empty or not unmeasured_month(report):
         return
     beats = len(source.sla_heartbeats(report.period.start_ns, report.period.end_ns))
     raise NoDataError(no_data_message(report, beats, store_label(config, req.store, req.journal)))
@@ -199,7 +211,7 @@ def monthly_availability(
     for month in months:
         req = ReportRequest(str(month), store, journal, inventory, allow_empty=True)
         report = build_report(config, req)
-        if judged_s(report) == 0:
+        if unmeasured_month(report):
             empty.append(str(month))
         out[month] = {r.terminal: r for r in report.results}
     if empty and not allow_empty:

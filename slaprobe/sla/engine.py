@@ -32,7 +32,7 @@ from slaprobe.sla.aggregate import (
 )
 from slaprobe.sla.availability import evaluate_terminal, local_midnight_ns
 from slaprobe.sla.inputs import SampleColumns, SlaInputs, SlaSource
-from slaprobe.sla.intervals import Window, pooling_keys, prepare
+from slaprobe.sla.intervals import Window, pooling_keys, prepare, presence_edge_keys
 from slaprobe.sla.kpi import HOUR_NS
 from slaprobe.sla.maintenance import MaintenanceWindow
 from slaprobe.sla.rule import Rule
@@ -280,7 +280,7 @@ def gather_inputs(source: SlaSource, terminals: Sequence[Terminal], rule: Rule, 
         )
         problems, rollups = asked_problems.result(), asked_rollups.result()
         heartbeats = asked_heartbeats.result()
-    keys = pooling_keys(rule, problems, rollups)
+    keys = sorted(set(pooling_keys(rule, problems, rollups)) | set(presence_edge_keys(rollups)))
     details = source.hour_samples(keys, kinds) if keys else SampleColumns.empty()
     return SlaInputs(window.start_ns, window.end_ns, problems, rollups, heartbeats, details)
 

@@ -10,7 +10,11 @@ i when all of these hold:
    millisecond precision). It is *trusted* when its reference targets did not all fail, it probed
    something if anything was due, and the store refused none of its samples (``unstored == 0``);
 2. the vantage probed t during that UTC hour (t has at least one sample from it in the hourly rollup:
-   this is how a terminal moved between vantages, or not yet probed, is told apart);
+   this is how a terminal moved between vantages, or not yet probed, is told apart), and, in the hour a
+   vantage starts or stops probing t (added or removed by a reload, opened, moved to another vantage),
+   only from the interval of its first sample to that of its last: the rest of that hour nobody looked
+   (``presence_edge_keys`` fetches those hours' samples, so silence before the first probe is not
+   counted as answered);
 3. the interval is not a mass event of that vantage (see ``rule.py``);
 4. it did not record only *unmeasured* samples of t in the interval (not sent = not looked).
 
@@ -140,6 +144,72 @@ def pooling_keys(rule: Rule, problems: SampleColumns, rollups: RollupSummary) ->
     )
 
 
+def presence_edge_keys(rollups: RollupSummary) -> list[tuple[str, int]]:
+    """(terminal, hour_ns) of the hours in which some vantage starts or stops probing the terminal.
+
+    Presence is hourly in the rollups, so in such an hour the intervals before the first (after the last)
+    probe would look probed; fetching the hour's samples tells the engine exactly where presence begins
+    and ends. A terminal probed all window long has edges only at the window's first and last hours
+    (the lookaround days): two hour reads for the whole inventory.
+    """
+    if not len(rollups):
+        return []
+    present = rollups.counts > 0  # [T, V, H]
+    before = np.zeros_like(present)
+    before[:, :, 1:] = present[:, :, :-1]
+    after = np.zeros_like(present)
+    after[:, :, :-1] = present[:, :, 1:]
+    edge = (present & ~(before & after)).any(axis=1)  # [T, H]
+    t_idx, h_idx = np.nonzero(edge)
+    return [
+        (rollups.terminals[int(t)], rollups.start_ns + int(h) * HOUR_NS)
+        for t, h in zip(t_idx, h_idx, strict=True)
+    ]
+
+
+def _presence_trims(
+    window: Window,
+    member: np.ndarray,
+    details: SampleColumns,
+    rule: Rule,
+    term_index: dict[str, int],
+    v_index: dict[str, int],
+) -> dict[tuple[int, int], list[tuple[int, int]]]:
+    """Per (terminal, vantage): interval ranges [lo, hi) inside member hours where it was not probed yet
+    (start edge) or any more (end edge), from the fetched samples of those hours."""
+    trims: dict[tuple[int, int], list[tuple[int, int]]] = {}
+    if not len(details):
+        return trims
+    kind_ok = _kind_mask(rule, details.k)
+    t_map = np.array([term_index.get(n, -1) for n in details.terminals], dtype=np.int64)
+    v_map = np.array([v_index[n] for n in details.vantages], dtype=np.int64)
+    ti, vi = t_map[details.t], v_map[details.v]
+    iv = (details.time_ns - window.start_ns) // window.interval_ns
+    ok = kind_ok & (ti >= 0) & (iv >= 0) & (iv < window.count)
+    ti, vi, iv = ti[ok], vi[ok], iv[ok]
+    if not len(ti):
+        return trims
+    h = iv // window.per_hour
+    order = np.lexsort((iv, h, vi, ti))
+    ti, vi, h, iv = ti[order], vi[order], h[order], iv[order]
+    new = np.ones(len(ti), dtype=bool)
+    new[1:] = (ti[1:] != ti[:-1]) | (vi[1:] != vi[:-1]) | (h[1:] != h[:-1])
+    first = np.flatnonzero(new)
+    last = np.append(first[1:] - 1, len(ti) - 1)
+    n_h = member.shape[2]
+    for a, b in zip(first.tolist(), last.tolist(), strict=True):
+        t, v, hour = int(ti[a]), int(vi[a]), int(h[a])
+        hour_lo = hour * window.per_hour
+        hour_hi = min(hour_lo + window.per_hour, window.count)
+        starts = hour == 0 or not member[t, v, hour - 1]  # starts probing in this hour
+        stops = hour == n_h - 1 or not member[t, v, hour + 1]  # stops probing in this hour
+        if starts and int(iv[a]) > hour_lo:
+            trims.setdefault((t, v), []).append((hour_lo, int(iv[a])))
+        if stops and int(iv[b]) + 1 < hour_hi:
+            trims.setdefault((t, v), []).append((int(iv[b]) + 1, hour_hi))
+    return trims
+
+
 @dataclass(slots=True)
 class Prepared:
     """Month-wide structures shared by every terminal's verdicts."""
@@ -150,6 +220,7 @@ class Prepared:
     vantages: tuple[str, ...]
     coverage: dict[tuple[int, str], np.ndarray]  # (vantage idx, scheduling group) -> bool[count]
     member: np.ndarray  # bool[T, V, H]: vantage probed terminal in that hour
+    trims: dict[tuple[int, int], list[tuple[int, int]]]  # (t, v) -> interval ranges not probed in edge hours
     mass: np.ndarray  # bool[V, count]
     # problem aggregates per (terminal, vantage, interval), sorted by terminal, vantage, interval
     p_t: np.ndarray
@@ -284,6 +355,8 @@ def prepare(rule: Rule, window: Window, terminals: Sequence[Terminal], inputs: S
             seen = r.counts[rows][:, :, lo - offset : hi - offset] > 0
             member[np.ix_(t_map[rows], v_map, np.arange(lo, hi))] = seen
 
+    trims = _presence_trims(window, member, inputs.details, rule, term_index, v_index)
+
     # problem rows (+ pooled details), deduplicated, aggregated per (terminal, vantage, interval)
     rows = concat_samples([inputs.problems, inputs.details]) if len(inputs.details) else inputs.problems
     rows_kind_ok = _kind_mask(rule, rows.k)
@@ -356,6 +429,7 @@ def prepare(rule: Rule, window: Window, terminals: Sequence[Terminal], inputs: S
         vantages=vantages,
         coverage=coverage,
         member=member,
+        trims=trims,
         mass=mass,
         p_t=p_t,
         p_v=p_v,
@@ -405,7 +479,10 @@ def terminal_verdicts(p: Prepared, ti: int) -> TerminalVerdicts:
         if cov is None:
             looked = np.zeros(w.count, dtype=bool)
         else:
-            looked = cov & np.repeat(p.member[ti, vi], w.per_hour)[: w.count] & ~p.mass[vi]
+            present = np.repeat(p.member[ti, vi], w.per_hour)[: w.count]
+            for a, b in p.trims.get((ti, vi), ()):
+                present[a:b] = False
+            looked = cov & present & ~p.mass[vi]
         known = looked.copy()
         high = np.zeros(w.count, dtype=bool)
         sel = slice(lo, hi)

@@ -114,6 +114,8 @@ def _contract(year: int) -> dict[str, Any]:
         ],
         "incidents": [{"longer_than_hours": "0.005", "amount": INCIDENT_AMOUNT}],
         "caps": {"terminal_month_percent": "100", "carrier_month_percent": "100"},
+        # the run measures minutes of the month: settle on what was measured, however little
+        "unmeasured": {"treatment": "pay", "min_measured_percent": "0"},
     }
 
 

@@ -71,6 +71,7 @@ class Run:
     kinds: tuple[ProbeKind, ...] = (ICMP,)
     beats: dict[ProbeKind, tuple[int, int]] = field(default_factory=dict)  # kind -> cycles with heartbeats
     legacy_names: bool = False  # heartbeats named "default" (before the kind was part of the key)
+    present: dict[str, tuple[int, int]] = field(default_factory=dict)  # terminal -> [a, b) s it is a target
     rule: dict = field(default_factory=dict)
     warning: str | None = None  # a report warning must contain this
 
@@ -130,6 +131,14 @@ CASES = [
         unstored=(sec(11, 5, 20),),
     ),
     Run(
+        # T2 is added by a reload at 10:55 and removed at 11:04 (cycles 10:55:00 .. 11:03:50 probe it, at
+        # :06 of each): hours 10 and 11 both hold its samples, but only 10:55 .. 11:03 were looked at
+        # (540 s); the minutes of those hours before its first and after its last probe count for nobody
+        "a terminal added and removed mid-hour is judged from its first to its last probe only",
+        {"T1": Want(), "T2": Want(unknown_s=DAY_S - 540)},
+        present={"T2": (sec(10, 55), sec(11, 4))},
+    ),
+    Run(
         "legacy heartbeat names (no kind) cover every kind of the group, with a warning",
         {"T1": OUTAGE_WANT},
         outages=OUTAGE,
@@ -143,11 +152,14 @@ def write_run(run: Run, journal: JournalStore) -> None:
     """The run, cycle by cycle: samples first, then the cycle's heartbeat (the daemon's order)."""
     terminals = sorted(run.want)
     for c in range(run.span[0], run.span[1], run.cycle_s):
+        targets = [
+            t for t in terminals if run.present.get(t, (0, DAY_S))[0] <= c < run.present.get(t, (0, DAY_S))[1]
+        ]
         for kind in run.kinds:
-            stats = CycleStats(due=len(terminals), reference_total=0)
+            stats = CycleStats(due=len(targets), reference_total=0)
             samples: list[Sample] = []
-            for i, tid in enumerate(terminals):
-                slot = c + 1 + 5 * i
+            for tid in targets:
+                slot = c + 1 + 5 * terminals.index(tid)
                 if run.cut_at is not None and c <= run.cut_at <= slot:
                     stats.skipped += 1
                     samples.append(not_measured_sample(at(0) + run.cut_at * NS_PER_S, tid, "v1", kind))
