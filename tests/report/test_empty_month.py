@@ -106,8 +106,8 @@ def test_reconcile_from_the_store_names_the_months_nobody_measured(tmp_path: Pat
 
 
 def test_a_month_before_any_terminal_opened_owes_nothing_and_is_not_an_error(tmp_path: Path) -> None:
-    """Nothing was in service in 2020-06 (the terminals open on 2021-01-01): there was nothing to measure, so the
-    month is reported with zero terminal-time, exit 0, instead of "no data" (which would make every
+    """Nothing was in service in 2020-06 (the terminals open on 2021-01-01): there was nothing to measure,
+    so the month is reported with zero terminal-time, exit 0, instead of "no data" (which would make every
     year-to-date reconciliation of a network's first year need --allow-empty)."""
     result = _report(_files(tmp_path), "--month", "2020-06", "--format", "json")
     assert result.exit_code == 0, result.output
