@@ -193,7 +193,8 @@ def samples(
         _fail(exc)
     kinds = [ProbeKind(kind)] if kind else None
     rows = list(store.samples(start, end, list(terminals) or None, kinds))
-    click.echo(render_samples_json(rows) if fmt == "json" else render_samples_table(rows))
+    table = render_samples_table(rows, show_time=True, show_vantage=True)
+    click.echo(render_samples_json(rows) if fmt == "json" else table)
 
 
 @cli.command()

@@ -273,8 +273,8 @@ def _convert_dataclass(cls: Any, value: Any, path: str, problems: list[str]) -> 
         return None
     try:
         return cls(**kwargs)
-    except (TypeError, ValueError) as exc:
-        problems.append(f"{_label(path)}: {exc}")
+    except (TypeError, ValueError) as exc:  # a settings class that checks itself: every problem it names
+        problems.extend(f"{_label(path)}: {p}" for p in getattr(exc, "problems", None) or [str(exc)])
         return None
 
 

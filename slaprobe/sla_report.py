@@ -13,11 +13,13 @@ all-unknown report of a month nobody measured must never pass for a clean month.
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from slaprobe.config import Config
+from slaprobe.configload import ConfigError
 from slaprobe.inventory import Inventory, load_inventory
 from slaprobe.sla.engine import MonthReport, Period, month_period, report_month
 from slaprobe.sla.inputs import SlaSource
@@ -107,14 +109,23 @@ def open_source(config: Config, store: str | None = None, journal: str | None = 
             client.close()
         return
     from slaprobe.store.journal import JournalError, JournalStore
-    from slaprobe.store.sla_journal import JournalSlaSource
+    from slaprobe.store.sla_journal import JournalSlaSource, RollupError
 
     path = Path(journal) if journal else config.journal_path
     if not path.exists():
         raise JournalError(f"{path}: no journal here (nothing has been stored yet)")
-    j = JournalStore(path)
+    # Read paths never write: opened read-only, a zero-byte, foreign or damaged file is reported, not
+    # "migrated" into an empty journal (only the daemon and `lab` create or migrate one).
+    j = JournalStore(path, readonly=True)
     try:
         yield JournalSlaSource(j)
+    except sqlite3.DatabaseError as exc:
+        raise JournalError(
+            f"{path}: cannot read the journal ({exc}): truncated or damaged? "
+            f"`sqlite3 {path} 'PRAGMA integrity_check'` says which pages"
+        ) from None
+    except RollupError as exc:
+        raise JournalError(str(exc)) from None
     finally:
         j.close()
 
@@ -153,10 +164,26 @@ def resolve_request(config: Config, req: ReportRequest) -> RequestInputs:
     return RequestInputs(rule, period, inventory, tuple(windows))
 
 
+def check_filters(inventory: Inventory, carrier: str | None, region: str | None) -> None:
+    """A --carrier / --region no terminal has is a typo, not an empty report (exit 2, known names listed)."""
+    problems = []
+    for option, value, known in (
+        ("--carrier", carrier, {t.carrier for t in inventory}),
+        ("--region", region, {t.region for t in inventory}),
+    ):
+        if value is not None and value not in known:
+            problems.append(
+                f"{option} {value!r}: no terminal of the inventory has it (known: {', '.join(sorted(known))})"
+            )
+    if problems:
+        raise ConfigError("command line", problems)
+
+
 def build_report(config: Config, req: ReportRequest) -> MonthReport:
     """Everything ``slaprobe report`` computes; raises ConfigError / JournalError / InfluxError, and
     NoDataError when nothing of the selection could be judged (unless ``req.allow_empty``)."""
     r = resolve_request(config, req)
+    check_filters(r.inventory, req.carrier, req.region)
     with open_source(config, req.store, req.journal) as source:
         report = report_month(
             source,

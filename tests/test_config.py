@@ -163,3 +163,19 @@ def test_run_with_meaningless_values_exits_2_and_creates_no_journal(tmp_path: Pa
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr and str(path) in proc.stderr
     assert not state.exists()
+
+
+def test_every_bad_probe_setting_is_reported_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        "probes: {icmp: {dscp: 64, count: 0}, stamp: {port: 0, rate_pps: -1}, rtp: {codec: opus}}"
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.problems == [
+        "probes.icmp: icmp.count: must be an integer >= 1, got 0",
+        "probes.icmp: icmp.dscp: must be an integer 0..63, got 64",
+        "probes.rtp: rtp.codec: unknown 'opus' (known: g711, g711-noplc, g722, g729, h264)",
+        "probes.stamp: stamp.port: must be 1..65535, got 0",
+        "probes.stamp: stamp: stream setting rate_pps=-1.0: must be in (0, 10000]",
+    ]

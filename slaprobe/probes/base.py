@@ -20,6 +20,19 @@ from slaprobe.model import ProbeKind, Sample
 START_TICK_S = 0.02  # probe_spread starts targets in batches on this grid
 
 
+class SettingsError(ValueError):
+    """Every problem of one probe kind's settings at once (a config with two bad keys names both)."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("; ".join(self.problems))
+
+    @staticmethod
+    def check(problems: list[str]) -> None:
+        if problems:
+            raise SettingsError(problems)
+
+
 @dataclass(frozen=True, slots=True)
 class ProbeTarget:
     """What an engine needs to know about a terminal: its id, where to send, and its reflector if any."""

@@ -21,7 +21,7 @@ from ipaddress import ip_address
 from typing import ClassVar
 
 from slaprobe.model import NS_PER_MS, Outcome, ProbeKind, Sample, outcome_for
-from slaprobe.probes.base import ProbeTarget
+from slaprobe.probes.base import ProbeTarget, SettingsError
 from slaprobe.probes.icmp_echo import NOT_SENT, TOKEN_SIZE, UNREACHED, EchoProbe, IcmpStats, padding
 from slaprobe.probes.icmp_socket import IcmpTransport, SocketMode
 from slaprobe.probes.stats import summarize
@@ -50,18 +50,19 @@ class IcmpSettings:
 
     def __post_init__(self) -> None:
         name = self.kind.value
+        problems: list[str] = []
         if not isinstance(self.count, int) or isinstance(self.count, bool) or self.count < 1:
-            raise ValueError(f"{name}.count: must be an integer >= 1, got {self.count!r}")
-        if self.count > 65_536:
-            raise ValueError(f"{name}.count: at most 65536 echoes per probe, got {self.count}")
+            problems.append(f"{name}.count: must be an integer >= 1, got {self.count!r}")
+        elif self.count > 65_536:
+            problems.append(f"{name}.count: at most 65536 echoes per probe, got {self.count}")
         if not self.interval_ms >= 0:
-            raise ValueError(f"{name}.interval_ms: must be >= 0, got {self.interval_ms!r}")
+            problems.append(f"{name}.interval_ms: must be >= 0, got {self.interval_ms!r}")
         if not self.timeout_ms > 0:
-            raise ValueError(f"{name}.timeout_ms: must be > 0, got {self.timeout_ms!r}")
+            problems.append(f"{name}.timeout_ms: must be > 0, got {self.timeout_ms!r}")
         if not isinstance(self.dscp, int) or not 0 <= self.dscp <= 63:
-            raise ValueError(f"{name}.dscp: must be an integer 0..63, got {self.dscp!r}")
+            problems.append(f"{name}.dscp: must be an integer 0..63, got {self.dscp!r}")
         if not isinstance(self.payload_size, int) or not TOKEN_SIZE <= self.payload_size <= MAX_PAYLOAD:
-            raise ValueError(
+            problems.append(
                 f"{name}.payload_size: must be an integer {TOKEN_SIZE}..{MAX_PAYLOAD} "
                 f"(the first {TOKEN_SIZE} bytes carry the matching token), got {self.payload_size!r}"
             )
@@ -72,16 +73,18 @@ class IcmpSettings:
             try:
                 addr = ip_address(str(value))
             except ValueError:
-                raise ValueError(f"{name}.{key}: not an IP address: {value!r}") from None
+                problems.append(f"{name}.{key}: not an IP address: {value!r}")
+                continue
             if addr.version != version:
-                raise ValueError(f"{name}.{key}: expected an IPv{version} address, got {value!r}")
+                problems.append(f"{name}.{key}: expected an IPv{version} address, got {value!r}")
+                continue
             object.__setattr__(self, key, str(addr))
         try:
             object.__setattr__(self, "socket_mode", SocketMode(self.socket_mode))
         except ValueError:
             modes = ", ".join(m.value for m in SocketMode)
-            got = self.socket_mode
-            raise ValueError(f"{name}.socket_mode: must be one of {modes}, got {got!r}") from None
+            problems.append(f"{name}.socket_mode: must be one of {modes}, got {self.socket_mode!r}")
+        SettingsError.check(problems)
 
 
 @dataclass(frozen=True, slots=True)

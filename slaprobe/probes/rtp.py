@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 from slaprobe.model import NS_PER_MS, Outcome, ProbeKind, Sample, outcome_for
+from slaprobe.probes.base import SettingsError
 from slaprobe.probes.emodel import CODECS, EmodelSettings, assess, one_way_loss_from_round_trip
 from slaprobe.probes.stats import summarize
 from slaprobe.probes.stream import (
@@ -75,18 +76,21 @@ class RtpSettings:
     start_offset_s: float = 0.0
 
     def __post_init__(self) -> None:
+        problems: list[str] = []
         if self.codec not in RTP_PROFILES or self.codec not in CODECS:
-            raise ValueError(f"rtp.codec: unknown {self.codec!r} (known: {', '.join(sorted(RTP_PROFILES))})")
+            problems.append(f"rtp.codec: unknown {self.codec!r} (known: {', '.join(sorted(RTP_PROFILES))})")
         if self.payload_type is not None and not 0 <= self.payload_type <= 127:
-            raise ValueError(f"rtp.payload_type: must be 0..127, got {self.payload_type!r}")
+            problems.append(f"rtp.payload_type: must be 0..127, got {self.payload_type!r}")
         if self.clock_rate is not None and not 1000 <= self.clock_rate <= 1_000_000:
-            raise ValueError(f"rtp.clock_rate: must be 1000..1000000 Hz, got {self.clock_rate!r}")
+            problems.append(f"rtp.clock_rate: must be 1000..1000000 Hz, got {self.clock_rate!r}")
         if not isinstance(self.port, int) or not 1 <= self.port <= 65535:
-            raise ValueError(f"rtp.port: must be 1..65535, got {self.port!r}")
-        try:
-            self.stream  # noqa: B018 - validates the stream fields
-        except ValueError as exc:
-            raise ValueError(f"rtp: {exc}") from None
+            problems.append(f"rtp.port: must be 1..65535, got {self.port!r}")
+        if not problems:  # the stream settings need a known codec
+            try:
+                self.stream  # noqa: B018 - validates the stream fields
+            except SettingsError as exc:
+                problems.extend(f"rtp: {p}" for p in exc.problems)
+        SettingsError.check(problems)
 
     @property
     def pt(self) -> int:

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from slaprobe.model import NS_PER_MS, Outcome, ProbeKind, Sample, outcome_for
 from slaprobe.probes import stampwire as wire
+from slaprobe.probes.base import SettingsError
 from slaprobe.probes.emodel import EmodelSettings, assess, one_way_loss_from_round_trip
 from slaprobe.probes.stats import mean_abs_difference, summarize
 from slaprobe.probes.stream import (
@@ -64,17 +65,19 @@ class StampSettings:
     start_offset_s: float = 0.0
 
     def __post_init__(self) -> None:
+        problems: list[str] = []
         if not isinstance(self.size, int) or not wire.BASE_SIZE <= self.size <= wire.MAX_SIZE:
-            raise ValueError(
-                f"stamp.size: must be {wire.BASE_SIZE}..{wire.MAX_SIZE} bytes, got {self.size!r}"
-            )
+            problems.append(f"stamp.size: must be {wire.BASE_SIZE}..{wire.MAX_SIZE} bytes, got {self.size!r}")
         if not isinstance(self.port, int) or not 1 <= self.port <= 65535:
-            raise ValueError(f"stamp.port: must be 1..65535, got {self.port!r}")
-        try:
-            self.stream  # noqa: B018 - validates the stream fields
-            self.emodel  # noqa: B018
-        except ValueError as exc:
-            raise ValueError(f"stamp: {exc}") from None
+            problems.append(f"stamp.port: must be 1..65535, got {self.port!r}")
+        for part in ("stream", "emodel"):  # validates the stream fields and the E-model codec
+            try:
+                getattr(self, part)
+            except SettingsError as exc:
+                problems.extend(f"stamp: {p}" for p in exc.problems)
+            except ValueError as exc:
+                problems.append(f"stamp: {exc}")
+        SettingsError.check(problems)
 
     @classmethod
     def coerce(cls, settings: object | None) -> StampSettings:

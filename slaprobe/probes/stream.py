@@ -34,6 +34,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, Self
 
+from slaprobe.probes.base import SettingsError
+
 if TYPE_CHECKING:
     from slaprobe.model import Sample
     from slaprobe.probes.base import ProbeTarget
@@ -71,9 +73,9 @@ class StreamSettings:
             ("start_offset_s", self.start_offset_s >= 0, "must be >= 0"),
             ("timeout_ms", 0 < self.timeout_ms <= 60_000, "must be in (0, 60000]"),
         )
-        for name, ok, why in checks:
-            if not ok:
-                raise ValueError(f"stream setting {name}={getattr(self, name)!r}: {why}")
+        SettingsError.check(
+            [f"stream setting {name}={getattr(self, name)!r}: {why}" for name, ok, why in checks if not ok]
+        )
 
     @property
     def count(self) -> int:

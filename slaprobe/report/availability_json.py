@@ -50,7 +50,9 @@ outage, UNKNOWN/maintenance gaps excluded), period_s (its seconds inside this mo
 when it reaches the edge of the data looked at: the true start/end lie further out), evidence``:
 a list of ``{start, vantage, sent, received, loss, note}`` per interval and vantage, sorted by time then
 vantage; ``note`` is "" for measured counts or one of no_loss_recorded, not_measured, too_few_probes,
-no_heartbeat, mass_event, not_probed (then ``sent``/``received`` are 0 and ``loss`` is null, except
+no_heartbeat, reference_failed, unstored, nothing_probed (a heartbeat existed but vouched for nothing:
+the probe host's reference targets all failed / the store refused some of its samples / it probed
+nothing), mass_event, not_probed (then ``sent``/``received`` are 0 and ``loss`` is null, except
 too_few_probes which keeps the counts).
 """
 

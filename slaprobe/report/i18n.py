@@ -97,6 +97,9 @@ LABELS: dict[str, tuple[str, str]] = {
     "note.not_measured": ("probes not sent", "未发送探测"),
     "note.too_few_probes": ("too few probes", "探测包过少"),
     "note.no_heartbeat": ("probe host not looking (no heartbeat)", "探测主机未工作（无心跳）"),
+    "note.reference_failed": ("probe host's reference targets all failed", "探测主机参考目标全部失败"),
+    "note.unstored": ("samples of the cycle not stored (disk full?)", "该周期样本未能存储（磁盘满？）"),
+    "note.nothing_probed": ("the cycle probed nothing", "该周期未发出任何探测"),
     "note.mass_event": ("probe host mass event", "探测主机群体事件"),
     "note.not_probed": ("not probed by this vantage", "本探测点未探测"),
 }

@@ -57,12 +57,16 @@ def render_samples_table(
     addresses: Mapping[str, str] | None = None,
     *,
     show_time: bool = False,
+    show_vantage: bool = False,
 ) -> str:
-    """One row per sample; numbers right-aligned, missing values as ``-``."""
+    """One row per sample; numbers right-aligned, missing values as ``-``. Stored samples show their time
+    and vantage (which probe host saw it): without them a row cannot be matched to an outage."""
     head: list[str] = []
     if show_time:
         head.append("time (UTC)")
     head.append("terminal")
+    if show_vantage:
+        head.append("vantage")
     if addresses is not None:
         head.append("address")
     head.extend(label for _, label in _COLUMNS)
@@ -72,12 +76,14 @@ def render_samples_table(
         if show_time:
             row.append(_iso(s.time_ns))
         row.append(s.terminal)
+        if show_vantage:
+            row.append(s.vantage)
         if addresses is not None:
             row.append(addresses.get(s.terminal, "-"))
         for key, _ in _COLUMNS:
             row.append(_cell(s, key))
         rows.append(row)
-    left = len(head) - len(_COLUMNS) + 1  # text columns: time/terminal/address and kind
+    left = len(head) - len(_COLUMNS) + 1  # text columns: time/terminal/vantage/address and kind
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
     lines = []
     for r in rows:

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from slaprobe.model import NS_PER_S
+from slaprobe.sla.inputs import DISTRUST_REASONS
 from slaprobe.sla.intervals import Prepared, TerminalVerdicts, terminal_verdicts
 from slaprobe.sla.maintenance import MaintenanceWindow, maintenance_mask
 from slaprobe.sla.types import IntervalEvidence, IntervalState, Outage, TerminalAvailability
@@ -79,6 +80,7 @@ def _evidence(
 ) -> tuple[IntervalEvidence, ...]:
     """What each vantage saw of each interval of an outage (maintenance / out-of-service skipped)."""
     w = p.window
+    group = p.terminals[ti].group
     out: list[IntervalEvidence] = []
     for view in verdicts.views:
         vi = p.vantages.index(view.vantage)
@@ -100,7 +102,9 @@ def _evidence(
             elif not p.member[ti, vi, i // w.per_hour]:
                 out.append(IntervalEvidence(start, view.vantage, 0, 0, "not_probed"))
             else:
-                out.append(IntervalEvidence(start, view.vantage, 0, 0, "no_heartbeat"))
+                blind = p.blind.get((vi, group))
+                reason = DISTRUST_REASONS[int(blind[i])] if blind is not None and blind[i] else ""
+                out.append(IntervalEvidence(start, view.vantage, 0, 0, reason or "no_heartbeat"))
     out.sort(key=lambda e: (e.start_ns, e.vantage))
     return tuple(out)
 

@@ -40,6 +40,8 @@ from slaprobe.sla.types import GroupAvailability, Outage, TerminalAvailability
 from slaprobe.terminal import Terminal
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
+# nanosecond times are int64 (they overflow in 2262); a month report also reads a day on either side
+MIN_YEAR, MAX_YEAR = 1971, 2200
 HEARTBEAT_LEAD_NS = HOUR_NS  # heartbeats that start this long before the window can still cover it
 
 
@@ -74,6 +76,8 @@ def month_period(month: str, timezone: str = DEFAULT_TIMEZONE) -> Period:
         first = dt.date(year, mon, 1)
     except ValueError:
         raise PeriodError(f"--month {month!r}: expected YYYY-MM") from None
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise PeriodError(f"--month {month!r}: the year must be {MIN_YEAR}..{MAX_YEAR}")
     try:
         tz = ZoneInfo(timezone)
     except Exception:

@@ -202,10 +202,14 @@ class HeartbeatColumns:
     time_ns: np.ndarray  # int64
     interval_s: np.ndarray  # float64
     trusted: np.ndarray  # bool: see heartbeat_columns
+    distrust: np.ndarray | None = None  # int8 per row: why not trusted (DISTRUST_REASONS index; 0 = trusted)
 
     def __len__(self) -> int:
         return len(self.time_ns)
 
+
+DISTRUST_REASONS: tuple[str, ...] = ("", "reference_failed", "unstored", "nothing_probed")
+"""Why a heartbeat vouches for nothing, as outage evidence names it (index = ``distrust`` code)."""
 
 HeartbeatRow = tuple[int, str, str, float, int, int, int, int, int]
 """(time_ns, vantage, group, interval_s, due, probed, reference_ok, reference_total, unstored)."""
@@ -225,7 +229,10 @@ def heartbeat_columns(rows: Iterable[HeartbeatRow]) -> HeartbeatColumns:
     due, probed = np.array(cols[4], dtype=np.int64), np.array(cols[5], dtype=np.int64)
     ref_ok, ref_total = np.array(cols[6], dtype=np.int64), np.array(cols[7], dtype=np.int64)
     unstored = np.array(cols[8], dtype=np.int64)
-    healthy = ~((ref_total > 0) & (ref_ok == 0)) & (unstored == 0)  # Heartbeat.healthy
+    ref_failed = (ref_total > 0) & (ref_ok == 0)
+    healthy = ~ref_failed & (unstored == 0)  # Heartbeat.healthy
+    idle = (due > 0) & (probed <= 0)
+    distrust = np.where(ref_failed, 1, np.where(unstored > 0, 2, np.where(idle, 3, 0))).astype(np.int8)
     return HeartbeatColumns(
         tuple(str(x) for x in vantages),
         tuple(str(x) for x in groups),
@@ -234,6 +241,7 @@ def heartbeat_columns(rows: Iterable[HeartbeatRow]) -> HeartbeatColumns:
         np.array(cols[0], dtype=np.int64),
         np.array(cols[3], dtype=np.float64),
         healthy & ((due <= 0) | (probed > 0)),
+        distrust,
     )
 
 

@@ -54,7 +54,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from slaprobe.model import NS_PER_MS, NS_PER_S, split_cycle
-from slaprobe.sla.inputs import KIND_CODES, RollupSummary, SampleColumns, SlaInputs, concat_samples
+from slaprobe.sla.inputs import (
+    DISTRUST_REASONS,
+    KIND_CODES,
+    RollupSummary,
+    SampleColumns,
+    SlaInputs,
+    concat_samples,
+)
 from slaprobe.sla.kpi import HOUR_NS
 from slaprobe.sla.rule import Rule
 from slaprobe.terminal import Terminal
@@ -221,6 +228,7 @@ class Prepared:
     coverage: dict[tuple[int, str], np.ndarray]  # (vantage idx, scheduling group) -> bool[count]
     member: np.ndarray  # bool[T, V, H]: vantage probed terminal in that hour
     trims: dict[tuple[int, int], list[tuple[int, int]]]  # (t, v) -> interval ranges not probed in edge hours
+    blind: dict[tuple[int, str], np.ndarray]  # (vantage idx, group) -> int8[count] DISTRUST_REASONS code
     mass: np.ndarray  # bool[V, count]
     # problem aggregates per (terminal, vantage, interval), sorted by terminal, vantage, interval
     p_t: np.ndarray
@@ -311,6 +319,32 @@ def _coverage(
     return coverage
 
 
+def _blind_spots(
+    rule: Rule, window: Window, inputs: SlaInputs, vantage_index: dict[str, int]
+) -> dict[tuple[int, str], np.ndarray]:
+    """Per (vantage, scheduling group): int8[count], why intervals lack a trusted heartbeat although an
+    untrusted one covers them (``inputs.DISTRUST_REASONS`` code; 0 = none). Outage evidence names it, so
+    "our reference targets failed" is not written as "the probe host was down" in a dispute."""
+    hb = inputs.heartbeats
+    out: dict[tuple[int, str], np.ndarray] = {}
+    if not len(hb) or hb.distrust is None or not (hb.distrust > 0).any():
+        return out
+    split = [split_cycle(name) for name in hb.groups]
+    counted = np.array([kind is None or rule.counts_kind(kind) for _, kind in split], dtype=bool)
+    grace_ns = round(rule.heartbeat_grace_s * NS_PER_S)
+    starts = hb.time_ns - hb.time_ns % NS_PER_MS
+    ends = starts + np.round(hb.interval_s * NS_PER_S).astype(np.int64) + grace_ns
+    base = np.array([g for g, _ in split], dtype=object)[hb.g]
+    for code in range(1, len(DISTRUST_REASONS)):
+        rows = (hb.distrust == code) & counted[hb.g]
+        for vc, group in {(int(v), str(g)) for v, g in zip(hb.v[rows], base[rows], strict=True)}:
+            sel = rows & (hb.v == vc) & (base == group)
+            key = (vantage_index[hb.vantages[vc]], group)
+            arr = out.setdefault(key, np.zeros(window.count, dtype=np.int8))
+            arr[_covered(window, starts[sel], ends[sel]) & (arr == 0)] = code
+    return out
+
+
 def _dedup(s: SampleColumns) -> np.ndarray:
     """Indices of unique (terminal, vantage, kind, time) rows: a duplicated sample counts once."""
     if not len(s):
@@ -336,6 +370,21 @@ def prepare(rule: Rule, window: Window, terminals: Sequence[Terminal], inputs: S
     n_t, n_v = len(terms), len(vantages)
 
     coverage = _coverage(rule, window, inputs, v_index, warnings)
+    hb_groups = {split_cycle(n)[0] for n in inputs.heartbeats.groups}
+    term_groups = {t.group for t in terms}
+    if hb_groups and terms:
+        stray = sorted(hb_groups - term_groups)
+        if stray:
+            warnings.append(
+                f"heartbeats of scheduling group(s) {', '.join(map(repr, stray))} match no terminal of the "
+                "inventory (a renamed group, another inventory?): they vouch for nobody"
+            )
+        unseen = sorted(term_groups - hb_groups)
+        if unseen:
+            warnings.append(
+                f"no heartbeat of scheduling group(s) {', '.join(map(repr, unseen))} in this period: "
+                "their terminals are UNKNOWN (not probed by any vantage, or a group renamed in the inventory)"
+            )
     if len(inputs.heartbeats) and not len(inputs.rollups):
         warnings.append(
             "the store has heartbeats but no sla_hourly rollups for this period: no vantage can vouch for "
@@ -430,6 +479,7 @@ def prepare(rule: Rule, window: Window, terminals: Sequence[Terminal], inputs: S
         coverage=coverage,
         member=member,
         trims=trims,
+        blind=_blind_spots(rule, window, inputs, v_index),
         mass=mass,
         p_t=p_t,
         p_v=p_v,

@@ -22,6 +22,8 @@ class Month:
     def __post_init__(self) -> None:
         if not 1 <= self.month <= 12:
             raise ValueError(f"month must be 1..12, got {self.month}")
+        if not 1971 <= self.year <= 2200:  # nanosecond times are int64: they overflow in 2262
+            raise ValueError(f"year must be 1971..2200, got {self.year}")
 
     @classmethod
     def parse(cls, text: str) -> Month:
@@ -94,7 +96,9 @@ class Period:
             return cls.year(int(s))
         try:
             return cls.month(Month.parse(s))
-        except ValueError:
+        except ValueError as exc:
+            if re.fullmatch(r"\d{4}-\d{1,2}", s):  # a month, out of range: say why
+                raise ValueError(f"{text!r}: {exc}") from None
             raise ValueError(f"{text!r} is not a period (expected 2022Q4, 2022 or 2022-03)") from None
 
     @property

@@ -102,9 +102,10 @@ def test_icmp_jitter_train(ns: NetNs) -> None:
     (s,) = samples
     assert s.kind is ProbeKind.ICMP_JITTER
     assert (s.sent, s.received, len(peer.requests["198.18.0.9"])) == (20, 20, 20)
-    # J after 19 updates with |D| = 4: 4 * (1 - (15/16)^19) = 2.836 ms; timer noise of the peer
-    # (~1 ms per hold, both directions) moves it by well under 1 ms.
-    assert s.jitter_ms == pytest.approx(4 * (1 - (15 / 16) ** 19), abs=1.0)
+    # mean |D| = 4 ms; RFC 3550's J after 19 updates with |D| = 4: 4 * (1 - (15/16)^19) = 2.836 ms;
+    # timer noise of the peer (~1 ms per hold, both directions) moves either by well under 1 ms.
+    assert s.jitter_ms == pytest.approx(4.0, abs=1.0)
+    assert s.jitter_rfc3550_ms == pytest.approx(4 * (1 - (15 / 16) ** 19), abs=1.0)
     assert s.rtt_min_ms >= 2.0 and s.rtt_max_ms >= 6.0
     # PDV = p99 - min: over 20 RTTs p99 lies between the two largest, so never above max - min
     assert 0 < s.pdv_ms <= s.rtt_max_ms - s.rtt_min_ms + 1e-9
@@ -187,8 +188,10 @@ def test_duplicates_late_reordering_and_loss_bursts(ns: NetNs) -> None:
 
     p = by["198.18.0.8"]
     assert (p.sent, p.received, p.reordered, p.max_loss_burst, p.late) == (5, 3, 1, 2, 0)
-    # RTTs in arrival order ~5, 5, 130 ms: J = 0 then (125 - 0)/16 = 7.8125 ms (1 ms for timer noise)
-    assert p.jitter_ms == pytest.approx(7.8125, abs=1.0)
+    # RTTs in arrival order ~5, 5, 130 ms: |D| = 0, 125 -> mean 62.5 ms; RFC 3550: J = 0 then
+    # (125 - 0)/16 = 7.8125 ms (1 ms for timer noise)
+    assert p.jitter_ms == pytest.approx(62.5, abs=1.0)
+    assert p.jitter_rfc3550_ms == pytest.approx(7.8125, abs=1.0)
     assert stats.duplicates == 10 and stats.late == 2
 
 

@@ -307,3 +307,29 @@ def test_filter_to_nobody_still_has_a_province_line() -> None:
     report = report_month(store, [terminal()], rule_from("mef10.3", lookaround_s=3600), PERIOD)
     empty = report.filtered(carrier="nobody")
     assert (empty.terminals, empty.province.terminals, empty.province.availability) == ((), 0, None)
+
+
+def test_evidence_says_why_a_heartbeat_did_not_vouch() -> None:
+    """Minutes 603-604: the probe host's heartbeats exist but its reference targets all failed; minute
+    606: no heartbeat at all. The outage's evidence must tell the two apart (a carrier disputing the
+    outage reads "our reference targets failed", not "the probe host was down")."""
+    store = build({"T1": {"v1": [(600, "X" * 10)]}}, vantage_events={"v1": [(603, "uu"), (606, "_")]})
+    report = report_month(store, [terminal()], rule_from("mef10.3", lookaround_s=3600), PERIOD)
+    (o,) = report.outages
+    notes = {(e.start_ns - at(0)) // MIN_NS: e.note for e in o.evidence}
+    assert notes[603] == notes[604] == "reference_failed"
+    assert notes[606] == "no_heartbeat"
+    assert notes[600] == notes[609] == ""  # measured: 5 sent, 0 received
+
+
+def test_heartbeats_of_a_group_no_terminal_has_are_reported() -> None:
+    """The daemon probed group 'default' but the report's inventory calls the group 'province': nothing
+    can be judged, and the report says why instead of a silent month of UNKNOWN."""
+    store = build({"T1": {"v1": [(600, "..")]}})
+    report = report_month(
+        store, [terminal(group="province")], rule_from("mef10.3", lookaround_s=3600), PERIOD
+    )
+    assert report.results[0].unknown_s == DAY_S
+    text = " ".join(report.warnings)
+    assert "scheduling group(s) 'default' match no terminal" in text
+    assert "no heartbeat of scheduling group(s) 'province'" in text
