@@ -28,8 +28,17 @@ setup: system-deps $(PY)
 demo: setup
 	$(VENV)/bin/slaprobe demo --minutes 3
 
+# The end-to-end tests (tests/e2e: a real daemon on the lab for ~3 minutes of scripted wall-clock time,
+# mostly waiting) run in a second pytest beside the rest, so the suite takes the longer of the two, not
+# the sum. Both logs are printed, the e2e one first; the exit status fails if either failed.
 test: setup
-	$(PY) -m pytest
+	@mkdir -p .test-logs
+	@$(PY) -m pytest -p no:cacheprovider tests/e2e > .test-logs/e2e.log 2>&1 & e2e=$$!; \
+	$(PY) -m pytest -p no:cacheprovider --ignore=tests/e2e > .test-logs/main.log 2>&1; main=$$?; \
+	wait $$e2e; e2e_rc=$$?; \
+	echo "==== tests/e2e (exit $$e2e_rc)"; cat .test-logs/e2e.log; \
+	echo "==== everything else (exit $$main)"; cat .test-logs/main.log; \
+	test $$main -eq 0 -a $$e2e_rc -eq 0
 
 bench: setup
 	@cat bench/README.md
