@@ -21,9 +21,14 @@ system-deps:
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-setup: system-deps $(PY)
+# Installed once per change of pyproject.toml (the stamp), so `make demo` / `make test` start at once
+# when nothing changed; the package itself is an editable install, so code edits need no reinstall.
+$(VENV)/.installed: pyproject.toml | $(PY)
 	$(PY) -m pip install -q --upgrade pip >/dev/null
 	$(PY) -m pip install -q -e '.[test]'
+	@touch $@
+
+setup: system-deps $(VENV)/.installed
 
 demo: setup
 	$(VENV)/bin/slaprobe demo --minutes 3

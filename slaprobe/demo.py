@@ -22,7 +22,9 @@ import asyncio
 import contextlib
 import datetime as dt
 import random
+import shutil
 import statistics
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -220,6 +222,20 @@ def opened_this_month(inventory: Inventory, today: dt.date) -> Inventory:
     return Inventory(tuple(moved), inventory.carriers, inventory.tiers)
 
 
+def _program() -> str:
+    """How to call slaprobe again, as this process was called (``.venv/bin/slaprobe`` after ``make demo``,
+    plain ``slaprobe`` when it is on PATH), so the printed follow-up commands work when pasted."""
+    argv0 = Path(sys.argv[0])
+    if argv0.name == "slaprobe":
+        found = shutil.which("slaprobe")
+        if found and Path(found).resolve() == argv0.resolve():
+            return "slaprobe"
+        with contextlib.suppress(ValueError):
+            return str(argv0.resolve().relative_to(Path.cwd()))
+        return str(argv0)
+    return f"{Path(sys.executable).name} -m slaprobe"
+
+
 def run_demo(
     *,
     state_dir: Path,
@@ -257,6 +273,7 @@ def run_demo(
     ended = dt.datetime.now(dt.UTC)
     tz = ZoneInfo(config.sla.timezone)
     months = sorted({f"{t.astimezone(tz):%Y-%m}" for t in (started, ended)})
+    prog = _program()
     echo(
         f"\nSLA report of what was probed. Rule: MEF 10.3 with Δt {delta} s and n = {DEMO_CONSECUTIVE} "
         f"(loss > 0.75 in {DEMO_CONSECUTIVE} intervals in a row starts an outage). Why: the product "
@@ -268,9 +285,9 @@ def run_demo(
     month = months[-1]
     echo(
         "\nfollow-up commands (they read ./demo-state/slaprobe.yaml; run them from this directory):\n"
-        f"  slaprobe report --month {month} --lang en\n"
-        f"  slaprobe reconcile --month {month} --lang en\n"
-        "  slaprobe status\n"
-        f"  slaprobe samples --since 1h --terminal {victims[0]}"
+        f"  {prog} report --month {month} --lang en\n"
+        f"  {prog} reconcile --month {month} --lang en\n"
+        f"  {prog} status\n"
+        f"  {prog} samples --since 1h --terminal {victims[0]}"
     )
     return code
