@@ -33,9 +33,10 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
+from slaprobe import sample_network
 from slaprobe.config import Config, SlaConfig, load_config
 from slaprobe.daemon import Daemon
-from slaprobe.inventory import Inventory, load_inventory, write_csv
+from slaprobe.inventory import Inventory, write_csv
 from slaprobe.lab import Lab, LabProfile
 from slaprobe.model import Sample
 from slaprobe.sla.aggregate import QualityTable
@@ -43,8 +44,12 @@ from slaprobe.sla.engine import MonthReport
 from slaprobe.store.journal import JournalStore
 from slaprobe.terminal import Terminal
 
-EXAMPLE_INVENTORY = Path(__file__).resolve().parent.parent / "config" / "terminals.example.csv"
-EXAMPLE_CONTRACT = EXAMPLE_INVENTORY.parent / "contract.example.yaml"
+# The demo needs no repository checkout: the example network is generated (it is what
+# config/terminals.example.csv holds: `slaprobe inventory generate`, seed 2022) and the example contract is
+# package data (a copy of config/contract.example.yaml; tests/test_packaging.py keeps the two equal).
+EXAMPLE_TERMINALS = 1820
+EXAMPLE_SEED = 2022
+EXAMPLE_CONTRACT = Path(__file__).resolve().parent / "data" / "contract.example.yaml"
 CONFIG_NAME = "slaprobe.yaml"
 DEMO_CONSECUTIVE = 3  # n of the demo's rule (production default: 5)
 OUTAGE_AFTER_CYCLES = 4  # the scripted outage starts after this many probe cycles
@@ -52,6 +57,11 @@ OUTAGE_CYCLES = 9  # and lasts this many: n = 3 intervals qualify, with room for
 REPORT_ROWS = 15  # terminals shown in the closing report (most downtime first)
 
 _BASE_DELAY_MS = {"province": 2.0, "province_dept": 3.0, "city": 8.0, "city_dept": 10.0}
+
+
+def example_inventory() -> Inventory:
+    """The example province network (the terminals of config/terminals.example.csv), built in memory."""
+    return Inventory(tuple(sample_network.generate(EXAMPLE_TERMINALS, seed=EXAMPLE_SEED)))
 
 
 def demo_profile(
@@ -244,7 +254,7 @@ def run_demo(
     interval_s: float = 10.0,
     echo: Callable[[str], None] = print,
 ) -> int:
-    inventory = load_inventory(EXAMPLE_INVENTORY)
+    inventory = example_inventory()
     if terminals is not None:
         inventory = Inventory(inventory.terminals[:terminals], inventory.carriers, inventory.tiers)
     started = dt.datetime.now(dt.UTC)
