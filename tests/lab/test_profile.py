@@ -106,3 +106,20 @@ def test_unreadable_and_unparsable_files(tmp_path) -> None:
         load_profile(bad)
     with pytest.raises(ProfileError, match=r"<profile>: per_terminal\.T1\.loss: is a probability"):
         LabProfile.build(terminals=[("T1", "198.18.0.1")], per_terminal={"T1": {"loss": 2}})
+
+
+def test_example_profile_file_loads() -> None:
+    """config/lab-profile.example.yaml is the README's `lab serve --profile` example: it must stay valid."""
+    from pathlib import Path
+
+    from slaprobe.lab.udp import resolve_handler
+
+    path = Path(__file__).resolve().parents[2] / "config" / "lab-profile.example.yaml"
+    profile = load_profile(path)
+    assert profile.address_of("T00117") == ipaddress.ip_address("198.18.0.117")
+    assert profile.impairment_for("198.18.0.117").loss == 0.05
+    assert profile.impairment_for("198.18.0.2").delay_fwd_ms == 1.5  # the /24 range: 3 ms round trip
+    assert len(profile.outages) == 2
+    assert sorted(profile.udp) == [862, 5004]
+    for spec in profile.udp.values():
+        assert callable(resolve_handler(spec))
