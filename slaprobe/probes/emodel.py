@@ -1,6 +1,6 @@
 """ITU-T G.107 E-model: R-factor and MOS from delay, loss and jitter.
 
-DESIGN.md §4 fixes the outline; this module computes every term of G.107 (06/2015) §7 rather than the
+docs/measurements.md summarises it; this module computes every term of G.107 (06/2015) §7 rather than the
 common linear shortcut, because the shortcut is off by more than 0.5 R around the 177.3 ms knee and by
 up to 9 R at satellite-like delays (issue #15):
 

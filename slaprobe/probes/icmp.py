@@ -5,7 +5,8 @@ One :class:`IcmpEngine` measures any number of targets concurrently through one 
 coroutine that sends ``count`` echoes spaced ``interval_ms`` apart on absolute times (on the transport's
 20 ms send grid, which batches many probes' echoes into one loop wake-up), waits until the last echo's
 timeout and turns what came back into a Sample: loss over the echoes actually sent, RTT
-min/avg/max/median, RFC 3550 jitter over consecutive RTTs in arrival order and RFC 5481 PDV (DESIGN §4).
+min/avg/max/median, jitter over consecutive RTTs in arrival order (mean |D| and RFC 3550) and RFC 5481
+PDV (docs/measurements.md).
 A reply later than ``timeout_ms`` counts as lost and late. ``Sample.time_ns`` is the first send.
 The observation window is fixed (first send to last send + timeout) even when every echo is answered
 early: duplicates then count the same way for every probe, and a probe's duration does not depend on

@@ -9,7 +9,8 @@ comparison with tools that report it. ``jitter_ms`` (and the per-direction figur
 feeds the E-model and the SLA's jitter KPIs.
 
 They live apart from any engine so the ICMP trains and the RTP / STAMP streams compute jitter and PDV with
-one definition (DESIGN §4), and so the definitions can be tested against hand-computed values alone.
+one definition (docs/measurements.md), and so the definitions can be tested against hand-computed values
+alone.
 Plain Python on short lists: a probe has 5 to a few thousand delays, where ``sorted`` beats numpy's
 call overhead and keeps the results bit-for-bit reproducible.
 """

@@ -2,7 +2,7 @@
 
 The engine never sees a cursor. A store reader (``slaprobe/store/sla_journal.py``,
 ``slaprobe/store/influx_read.py``) fills these columnar values, and ``SlaSource`` is the small protocol it
-implements. Only three things are fetched for a month (DESIGN §7: fetch only what can change a verdict):
+implements. Only three things are fetched for a month (the design rule: fetch only what can change a verdict):
 
 * **problem samples**: samples of the rule's kinds with ``lost > 0`` or not measured (sent = 0,
   ``send_error``, ``not_scheduled``) — a few per mille of the rows;

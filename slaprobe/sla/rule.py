@@ -3,7 +3,7 @@
 A report is only defensible if the reader can see which rule produced it, so the rule is a frozen value
 with presets, validation that names the offending key, and a stable ``to_dict`` that every report prints.
 
-Definitions (DESIGN §5):
+Definitions (documented for users in docs/availability.md):
 
 * The month is cut into intervals of ``interval_s`` (Δt) on a grid anchored at the Unix epoch, so the
   intervals of two reports (two months, two days) always line up.

@@ -1,6 +1,6 @@
 """The SLA engine's read path over InfluxDB (InfluxQL ``/query``, every generation), and its rollups.
 
-What is asked of the server (DESIGN §7: push the filtering to the server, fetch only what can change a
+What is asked of the server (the design rule: push the filtering to the server, fetch only what can change a
 verdict; measured on this machine for 1,820 terminals):
 
 * problem rows: ``SELECT sent, received, error FROM <kind> WHERE <day> AND (lost > 0 OR sent = 0) AND

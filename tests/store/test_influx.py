@@ -4,7 +4,7 @@ Round trips are checked twice: through our InfluxQL reader and through the fixtu
 so a symmetric bug in our writer and reader cannot pass unnoticed. Error cases check that the message
 names the cause and the place (URL, database) an operator has to fix.
 
-The v2 path: influxd 1.6.7 answers 404 on /api/v2/write (DESIGN §7), so the v2 write API is exercised
+The v2 path: influxd 1.6.7 answers 404 on /api/v2/write (measured), so the v2 write API is exercised
 against :class:`V2Gateway`, a loopback server that enforces 2.x's org/bucket/token/precision rules and
 hands the body to the real influxd.
 """
