@@ -18,16 +18,19 @@ quality KPIs (loss, RTT and jitter percentiles, MOS) and which vantage probed wh
 The availability verdicts do NOT: the engine judges intervals from the problem rows (samples that lost
 packets) and pools every sample of the hours around them, and those are raw samples. A report of a
 pruned month therefore cannot be re-judged; keep the report produced before the prune (that is why
-months are kept ``retention_days`` *after their end*) and treat a re-run as not authoritative.
+months are kept ``retention_days`` *after their end*): ``report`` refuses a period that overlaps a
+pruned range (:func:`pruned_in`) rather than judge it from rollups alone, which would read as available.
 There is no size cap that deletes by itself: dropping unreported data to save disk is a decision this
 module leaves to the operator (raise the disk, or lower ``retention_days``).
 """
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import json
 import logging
+import time
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -60,6 +63,18 @@ def pruned_ranges(journal: JournalStore) -> list[dict[str, object]]:
     """What retention deleted: ``[{first_day, last_day, samples, at_ns}]`` (UTC days, inclusive)."""
     note = journal.get_note(NOTE_PRUNED)
     return list(json.loads(note)) if note else []
+
+
+def pruned_in(journal: JournalStore, start_ns: int, end_ns: int) -> list[dict[str, object]]:
+    """The prune records whose UTC days overlap ``[start_ns, end_ns)``: a report of such a period
+    would judge those days from rollups alone, with none of the problem rows, i.e. as available."""
+    out = []
+    for r in pruned_ranges(journal):
+        first = calendar.timegm(time.strptime(str(r["first_day"]), "%Y-%m-%d")) * NS_PER_S
+        last = calendar.timegm(time.strptime(str(r["last_day"]), "%Y-%m-%d")) * NS_PER_S
+        if first < end_ns and last + DAY_NS > start_ns:
+            out.append(r)
+    return out
 
 
 @dataclass
