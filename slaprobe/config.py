@@ -105,6 +105,10 @@ class ShipperConfig:
 class StoreConfig:
     kind: str = opt("embedded", choices=("embedded", "influx"))  # influx = journal + shipper to InfluxDB
     journal: str = "journal.sqlite"  # relative to state_dir
+    # embedded store only (store/retention.py): raw samples of months that ended this long ago are
+    # deleted, loudly; rollups and heartbeats stay. 0 = keep forever.
+    retention_days: int = opt(0, min=0, max=3650)
+    warn_mb: float = opt(8192.0, min=0.0)  # daily WARNING while the journal is larger; 0 = never
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,9 @@ engine never judges a minute we did not look at.
 
 A store that refuses writes (disk full, I/O error) does not stop probing: each refused batch is counted in
 its cycle's heartbeat (``unstored``) and in ``DaemonState.lost_samples``, logged as an ERROR with its cause,
-and the recovery of writes is logged too.
+and the recovery of writes is logged too and recorded in the journal's meta (note ``daemon.store_faults``:
+the daemon's lost totals, when writes began failing and when they recovered), where ``status`` reads it:
+the counters in memory die with the process, the note does not.
 
 Signals: SIGTERM/SIGINT drain (no new cycles, no new probes; probes in flight finish and are stored;
 exit 0). SIGHUP reloads the inventory: cycles in flight finish with the old list, the next cycle of each
@@ -25,6 +27,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import ipaddress
+import json
 import logging
 import math
 import signal
@@ -46,7 +49,8 @@ from slaprobe.probes.pool import EnginePool
 from slaprobe.scheduler import CycleRunner, CycleSpec
 from slaprobe.sla.availability import in_service_mask
 from slaprobe.store.influx import InfluxClient, InfluxError
-from slaprobe.store.journal import JournalStore
+from slaprobe.store.journal import NOTE_STORE_FAULTS, JournalStore
+from slaprobe.store.retention import RetentionKeeper
 from slaprobe.store.shipper import Shipper
 from slaprobe.terminal import Terminal
 
@@ -150,6 +154,7 @@ class DaemonState:
     lost_samples: int = 0  # samples the journal refused (disk full, I/O error): gone for good
     lost_heartbeats: int = 0
     store_failing: bool = False  # the last write failed (a success after it is logged as recovery)
+    failing_since_ns: int | None = None  # first failed write of the current streak
 
 
 class Daemon:
@@ -185,15 +190,31 @@ class Daemon:
             self.store.write_samples(samples)
         except Exception:
             self.state.lost_samples += len(samples)
-            self.state.store_failing = True
+            self._store_failed()
             raise
         self._store_ok()
         self.state.samples += len(samples)
+
+    def _store_failed(self) -> None:
+        if not self.state.store_failing:
+            self.state.failing_since_ns = time.time_ns()
+        self.state.store_failing = True
 
     def _store_ok(self) -> None:
         if self.state.store_failing:
             self.state.store_failing = False
             st = self.state
+            note = {
+                "vantage": self.config.vantage,
+                "lost_samples": st.lost_samples,  # since the daemon started
+                "lost_heartbeats": st.lost_heartbeats,
+                "failing_since_ns": st.failing_since_ns,
+                "recovered_ns": time.time_ns(),
+            }
+            try:  # the disk takes writes again: make the loss durable, not only a log line
+                self.store.set_note(NOTE_STORE_FAULTS, json.dumps(note))
+            except Exception as exc:
+                log.warning("journal: cannot record the store fault in its meta: %s", exc)
             log.warning(
                 "journal writes recovered after losing %d samples and %d heartbeats in all",
                 st.lost_samples,
@@ -208,7 +229,7 @@ class Daemon:
             self.store.write_heartbeats([hb])
         except Exception:
             self.state.lost_heartbeats += 1
-            self.state.store_failing = True
+            self._store_failed()
             raise
         self._store_ok()
         if self.shipper is not None:
@@ -309,6 +330,27 @@ class Daemon:
         if self.shipper is None:
             self.shipper = start_shipper(self.config)
 
+    async def _retention_loop(self, every_s: float = 3600.0) -> None:
+        """Embedded store: size warning and retention (``store/retention.py``) at start, then hourly, in a
+        thread with its own journal connection. A failure is logged and retried next time."""
+        if self.config.store.kind != "embedded":
+            return  # the shipper caps and prunes a journal that feeds InfluxDB
+        keeper = RetentionKeeper(
+            JournalStore(self.config.journal_path),
+            self.config.store.retention_days,
+            self.config.store.warn_mb,
+            self.config.sla.timezone,
+        )
+        try:
+            while True:
+                try:
+                    await asyncio.to_thread(keeper.check, time.time_ns())
+                except Exception:
+                    log.exception("journal retention check failed (retried in %.0f s)", every_s)
+                await asyncio.sleep(every_s)
+        finally:
+            keeper.journal.close()
+
     def healthy(self) -> bool:
         """For the systemd watchdog: every cycle kind has finished a cycle within three intervals."""
         now_ns = time.time_ns()
@@ -337,6 +379,7 @@ class Daemon:
         self.scheduler.start()
         self._start_shipper()
         watchdog = asyncio.ensure_future(self.notifier.watchdog_loop(self.healthy))
+        retention = asyncio.ensure_future(self._retention_loop())
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop)
         loop.add_signal_handler(signal.SIGHUP, self.reload)
@@ -354,6 +397,7 @@ class Daemon:
         log.info("stopping: draining probes in flight")
         self.notifier.stopping("draining probes in flight")
         watchdog.cancel()
+        retention.cancel()
         self.scheduler.pause()  # no new cycles; shutting down now would cancel the ones in flight
         if self._running:
             await asyncio.gather(*self._running, return_exceptions=True)

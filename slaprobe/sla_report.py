@@ -185,6 +185,7 @@ def build_report(config: Config, req: ReportRequest) -> MonthReport:
     r = resolve_request(config, req)
     check_filters(r.inventory, req.carrier, req.region)
     with open_source(config, req.store, req.journal) as source:
+        refuse_pruned(source, r.period)
         report = report_month(
             source,
             r.inventory.terminals,
@@ -196,6 +197,24 @@ def build_report(config: Config, req: ReportRequest) -> MonthReport:
         ).filtered(carrier=req.carrier, region=req.region)
         ensure_data(report, source, config, req)
     return report
+
+
+def refuse_pruned(source: SlaSource, period: Period) -> None:
+    """A journal whose retention deleted raw samples of this period cannot re-judge it: without the
+    problem rows every interval would look available. Refuse, naming the days (see store/retention.py)."""
+    journal = getattr(source, "journal", None)
+    if journal is None:
+        return
+    from slaprobe.store.journal import JournalError
+    from slaprobe.store.retention import pruned_in
+
+    hit = pruned_in(journal, period.start_ns, period.end_ns)
+    if hit:
+        days = ", ".join(f"{r['first_day']} .. {r['last_day']}" for r in hit)
+        raise JournalError(
+            f"{journal.path}: raw samples of UTC days {days} were pruned (store.retention_days): "
+            f"{period.label} cannot be re-judged from this journal; use the report made before the prune"
+        )
 
 
 def ensure_data(report: MonthReport, source: SlaSource, config: Config, req: ReportRequest) -> None:

@@ -3,7 +3,8 @@
 The journal lives on a 2 MiB tmpfs nearly filled by another file. Cycles run through the daemon's own
 sinks (``Daemon._write_samples`` / ``_write_heartbeat``) while writes fail with SQLite's "database or
 disk is full"; then the file is removed and writes recover. Afterwards every heartbeat in the journal
-vouches exactly for what is there: the samples stored for its cycle are ``due - unstored``.
+vouches exactly for what is there: the samples stored for its cycle are ``due - unstored``, and
+``slaprobe status --json`` reports the refused samples, the recovery and the daemon's own totals.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import ipaddress
+import json
 import logging
 import os
 import subprocess
@@ -18,8 +20,10 @@ import time
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from slaprobe import sample_network
+from slaprobe.cli import cli
 from slaprobe.config import Config
 from slaprobe.daemon import Daemon
 from slaprobe.inventory import Inventory
@@ -86,7 +90,8 @@ def test_a_full_journal_disk_is_counted_logged_and_recovers(tiny_disk: Path, cap
     beats = full + after
     assert all(hb.probed == hb.due == N for hb in beats)  # probing never stopped
     assert all(hb.unstored == 0 for hb in after)  # writes recovered
-    assert daemon.state.lost_samples == sum(hb.unstored for hb in beats) > 0
+    st = daemon.state
+    assert st.lost_samples == sum(hb.unstored for hb in beats) > 0
     errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
     assert any("samples not stored" in m and "full" in m for m in errors), errors
     assert any("journal writes recovered" in r.getMessage() for r in caplog.records)
@@ -103,3 +108,21 @@ def test_a_full_journal_disk_is_counted_logged_and_recovers(tiny_disk: Path, cap
         end = ends[hb.time_ns]
         in_cycle = sum(1 for t in times if hb.time_ns <= t < end)
         assert in_cycle == hb.due - hb.unstored, (hb, in_cycle)
+
+    # status, read-only, after the recovery: the refused samples the stored heartbeats carry, the first
+    # cycle that stored everything after the last loss, and the daemon's totals (its meta note)
+    cfg = tiny_disk / "slaprobe.yaml"
+    cfg.write_text(f"state_dir: {tiny_disk}\n")
+    result = CliRunner().invoke(cli, ["status", "--json", "--config", str(cfg)])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    lossy = [hb for hb in stored if hb.unstored]
+    refused = sum(hb.unstored for hb in lossy)
+    recovered = min(hb.time_ns for hb in stored if hb.time_ns > lossy[-1].time_ns)
+    [fault] = data["store_faults"]
+    assert (fault["vantage"], fault["group"]) == ("v1", "default/icmp")
+    assert fault["refused_1h"] == fault["refused_24h"] == fault["refused_total"] == refused > 0
+    assert (fault["last_loss_ns"], fault["recovered_ns"]) == (lossy[-1].time_ns, recovered)
+    note = data["daemon_store"]
+    assert (note["lost_samples"], note["lost_heartbeats"]) == (st.lost_samples, st.lost_heartbeats)
+    assert note["failing_since_ns"] <= note["recovered_ns"] and note["recovered_ns"] >= lossy[-1].time_ns

@@ -4,6 +4,7 @@ selections with exit 2 and a message naming the file or option (issue #11)."""
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from click.testing import CliRunner
 
 from slaprobe.cli import cli
 from slaprobe.store.journal import JournalStore
+from slaprobe.store.retention import NOTE_PRUNED
 from tests.sla.scenario import build, terminal
 
 TERMINALS = [terminal("T1"), terminal("T2", carrier="unicom", region="sanya")]
@@ -142,3 +144,18 @@ def test_samples_table_shows_time_and_vantage(tmp_path: Path) -> None:
     header, first, *_ = result.output.splitlines()
     assert header.split()[:4] == ["time", "(UTC)", "terminal", "vantage"]
     assert first.split()[1:3] == ["T1", "v1"] and first.startswith("2022-12-05T")
+
+
+def test_a_report_over_days_pruned_by_retention_is_refused(tmp_path: Path) -> None:
+    """Without the pruned problem rows every interval would read as available: refuse, name the days."""
+    config, journal = _setup(tmp_path)
+    record = {"first_day": "2022-11-20", "last_day": "2022-12-02", "samples": 9, "at_ns": 0}
+    with JournalStore(journal) as j:
+        j.set_note(NOTE_PRUNED, json.dumps([record]))
+    result = _report(config, "--month", "2022-12", "--format", "json")
+    assert result.exit_code == 2, result.output
+    assert "UTC days 2022-11-20 .. 2022-12-02 were pruned" in result.output
+    assert "2022-12 cannot be re-judged" in result.output
+    html = _report(config, "--month", "2022-12", "--format", "html", "--out", str(tmp_path / "r.html"))
+    assert html.exit_code == 2 and "were pruned" in html.output, html.output
+    assert _report(config, "--month", "2023-01", "--format", "json").exit_code == 0  # untouched month

@@ -57,7 +57,14 @@ from slaprobe.sla.maintenance import MaintenanceWindow
 from slaprobe.sla.periods import Month, Period
 from slaprobe.sla.reconcile import CarrierSettlement, MonthlyAvailability, Reconciliation, reconcile
 from slaprobe.sla.types import TerminalAvailability
-from slaprobe.sla_report import ReportRequest, ensure_data, open_source, resolve_request, tier_targets
+from slaprobe.sla_report import (
+    ReportRequest,
+    ensure_data,
+    open_source,
+    refuse_pruned,
+    resolve_request,
+    tier_targets,
+)
 from slaprobe.terminal import Terminal
 
 
@@ -334,6 +341,7 @@ def build_month_view(
     terminals, windows = r.inventory.terminals, r.windows
     share = config.sla.min_measured_share
     with open_source(config, req.store, req.journal) as source:
+        refuse_pruned(source, r.period)
         inputs = gather_inputs(source, terminals, r.rule, r.period)
         full = compute_month(
             terminals, r.rule, r.period, inputs, windows, tier_targets(config), min_measured_share=share

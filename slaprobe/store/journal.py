@@ -36,6 +36,8 @@ from slaprobe.store.sla_journal import create_rollup_table, merge_split_rollups,
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
+# meta note the daemon writes once journal writes recover: its lost-sample totals (read by ``status``)
+NOTE_STORE_FAULTS = "daemon.store_faults"
 
 # Sample columns after (time_ns, series) in table order; must match Sample field names.
 _SAMPLE_VALUE_COLUMNS: tuple[str, ...] = (
@@ -553,6 +555,23 @@ class JournalStore:
             ).fetchone()
         return row[0]
 
+    def delete_samples_before(self, time_ns: int, chunk: int = 50_000) -> tuple[int, int | None]:
+        """Delete the samples dated before ``time_ns`` (by time, not id: retention is by date), ``chunk``
+        per transaction; return (count, time of the oldest deleted). Rollups and heartbeats stay."""
+        with self._lock:
+            oldest = self._db.execute("SELECT min(time_ns) FROM samples").fetchone()[0]
+        deleted = 0
+        while oldest is not None and oldest < time_ns:
+            with self._lock:
+                cur = self._db.execute(
+                    "DELETE FROM samples WHERE id IN (SELECT id FROM samples WHERE time_ns < ? LIMIT ?)",
+                    (time_ns, chunk),
+                )
+            deleted += cur.rowcount
+            if cur.rowcount < chunk:
+                break
+        return deleted, oldest if deleted else None
+
     def latest_heartbeats(self) -> list[Heartbeat]:
         """The newest heartbeat of every (vantage, group): what each probe host last reported."""
         sql = (
@@ -562,6 +581,32 @@ class JournalStore:
         with self._lock:
             rows = self._db.execute(sql).fetchall()
         return [Heartbeat(*r) for r in rows]
+
+    def store_faults(self, since_ns: Sequence[int]) -> dict[tuple[str, str], dict[str, object]]:
+        """Per (vantage, cycle) that ever had samples refused: ``refused`` = sum of ``unstored`` since
+        each of ``since_ns``, ``last_loss_ns`` (latest heartbeat with ``unstored > 0``) and
+        ``recovered_ns`` (its first later heartbeat with ``unstored = 0``; None while still failing).
+
+        Heartbeats are what survives a full disk (they are small and written last), so they are how
+        ``status`` learns what a store fault cost; an old journal without the column has no faults.
+        """
+        if "unstored" not in self._heartbeat_table_columns():
+            return {}
+        sums = ", ".join("coalesce(sum(CASE WHEN time_ns >= ? THEN unstored END), 0)" for _ in since_ns)
+        sql = (
+            f"SELECT vantage, grp, max(time_ns){', ' + sums if sums else ''} FROM heartbeats"
+            " WHERE unstored > 0 GROUP BY vantage, grp ORDER BY vantage, grp"
+        )
+        out: dict[tuple[str, str], dict[str, object]] = {}
+        with self._lock:
+            for vantage, grp, last, *refused in self._db.execute(sql, tuple(since_ns)).fetchall():
+                row = self._db.execute(
+                    "SELECT min(time_ns) FROM heartbeats"
+                    " WHERE vantage = ? AND grp = ? AND time_ns > ? AND unstored = 0",
+                    (vantage, grp, last),
+                ).fetchone()
+                out[(vantage, grp)] = {"refused": refused, "last_loss_ns": last, "recovered_ns": row[0]}
+        return out
 
     def integrity_check(self) -> str:
         with self._lock:
