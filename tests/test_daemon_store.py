@@ -125,4 +125,8 @@ def test_a_full_journal_disk_is_counted_logged_and_recovers(tiny_disk: Path, cap
     assert (fault["last_loss_ns"], fault["recovered_ns"]) == (lossy[-1].time_ns, recovered)
     note = data["daemon_store"]
     assert (note["lost_samples"], note["lost_heartbeats"]) == (st.lost_samples, st.lost_heartbeats)
+    print(  # the figures of the run, for whoever reads the log (pytest -s)
+        f"disk-full run: {len(beats)} cycles, {len(times)} samples stored, {st.lost_samples} refused and "
+        f"counted, {st.lost_heartbeats} heartbeats lost; status: refused_total {fault['refused_total']}"
+    )
     assert note["failing_since_ns"] <= note["recovered_ns"] and note["recovered_ns"] >= lossy[-1].time_ns
