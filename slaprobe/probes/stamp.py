@@ -8,15 +8,18 @@ T3 (reflector send) and T4 (our kernel receive time). From them:
   T4 − T3 (in our arrival order). The clocks need not agree: a constant offset cancels in the
   differences, only drift over the 2 s stream remains;
 * per-direction loss when the reflector is *stateful* (RFC 8762 §4.2: it numbers the packets it
-  received with its own counter). Over the packets up to the highest one answered, the reflector
-  received ``max(reflector seq) + 1`` (less forward duplicates, seen as one sender seq answered under
-  two reflector seqs); the rest were lost forward, and the replies we are missing were lost on the way
-  back. Packets after the last answer are in neither count (their direction is unknowable), which keeps
-  both ratios unbiased for random loss. A stateless reflector echoes our seq, so only the round trip
-  loss is known; with ``stateful=None`` the probe assumes stateful as soon as a reply shows a reflector
-  seq different from ours, and otherwise reports per-direction loss only when nothing was lost.
+  received with its own counter). Between the first and the last packet answered, the reflector
+  received as many packets as its counter advanced (less forward duplicates, seen as one sender seq
+  answered under two reflector seqs); the rest were lost forward, and the replies we are missing were
+  lost on the way back. The counter's starting value is never assumed (reflectors without RFC 8972
+  session ids keep counting across streams): only its differences are read. Packets before the first
+  answer and after the last are in neither count (their direction is unknowable), which keeps both
+  ratios unbiased for random loss; when the counter cannot be this stream's alone, both are None. A
+  stateless reflector echoes our seq, so only the round trip loss is known; with ``stateful=None`` the
+  probe assumes stateful as soon as a reply shows a reflector seq different from ours, and otherwise
+  reports per-direction loss only when nothing was lost.
 
-Every stream uses a fresh SSID (RFC 8972) so a stateful reflector starts a fresh counter for it.
+Every stream uses a fresh SSID (RFC 8972), so replies of different streams to one peer stay apart.
 """
 
 from __future__ import annotations
@@ -231,19 +234,37 @@ def analyze(record: StreamRecord, stateful: bool | None = None) -> StampStats:
 def _directional_loss(
     send: list[int | None], pairs: set[tuple[int, int]]
 ) -> tuple[float | None, float | None]:
-    """Forward / reverse loss from the (sender seq, reflector seq) pairs answered by a stateful reflector."""
-    last = max(index for index, _ in pairs)
-    window = sum(1 for t in send[: last + 1] if t is not None)
-    received_by_reflector = max(rseq for _, rseq in pairs) + 1
-    per_index: dict[int, set[int]] = defaultdict(set)
-    for index, rseq in pairs:
-        per_index[index].add(rseq)
-    forward_dups = sum(len(r) - 1 for r in per_index.values())
-    if received_by_reflector > 2 * (window + forward_dups):
-        return None, None  # the reflector's counter did not start with this stream: unusable
-    distinct_at_reflector = min(window, received_by_reflector - forward_dups)
-    loss_fwd = (window - distinct_at_reflector) / window if window else None
-    loss_rev = max(0, received_by_reflector - len(pairs)) / received_by_reflector
+    """Forward / reverse loss from the (sender seq, reflector seq) pairs answered by a stateful reflector.
+
+    The reflector's counter need not start at 0 for this stream: a reflector without RFC 8972 session
+    ids keeps one counter across all our streams, others start at any value, and it wraps at 2^32. So
+    the counter is never read as an absolute index: the window runs from the first to the last packet
+    answered, the reflector counted ``max - min + 1`` packets over it (read as differences modulo 2^32
+    from the first answer), less forward duplicates (one sender seq answered under two counter values).
+    Packets before the first answer and after the last are in neither count (their direction cannot be
+    known). None, None when the counter cannot be this stream's alone: one counter value answering two
+    of our packets, or more packets counted than we sent in the window (another sender's traffic on the
+    same counter, a reset, or reordering across the window's edge) — unknown beats a wrong number.
+    """
+    first = min(pairs)
+    ref = first[1]
+    rel = {(index, (rseq - ref + (1 << 31)) % (1 << 32) - (1 << 31)) for index, rseq in pairs}
+    lo = min(index for index, _ in rel)
+    hi = max(index for index, _ in rel)
+    window = sum(1 for t in send[lo : hi + 1] if t is not None)
+    counters = [r for _, r in rel]
+    if len(set(counters)) != len(counters):
+        return None, None  # one counter value for two of our packets: not a per-packet counter
+    counted = max(counters) - min(counters) + 1
+    per_index: dict[int, int] = defaultdict(int)
+    for index, _ in rel:
+        per_index[index] += 1
+    forward_dups = sum(n - 1 for n in per_index.values())
+    distinct_at_reflector = counted - forward_dups
+    if not window or distinct_at_reflector > window:
+        return None, None
+    loss_fwd = (window - distinct_at_reflector) / window
+    loss_rev = (counted - len(rel)) / counted
     return loss_fwd, loss_rev
 
 

@@ -1,0 +1,132 @@
+"""The ``stamp`` probe against reflector kinds seen in the field: stateful reflectors without RFC 8972
+session ids (one counter across all our streams, starting anywhere, wrapping at 2^32) and reflectors whose
+replies do not parse as STAMP (TWAMP-light without MBZ/TTL, garbage).
+
+The reflector here packs its replies from RFC 8762 §4.3.1 with ``struct`` itself (not our wire module),
+and drops requests by sender seq, so every expected figure below is counted by hand from the drops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+import time
+from dataclasses import dataclass, field
+
+import pytest
+
+from slaprobe.probes.stamp import StampEngine, StampSettings
+from tests.probes.streamlab import target
+
+NTP_UNIX = 2_208_988_800
+
+
+def _ntp(ns: int) -> int:
+    sec, rem = divmod(ns, 1_000_000_000)
+    return ((sec + NTP_UNIX) << 32) | ((rem << 32) // 1_000_000_000)
+
+
+class ScriptedReflector(asyncio.DatagramProtocol):
+    """A stateful reflector with one counter for every sender and session (no SSID echoed: 0).
+
+    ``drop_fwd``: sender seqs ignored (lost before the reflector: the counter does not move);
+    ``drop_rev``: counted but not answered (lost on the way back). ``reply_size`` cuts each reply to
+    that many bytes (38: a TWAMP-light reply without the MBZ and TTL octets); ``garbage`` replies with
+    that instead of a reflector packet.
+    """
+
+    def __init__(self, start: int) -> None:
+        self.counter = start
+        self.drop_fwd: set[int] = set()
+        self.drop_rev: set[int] = set()
+        self.reply_size: int | None = None
+        self.garbage: bytes | None = None
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: tuple) -> None:
+        t2 = time.time_ns()
+        seq, t1, err = struct.unpack_from("!IQH", data)
+        if seq in self.drop_fwd:
+            return
+        mine = self.counter & 0xFFFFFFFF
+        self.counter += 1
+        if seq in self.drop_rev:
+            return
+        # seq, T3, error estimate, SSID (0: none), T2, sender seq, T1, sender error, MBZ, TTL, MBZ
+        t3 = _ntp(time.time_ns())
+        reply = struct.pack("!IQHHQIQHHB3x", mine, t3, 0x0101, 0, _ntp(t2), seq, t1, err, 0, 64)
+        if self.garbage is not None:
+            reply = self.garbage
+        elif self.reply_size is not None:
+            reply = reply[: self.reply_size]
+        assert self.transport is not None
+        self.transport.sendto(reply, addr)
+
+
+@dataclass
+class Stream:
+    drop_fwd: set[int] = field(default_factory=set)
+    drop_rev: set[int] = field(default_factory=set)
+    loss_fwd: float | None = 0.0
+    loss_rev: float | None = 0.0
+
+
+N = 20  # packets per stream (100 pps for 0.2 s)
+SETTINGS = StampSettings(rate_pps=100, duration_s=0.2, timeout_ms=200)
+
+
+def _run_streams(start: int, streams: list[Stream], prepare=None) -> list:  # type: ignore[no-untyped-def]
+    """Consecutive streams from one engine to one reflector whose counter starts at ``start``."""
+
+    async def main():  # type: ignore[no-untyped-def]
+        loop = asyncio.get_running_loop()
+        transport, reflector = await loop.create_datagram_endpoint(
+            lambda: ScriptedReflector(start), local_addr=("127.0.0.1", 0)
+        )
+        if prepare is not None:
+            prepare(reflector)
+        port = transport.get_extra_info("sockname")[1]
+        out = []
+        try:
+            async with StampEngine(SETTINGS) as engine:
+                for s in streams:
+                    reflector.drop_fwd, reflector.drop_rev = s.drop_fwd, s.drop_rev
+                    out.append(await engine.measure(target("T1", "127.0.0.1", port), "v1"))
+        finally:
+            transport.close()
+        return out
+
+    return asyncio.run(main())
+
+
+# Per stream: drops by sender seq and the figures counted by hand. The window runs from the first to the
+# last packet answered; within it, forward loss = dropped forward / packets sent in the window, reverse
+# loss = dropped back / packets the reflector received in the window.
+SCRIPTS = {
+    "clean streams, counter continuing across them": [Stream(), Stream(), Stream()],
+    "forward and reverse loss between clean streams": [
+        Stream(),
+        Stream(drop_fwd={3, 7}, drop_rev={5, 12, 13}, loss_fwd=2 / 20, loss_rev=3 / 18),
+        Stream(),
+        Stream(drop_fwd={10}, loss_fwd=1 / 20, loss_rev=0.0),
+        Stream(drop_rev={0, 19}),  # both edges lost: window 1..18, nothing lost inside it
+        Stream(drop_fwd={0, 1}, drop_rev={2, 4}, loss_fwd=0.0, loss_rev=1 / 17),  # window 3..19
+    ],
+}
+
+
+@pytest.mark.parametrize("start", [0, 1000, (1 << 32) - 30], ids=["from-0", "from-1000", "wrapping"])
+@pytest.mark.parametrize("script", list(SCRIPTS), ids=["clean", "lossy"])
+def test_directional_loss_with_a_session_less_counter(start: int, script: str) -> None:
+    streams = SCRIPTS[script]
+    results = _run_streams(start, streams)
+    for i, (s, m) in enumerate(zip(streams, results, strict=True)):
+        lost = len(s.drop_fwd) + len(s.drop_rev)
+        assert (m.sample.sent, m.sample.received) == (N, N - lost), (script, i)
+        assert m.sample.loss_fwd == pytest.approx(s.loss_fwd), (script, i)
+        assert m.sample.loss_rev == pytest.approx(s.loss_rev), (script, i)
+        if not lost:  # G.711, no loss, sub-ms delay: R = 93.2 - Id (~0), however far the counter ran
+            assert m.sample.r_factor is not None and m.sample.r_factor > 90, (script, i)
