@@ -130,3 +130,41 @@ def test_directional_loss_with_a_session_less_counter(start: int, script: str) -
         assert m.sample.loss_rev == pytest.approx(s.loss_rev), (script, i)
         if not lost:  # G.711, no loss, sub-ms delay: R = 93.2 - Id (~0), however far the counter ran
             assert m.sample.r_factor is not None and m.sample.r_factor > 90, (script, i)
+
+
+def _record(counter: list[int | None]):  # type: ignore[no-untyped-def]
+    """A 20-packet stream whose packet i was answered with reflector seq ``counter[i]`` (None: no reply)."""
+    from slaprobe.probes.stamp import StampReplyInfo
+    from slaprobe.probes.stream import Reply, StreamRecord
+
+    t0 = 1_700_000_000_000_000_000
+    record = StreamRecord(dest=("127.0.0.1", 862), settings=SETTINGS.stream, session_id=7)
+    record.send_ns = [t0 + i * 10_000_000 for i in range(len(counter))]
+    for i, c in enumerate(counter):
+        if c is not None:
+            record.replies.append(Reply(i, record.send_ns[i] + 1_000_000, StampReplyInfo(c, 0, 0, 64)))
+    return record
+
+
+@pytest.mark.parametrize(
+    "counter",
+    [
+        list(range(10)) + [15 + i for i in range(10)],  # 5 foreign packets mid-stream
+        list(range(10)) + [3 + i for i in range(10)],  # the reflector restarted mid-stream
+        [i // 2 for i in range(20)],  # one counter value for two of our packets
+    ],
+    ids=["shared-counter", "reset", "not-per-packet"],
+)
+def test_a_counter_that_is_not_this_streams_alone_gives_unknown_not_a_figure(counter: list[int]) -> None:
+    from slaprobe.probes.stamp import analyze
+
+    stats = analyze(_record(counter), stateful=True)
+    assert stats.seq.received == 20  # every packet answered: only the directions are unknowable
+    assert (stats.loss_fwd, stats.loss_rev) == (None, None)
+
+
+def test_a_clean_counter_from_anywhere_gives_zero_loss() -> None:
+    from slaprobe.probes.stamp import analyze
+
+    stats = analyze(_record([(1 << 32) - 7 + i & 0xFFFFFFFF for i in range(20)]), stateful=True)
+    assert (stats.loss_fwd, stats.loss_rev) == (0.0, 0.0)
