@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import struct
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
@@ -37,6 +38,7 @@ from slaprobe.probes.emodel import EmodelSettings, assess, one_way_loss_from_rou
 from slaprobe.probes.stats import mean_abs_difference, summarize
 from slaprobe.probes.stream import (
     DSCP_AF41,
+    Malformed,
     SessionInUse,
     StreamEngine,
     StreamProbe,
@@ -110,6 +112,8 @@ class StampSettings:
 
 
 _T1_TOLERANCE = 4295  # 1 µs in NTP fraction units (2^-32 s)
+_ECHO = struct.Struct("!IQ")  # sender seq and T1 as a reflector packet echoes them, from byte 24
+_ECHO_END = 24 + _ECHO.size
 
 
 class StampCodec:
@@ -137,13 +141,29 @@ class StampCodec:
         ssid = int.from_bytes(data[14:16], "big") if len(data) >= wire.BASE_SIZE else 0
         return ssid or None  # 0: an RFC 8762 reflector that does not echo SSIDs
 
-    def decode(self, data: bytes, rx_ns: int) -> tuple[int, StampReplyInfo] | None:
-        if len(data) < wire.BASE_SIZE:
-            return None
+    def _echoes_ours(self, s_seq: int, s_ts: int) -> bool:
+        return s_seq < len(self._t1) and abs(self._t1[s_seq] - s_ts) <= _T1_TOLERANCE
+
+    def decode(self, data: bytes, rx_ns: int) -> tuple[int, StampReplyInfo] | Malformed | None:
+        """The (index, info) a reply answers; :class:`Malformed` when it answers us but is not a STAMP
+        reflector packet; None when it is not ours (another session's, or a stale stream's reply)."""
+        size = len(data)
+        if size < wire.BASE_SIZE:
+            # A short reply in the reflector layout (TWAMP-light without MBZ and TTL: 38 bytes) still
+            # echoes sender seq and T1 at 24..36: when it echoes one of ours it is ours, else too short
+            # to tell whose, and the engine counts it only when this is the one stream to that peer.
+            if size >= _ECHO_END and not self._echoes_ours(*_ECHO.unpack_from(data, 24)):
+                return None
+            return Malformed(
+                f"{size}-byte reply, shorter than the {wire.BASE_SIZE}-byte STAMP reflector packet"
+                + (" (TWAMP-light without MBZ/TTL?)" if size >= _ECHO_END else "")
+            )
         seq, t3, _err, ssid, t2, s_seq, s_ts, _s_err, _mbz, ttl = wire.REFLECTOR.unpack_from(data)
         if ssid != self.session_id and ssid != 0:
             return None
-        if not s_seq < len(self._t1) or abs(self._t1[s_seq] - s_ts) > _T1_TOLERANCE:
+        if not self._echoes_ours(s_seq, s_ts):
+            if ssid == self.session_id:  # names our session, yet echoes no packet we sent
+                return Malformed(f"reply for our SSID {ssid} echoes no packet we sent (seq {s_seq})")
             return None
         return s_seq, StampReplyInfo(seq, t2, t3, ttl)
 
@@ -278,7 +298,11 @@ class StampMeasurement:
 def build_sample(
     record: StreamRecord, stats: StampStats, terminal: str, vantage: str, emodel: EmodelSettings
 ) -> Sample:
-    """The Sample of one STAMP stream, E-model included (worst direction when directions are known)."""
+    """The Sample of one STAMP stream, E-model included (worst direction when directions are known).
+
+    Replies that answered but did not parse are counted in ``malformed`` (with the reason); when none
+    parsed, the error is ``malformed``, not ``timeout``: the peer answered, so it is not loss of the
+    link, and not a measurement either (an unknown for the SLA engine)."""
     start = record.first_send_ns
     sent = stats.seq.sent
     if start is None or sent == 0:
@@ -326,7 +350,11 @@ def build_sample(
         max_loss_burst=stats.seq.max_loss_burst,
         r_factor=r_factor,
         mos=mos,
-        error=outcome_for(sent, stats.seq.received),
+        error=Outcome.MALFORMED
+        if record.malformed and not stats.seq.received
+        else outcome_for(sent, stats.seq.received),
+        malformed=record.malformed,
+        malformed_reason=record.malformed_reason or None,
     )
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from slaprobe.model import Outcome
 from slaprobe.probes.stamp import StampEngine, StampSettings
 from tests.probes.streamlab import target
 
@@ -168,3 +169,107 @@ def test_a_clean_counter_from_anywhere_gives_zero_loss() -> None:
 
     stats = analyze(_record([(1 << 32) - 7 + i & 0xFFFFFFFF for i in range(20)]), stateful=True)
     assert (stats.loss_fwd, stats.loss_rev) == (0.0, 0.0)
+
+
+# ---------------------------------------------------------------- replies that arrive but do not parse
+
+UNREADABLE = {
+    "twamp-light-38": (
+        {"reply_size": 38},
+        "38-byte reply, shorter than the 44-byte STAMP reflector packet (TWAMP-light without MBZ/TTL?)",
+    ),
+    "garbage-10": (
+        {"garbage": b"\xff" * 10},
+        "10-byte reply, shorter than the 44-byte STAMP reflector packet",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(UNREADABLE))
+def test_replies_that_do_not_parse_are_malformed_not_timeouts(case: str) -> None:
+    attrs, reason = UNREADABLE[case]
+
+    def prepare(reflector: ScriptedReflector) -> None:
+        for k, v in attrs.items():
+            setattr(reflector, k, v)
+
+    (m,) = _run_streams(1000, [Stream()], prepare)
+    s = m.sample
+    # Every one of the 20 requests was answered, none readably: 20 malformed, 0 received, not "timeout".
+    assert (s.sent, s.received, s.malformed) == (N, 0, N)
+    assert s.error is Outcome.MALFORMED and s.malformed_reason == reason
+    assert not s.measured and s.loss is None  # the peer answered: unknown, never loss of the link
+    assert s.loss_fwd is None and s.loss_rev is None and s.r_factor is None
+
+
+def test_malformed_is_unknown_to_the_sla_engine_and_survives_the_stores(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from slaprobe.model import ProbeKind, Sample
+    from slaprobe.sla.inputs import UNMEASURED_ERRORS, SampleColumnsBuilder
+    from slaprobe.store.journal import JournalStore
+    from slaprobe.store.lineproto import sample_line
+
+    s = Sample(1_700_000_000_000_000_000, "T1", "v1", ProbeKind.STAMP, sent=20, received=0,
+               error=Outcome.MALFORMED, malformed=20, malformed_reason='38-byte "reply"')  # fmt: skip
+    assert "malformed" in UNMEASURED_ERRORS
+    b = SampleColumnsBuilder()
+    b.add("T1", "v1", ProbeKind.STAMP, s.time_ns, s.sent, s.received, s.error.value)
+    cols = b.build()
+    assert cols.measured.tolist() == [False] and cols.sent.tolist() == [0]  # not 20 packets lost
+    assert sample_line(s, {}).endswith(
+        'max_loss_burst=0i,malformed=20i,error="malformed",'
+        'malformed_reason="38-byte \\"reply\\"" 1700000000000'
+    )
+    with JournalStore(tmp_path / "j.db") as journal:
+        journal.write_samples([s])
+        (back,) = journal.samples(0, 2_000_000_000_000_000_000)
+    assert back == s
+
+
+def test_cli_json_says_malformed() -> None:
+    """``slaprobe probe --kind stamp`` against a reflector answering with 38-byte replies."""
+    import json
+    import socket
+    import subprocess
+    import sys
+    import threading
+    from pathlib import Path
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(0.2)
+    reflector = ScriptedReflector(1000)
+    reflector.reply_size = 38
+    reflector.transport = sock  # type: ignore[assignment]  # only sendto is used
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                data, addr = sock.recvfrom(2048)
+            except TimeoutError:
+                continue
+            reflector.datagram_received(data, addr)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        argv = [
+            sys.executable,
+            "-m",
+            "slaprobe",
+            "probe",
+            "--kind",
+            "stamp",
+            f"127.0.0.1:{sock.getsockname()[1]}",
+        ]
+        argv += ["--count", "10", "--interval", "10", "--timeout", "300", "--format", "json"]
+        root = Path(__file__).resolve().parents[2]
+        r = subprocess.run(argv, cwd=root, capture_output=True, text=True, timeout=60)
+    finally:
+        stop.set()
+        thread.join()
+        sock.close()
+    assert r.returncode == 1, r.stderr  # nothing measurable came back
+    (row,) = json.loads(r.stdout)
+    assert (row["sent"], row["received"], row["malformed"], row["error"]) == (10, 0, 10, "malformed")
+    assert row["malformed_reason"].startswith("38-byte reply")
