@@ -273,3 +273,27 @@ def test_cli_json_says_malformed() -> None:
     (row,) = json.loads(r.stdout)
     assert (row["sent"], row["received"], row["malformed"], row["error"]) == (10, 0, 10, "malformed")
     assert row["malformed_reason"].startswith("38-byte reply")
+
+
+def test_short_replies_are_told_apart_by_the_t1_they_echo() -> None:
+    """Three concurrent streams to one TWAMP-light reflector: its 38-byte replies name no session, but
+    they echo sender seq and T1 at bytes 24..36, so each stream counts exactly its own 20 replies."""
+
+    async def main():  # type: ignore[no-untyped-def]
+        loop = asyncio.get_running_loop()
+        transport, reflector = await loop.create_datagram_endpoint(
+            lambda: ScriptedReflector(0), local_addr=("127.0.0.1", 0)
+        )
+        reflector.reply_size = 38
+        port = transport.get_extra_info("sockname")[1]
+        try:
+            async with StampEngine(SETTINGS) as engine:
+                return await asyncio.gather(
+                    *(engine.probe(target(f"T{i}", "127.0.0.1", port), "v1") for i in range(3))
+                ), engine.streams.unmatched
+        finally:
+            transport.close()
+
+    samples, unmatched = asyncio.run(main())
+    assert [(s.malformed, s.received, s.error) for s in samples] == [(N, 0, Outcome.MALFORMED)] * 3
+    assert unmatched == 0
