@@ -38,7 +38,10 @@ class Outcome(enum.StrEnum):
 
     Only ``OK``, ``PARTIAL`` and ``TIMEOUT`` (and ``UNREACHABLE``, which an ICMP error from the path
     reported) are *measurements*: packets left this host. ``SEND_ERROR`` and ``NOT_SCHEDULED`` mean we
-    did not look, and the SLA engine must treat them as unknown, never as loss.
+    did not look, and the SLA engine must treat them as unknown, never as loss. ``MALFORMED`` means the
+    peer did answer, but in a form we cannot measure (e.g. a TWAMP-light reflector's 38-byte replies
+    to a STAMP probe): the link carried packets both ways, so it is certainly not loss, yet we have no
+    loss figure either, so it is unknown too (a configuration problem to fix, not an outage).
     """
 
     OK = "ok"  # every packet answered
@@ -47,10 +50,11 @@ class Outcome(enum.StrEnum):
     UNREACHABLE = "unreachable"  # the network answered with ICMP unreachable
     SEND_ERROR = "send_error"  # the local stack refused to send (not measured)
     NOT_SCHEDULED = "not_scheduled"  # overrun or skipped by the scheduler (not measured)
+    MALFORMED = "malformed"  # the peer answered, but nothing it sent could be measured (not measured)
 
     @property
     def measured(self) -> bool:
-        return self not in (Outcome.SEND_ERROR, Outcome.NOT_SCHEDULED)
+        return self not in (Outcome.SEND_ERROR, Outcome.NOT_SCHEDULED, Outcome.MALFORMED)
 
 
 def outcome_for(sent: int, received: int) -> Outcome:
@@ -70,7 +74,9 @@ class Sample:
 
     ``time_ns`` is when the first packet was (or would have been) sent. ``received`` counts distinct
     in-time answers; ``late`` answers arrived after the timeout and count as lost. Per-direction fields
-    are filled only by probes whose reflector allows it (stateful STAMP).
+    are filled only by probes whose reflector allows it (stateful STAMP). ``malformed`` replies came
+    from the peer but could not be read; with nothing readable the error is ``malformed`` (unknown, not
+    loss), otherwise the sample measures what did parse and still says how many did not.
     """
 
     time_ns: int
@@ -97,6 +103,8 @@ class Sample:
     r_factor: float | None = None
     mos: float | None = None
     error: Outcome = Outcome.OK
+    malformed: int = 0  # replies from the peer that did not parse (counted apart from received and lost)
+    malformed_reason: str | None = None  # why the last of them did not, e.g. "38-byte reply: ..."
 
     @property
     def measured(self) -> bool:

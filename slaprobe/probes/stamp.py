@@ -8,21 +8,25 @@ T3 (reflector send) and T4 (our kernel receive time). From them:
   T4 − T3 (in our arrival order). The clocks need not agree: a constant offset cancels in the
   differences, only drift over the 2 s stream remains;
 * per-direction loss when the reflector is *stateful* (RFC 8762 §4.2: it numbers the packets it
-  received with its own counter). Over the packets up to the highest one answered, the reflector
-  received ``max(reflector seq) + 1`` (less forward duplicates, seen as one sender seq answered under
-  two reflector seqs); the rest were lost forward, and the replies we are missing were lost on the way
-  back. Packets after the last answer are in neither count (their direction is unknowable), which keeps
-  both ratios unbiased for random loss. A stateless reflector echoes our seq, so only the round trip
-  loss is known; with ``stateful=None`` the probe assumes stateful as soon as a reply shows a reflector
-  seq different from ours, and otherwise reports per-direction loss only when nothing was lost.
+  received with its own counter). Between the first and the last packet answered, the reflector
+  received as many packets as its counter advanced (less forward duplicates, seen as one sender seq
+  answered under two reflector seqs); the rest were lost forward, and the replies we are missing were
+  lost on the way back. The counter's starting value is never assumed (reflectors without RFC 8972
+  session ids keep counting across streams): only its differences are read. Packets before the first
+  answer and after the last are in neither count (their direction is unknowable), which keeps both
+  ratios unbiased for random loss; when the counter cannot be this stream's alone, both are None. A
+  stateless reflector echoes our seq, so only the round trip loss is known; with ``stateful=None`` the
+  probe assumes stateful as soon as a reply shows a reflector seq different from ours, and otherwise
+  reports per-direction loss only when nothing was lost.
 
-Every stream uses a fresh SSID (RFC 8972) so a stateful reflector starts a fresh counter for it.
+Every stream uses a fresh SSID (RFC 8972), so replies of different streams to one peer stay apart.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import random
+import struct
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
@@ -34,6 +38,7 @@ from slaprobe.probes.emodel import EmodelSettings, assess, one_way_loss_from_rou
 from slaprobe.probes.stats import mean_abs_difference, summarize
 from slaprobe.probes.stream import (
     DSCP_AF41,
+    Malformed,
     SessionInUse,
     StreamEngine,
     StreamProbe,
@@ -107,6 +112,8 @@ class StampSettings:
 
 
 _T1_TOLERANCE = 4295  # 1 µs in NTP fraction units (2^-32 s)
+_ECHO = struct.Struct("!IQ")  # sender seq and T1 as a reflector packet echoes them, from byte 24
+_ECHO_END = 24 + _ECHO.size
 
 
 class StampCodec:
@@ -134,13 +141,29 @@ class StampCodec:
         ssid = int.from_bytes(data[14:16], "big") if len(data) >= wire.BASE_SIZE else 0
         return ssid or None  # 0: an RFC 8762 reflector that does not echo SSIDs
 
-    def decode(self, data: bytes, rx_ns: int) -> tuple[int, StampReplyInfo] | None:
-        if len(data) < wire.BASE_SIZE:
-            return None
+    def _echoes_ours(self, s_seq: int, s_ts: int) -> bool:
+        return s_seq < len(self._t1) and abs(self._t1[s_seq] - s_ts) <= _T1_TOLERANCE
+
+    def decode(self, data: bytes, rx_ns: int) -> tuple[int, StampReplyInfo] | Malformed | None:
+        """The (index, info) a reply answers; :class:`Malformed` when it answers us but is not a STAMP
+        reflector packet; None when it is not ours (another session's, or a stale stream's reply)."""
+        size = len(data)
+        if size < wire.BASE_SIZE:
+            # A short reply in the reflector layout (TWAMP-light without MBZ and TTL: 38 bytes) still
+            # echoes sender seq and T1 at 24..36: when it echoes one of ours it is ours, else too short
+            # to tell whose, and the engine counts it only when this is the one stream to that peer.
+            if size >= _ECHO_END and not self._echoes_ours(*_ECHO.unpack_from(data, 24)):
+                return None
+            return Malformed(
+                f"{size}-byte reply, shorter than the {wire.BASE_SIZE}-byte STAMP reflector packet"
+                + (" (TWAMP-light without MBZ/TTL?)" if size >= _ECHO_END else "")
+            )
         seq, t3, _err, ssid, t2, s_seq, s_ts, _s_err, _mbz, ttl = wire.REFLECTOR.unpack_from(data)
         if ssid != self.session_id and ssid != 0:
             return None
-        if not s_seq < len(self._t1) or abs(self._t1[s_seq] - s_ts) > _T1_TOLERANCE:
+        if not self._echoes_ours(s_seq, s_ts):
+            if ssid == self.session_id:  # names our session, yet echoes no packet we sent
+                return Malformed(f"reply for our SSID {ssid} echoes no packet we sent (seq {s_seq})")
             return None
         return s_seq, StampReplyInfo(seq, t2, t3, ttl)
 
@@ -231,19 +254,37 @@ def analyze(record: StreamRecord, stateful: bool | None = None) -> StampStats:
 def _directional_loss(
     send: list[int | None], pairs: set[tuple[int, int]]
 ) -> tuple[float | None, float | None]:
-    """Forward / reverse loss from the (sender seq, reflector seq) pairs answered by a stateful reflector."""
-    last = max(index for index, _ in pairs)
-    window = sum(1 for t in send[: last + 1] if t is not None)
-    received_by_reflector = max(rseq for _, rseq in pairs) + 1
-    per_index: dict[int, set[int]] = defaultdict(set)
-    for index, rseq in pairs:
-        per_index[index].add(rseq)
-    forward_dups = sum(len(r) - 1 for r in per_index.values())
-    if received_by_reflector > 2 * (window + forward_dups):
-        return None, None  # the reflector's counter did not start with this stream: unusable
-    distinct_at_reflector = min(window, received_by_reflector - forward_dups)
-    loss_fwd = (window - distinct_at_reflector) / window if window else None
-    loss_rev = max(0, received_by_reflector - len(pairs)) / received_by_reflector
+    """Forward / reverse loss from the (sender seq, reflector seq) pairs answered by a stateful reflector.
+
+    The reflector's counter need not start at 0 for this stream: a reflector without RFC 8972 session
+    ids keeps one counter across all our streams, others start at any value, and it wraps at 2^32. So
+    the counter is never read as an absolute index: the window runs from the first to the last packet
+    answered, the reflector counted ``max - min + 1`` packets over it (read as differences modulo 2^32
+    from the first answer), less forward duplicates (one sender seq answered under two counter values).
+    Packets before the first answer and after the last are in neither count (their direction cannot be
+    known). None, None when the counter cannot be this stream's alone: one counter value answering two
+    of our packets, or more packets counted than we sent in the window (another sender's traffic on the
+    same counter, a reset, or reordering across the window's edge) — unknown beats a wrong number.
+    """
+    first = min(pairs)
+    ref = first[1]
+    rel = {(index, (rseq - ref + (1 << 31)) % (1 << 32) - (1 << 31)) for index, rseq in pairs}
+    lo = min(index for index, _ in rel)
+    hi = max(index for index, _ in rel)
+    window = sum(1 for t in send[lo : hi + 1] if t is not None)
+    counters = [r for _, r in rel]
+    if len(set(counters)) != len(counters):
+        return None, None  # one counter value for two of our packets: not a per-packet counter
+    counted = max(counters) - min(counters) + 1
+    per_index: dict[int, int] = defaultdict(int)
+    for index, _ in rel:
+        per_index[index] += 1
+    forward_dups = sum(n - 1 for n in per_index.values())
+    distinct_at_reflector = counted - forward_dups
+    if not window or distinct_at_reflector > window:
+        return None, None
+    loss_fwd = (window - distinct_at_reflector) / window
+    loss_rev = (counted - len(rel)) / counted
     return loss_fwd, loss_rev
 
 
@@ -257,7 +298,11 @@ class StampMeasurement:
 def build_sample(
     record: StreamRecord, stats: StampStats, terminal: str, vantage: str, emodel: EmodelSettings
 ) -> Sample:
-    """The Sample of one STAMP stream, E-model included (worst direction when directions are known)."""
+    """The Sample of one STAMP stream, E-model included (worst direction when directions are known).
+
+    Replies that answered but did not parse are counted in ``malformed`` (with the reason); when none
+    parsed, the error is ``malformed``, not ``timeout``: the peer answered, so it is not loss of the
+    link, and not a measurement either (an unknown for the SLA engine)."""
     start = record.first_send_ns
     sent = stats.seq.sent
     if start is None or sent == 0:
@@ -305,7 +350,11 @@ def build_sample(
         max_loss_burst=stats.seq.max_loss_burst,
         r_factor=r_factor,
         mos=mos,
-        error=outcome_for(sent, stats.seq.received),
+        error=Outcome.MALFORMED
+        if record.malformed and not stats.seq.received
+        else outcome_for(sent, stats.seq.received),
+        malformed=record.malformed,
+        malformed_reason=record.malformed_reason or None,
     )
 
 

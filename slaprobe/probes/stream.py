@@ -87,20 +87,30 @@ class StreamSettings:
         return round(1e9 / self.rate_pps)
 
 
+@dataclass(frozen=True, slots=True)
+class Malformed:
+    """What ``StreamCodec.decode`` returns for a datagram that answers this stream but cannot be read
+    (too short, wrong layout): counted on the stream's record with ``reason``, neither received nor a
+    stranger's packet, so "the peer answered in a form we cannot measure" is not reported as a timeout."""
+
+    reason: str
+
+
 class StreamCodec(Protocol):
     """Builds the packets of one stream and recognises its replies.
 
     ``session_id`` is what makes replies from the same peer distinguishable (STAMP SSID, RTP SSRC).
-    ``decode`` returns ``(index, info)`` for a reply that belongs to this stream, else None; ``index`` is
-    the packet index it answers (codecs undo sequence wrap-around), ``info`` whatever the analyser needs
-    (e.g. the reflector's timestamps).
+    ``decode`` returns ``(index, info)`` for a reply that belongs to this stream, :class:`Malformed` for
+    one that is for this stream but unreadable, else None; ``index`` is the packet index it answers
+    (codecs undo sequence wrap-around), ``info`` whatever the analyser needs (e.g. the reflector's
+    timestamps).
     """
 
     session_id: int
 
     def encode(self, index: int, send_ns: int) -> bytes: ...
 
-    def decode(self, data: bytes, rx_ns: int) -> tuple[int, Any] | None: ...
+    def decode(self, data: bytes, rx_ns: int) -> tuple[int, Any] | Malformed | None: ...
 
     def session_of(self, data: bytes) -> int | None:
         """The session id a reply claims (cheap, no validation), so the engine can pick the stream
@@ -125,6 +135,7 @@ class StreamRecord:
     ``actual_ns`` are the monotonic due and actual send times (pacing error = actual - due).
     ``began_ns`` is the realtime clock when the probe began (the record was made): the date of a stream
     that sent nothing, so its "not measured" lands in the interval it was due in, not in 1970.
+    ``malformed`` counts datagrams the codec judged to answer this stream but could not read.
     """
 
     dest: tuple[str, int]
@@ -137,6 +148,8 @@ class StreamRecord:
     send_errors: int = 0
     last_error: str = ""
     began_ns: int = field(default_factory=time.time_ns)
+    malformed: int = 0  # datagrams that answered this stream but could not be read
+    malformed_reason: str = ""  # why the last of them could not
 
     @property
     def sent(self) -> int:
@@ -407,13 +420,21 @@ class StreamEngine:
             else:  # many streams to one peer: go by the session id the reply names
                 claimed = sessions.get(next(iter(sessions.values())).codec.session_of(data))  # type: ignore[arg-type]
                 candidates = (claimed,) if claimed is not None else sessions.values()
+            unreadable: list[tuple[_Running, Malformed]] = []
             for run in candidates:
                 decoded = run.codec.decode(data, rx_ns)
-                if decoded is not None:
+                if isinstance(decoded, Malformed):
+                    unreadable.append((run, decoded))
+                elif decoded is not None:
                     run.record.replies.append(Reply(decoded[0], rx_ns, decoded[1]))
                     break
             else:
-                self.unmatched += 1
+                if len(unreadable) == 1:  # unreadable, but certainly an answer to this one stream
+                    run, bad = unreadable[0]
+                    run.record.malformed += 1
+                    run.record.malformed_reason = bad.reason
+                else:  # a stranger's, or several streams could claim it: count it on none of them
+                    self.unmatched += 1
 
 
 def session_allocator(bits: int, *, start: int = 1) -> Callable[[StreamEngine, tuple[str, int]], int]:

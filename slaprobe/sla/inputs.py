@@ -5,7 +5,7 @@ The engine never sees a cursor. A store reader (``slaprobe/store/sla_journal.py`
 implements. Only three things are fetched for a month (the design rule: fetch only what can change a verdict):
 
 * **problem samples**: samples of the rule's kinds with ``lost > 0`` or not measured (sent = 0,
-  ``send_error``, ``not_scheduled``) — a few per mille of the rows;
+  ``send_error``, ``not_scheduled``, ``malformed``) — a few per mille of the rows;
 * **hourly rollups** (see ``kpi.py``): which (terminal, vantage) pairs were probed in each hour, and the
   quality KPIs;
 * **heartbeats** of every vantage.

@@ -10,10 +10,12 @@ Schema (fixed; the SLA engine reads it):
   × 4 kinds is a few ten thousand series; the other tags are functions of the terminal and add none.
   Empty tags are omitted. Heartbeat tags: ``vantage, group``;
 * sample fields: integers ``sent, received, lost (= sent − received), duplicates, reordered, late,
-  max_loss_burst``; floats ``rtt_min_ms, rtt_avg_ms, rtt_max_ms, rtt_p50_ms, jitter_ms,
+  max_loss_burst, malformed`` (``malformed``: replies that did not parse; older points lack it, read
+  as 0); floats ``rtt_min_ms, rtt_avg_ms, rtt_max_ms, rtt_p50_ms, jitter_ms,
   jitter_rfc3550_ms, pdv_ms, loss_fwd, loss_rev, jitter_fwd_ms, jitter_rev_ms, r_factor, mos``
-  (absent when not measured, never zero); string ``error`` (an :class:`Outcome` value). ``lost`` is
-  precomputed so InfluxQL can push the only filter that matters to the server: ``WHERE lost > 0 OR sent = 0``;
+  (absent when not measured, never zero); strings ``error`` (an :class:`Outcome` value) and
+  ``malformed_reason`` (absent unless a reply did not parse). ``lost`` is precomputed so InfluxQL
+  can push the only filter that matters to the server: ``WHERE lost > 0 OR sent = 0``;
 * heartbeat fields: floats ``interval_s, duration_s``; integers ``due, probed, late, skipped,
   reference_ok, reference_total, unstored`` (samples of the cycle the store refused; points written
   before the field existed lack it and read as 0). The ``group`` tag is the cycle name
@@ -68,7 +70,6 @@ from slaprobe.store.lineproto import (
 __all__ = ["ErrorKind", "InfluxClient", "InfluxError", "InfluxStore", "ServerInfo"]
 
 _MEASUREMENTS = {k.measurement: k for k in ProbeKind}
-_INT_SAMPLE_FIELDS = frozenset(k for k, t in SAMPLE_FIELDS.items() if t == "i")
 _QUERY_CHUNK = 10_000
 _SMALL_TERMINAL_FILTER = 50  # up to this many terminals are filtered by the server, more by us
 
@@ -412,7 +413,8 @@ def _sample_from_row(row: Mapping[str, Any], kind: ProbeKind) -> Sample:
         v = row.get(name)
         if v is None:
             continue
-        values[name] = int(v) if name in _INT_SAMPLE_FIELDS else float(v)
+        field_type = SAMPLE_FIELDS[name]
+        values[name] = int(v) if field_type == "i" else str(v) if field_type == "s" else float(v)
     return Sample(
         time_ns=int(row["time"]),
         terminal=row["terminal"],

@@ -60,17 +60,26 @@ _SAMPLE_VALUE_COLUMNS: tuple[str, ...] = (
     "max_loss_burst",
     "r_factor",
     "mos",
+    "malformed",
+    "malformed_reason",
 )
 
 # a sample row as stored, minus its id (the order of the INSERT in write_samples)
 STORED_COLUMNS: tuple[str, ...] = ("time_ns", "series", "lost", "error", *_SAMPLE_VALUE_COLUMNS)
 # counters older journals may hold as NULL; readers see 0
-ZERO_IF_NULL: tuple[str, ...] = ("duplicates", "reordered", "late", "max_loss_burst")
+ZERO_IF_NULL: tuple[str, ...] = ("duplicates", "reordered", "late", "max_loss_burst", "malformed")
 
-_INT_COLUMNS = frozenset({"sent", "received", "duplicates", "reordered", "late", "max_loss_burst"})
-_VALUE_COLUMN_DEFS = ", ".join(
-    f"{c} {'INTEGER' if c in _INT_COLUMNS else 'REAL'}" for c in _SAMPLE_VALUE_COLUMNS
+_INT_COLUMNS = frozenset(
+    {"sent", "received", "duplicates", "reordered", "late", "max_loss_burst", "malformed"}
 )
+_TEXT_COLUMNS = frozenset({"malformed_reason"})
+
+
+def _column_type(column: str) -> str:
+    return "INTEGER" if column in _INT_COLUMNS else "TEXT" if column in _TEXT_COLUMNS else "REAL"
+
+
+_VALUE_COLUMN_DEFS = ", ".join(f"{c} {_column_type(c)}" for c in _SAMPLE_VALUE_COLUMNS)
 
 _HEARTBEAT_COLUMNS: tuple[str, ...] = (
     "time_ns",
@@ -213,8 +222,7 @@ class JournalStore:
             have = {r[1] for r in self._db.execute("PRAGMA table_info(samples)")}
             for column in _SAMPLE_VALUE_COLUMNS:  # columns added since (additive: no version bump)
                 if column not in have:
-                    kind = "INTEGER" if column in _INT_COLUMNS else "REAL"
-                    self._db.execute(f"ALTER TABLE samples ADD COLUMN {column} {kind}")
+                    self._db.execute(f"ALTER TABLE samples ADD COLUMN {column} {_column_type(column)}")
             create_rollup_table(self._db)
             self._db.execute(
                 "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)

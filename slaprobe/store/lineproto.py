@@ -40,6 +40,7 @@ SAMPLE_FIELDS: dict[str, str] = {
     "reordered": "i",
     "late": "i",
     "max_loss_burst": "i",
+    "malformed": "i",  # replies that did not parse; absent in older points = 0
     "rtt_min_ms": "f",
     "rtt_avg_ms": "f",
     "rtt_max_ms": "f",
@@ -54,6 +55,7 @@ SAMPLE_FIELDS: dict[str, str] = {
     "r_factor": "f",
     "mos": "f",
     "error": "s",
+    "malformed_reason": "s",  # absent unless a reply did not parse
 }
 HEARTBEAT_FIELDS: dict[str, str] = {
     "interval_s": "f",

@@ -247,11 +247,12 @@ def test_stamp_on_lab_recovers_injected_impairments(lab_factory) -> None:
         assert abs(m.sample.jitter_rfc3550_ms - rfc3550(rtts)) <= 0.5, terminal
 
     # Per-direction loss from the stateful reflector's counter equals the lab's own drops over the
-    # packets up to the last one answered.
+    # packets from the first to the last one answered.
     lossy = results["L1"]
     recs = stream_truth(truth, TERMINALS["L1"][0], 862)
+    first = min(r.index for r in lossy.record.replies)
     last = max(r.index for r in lossy.record.replies)
-    window = recs[: last + 1]
+    window = recs[first : last + 1]
     fwd_lost = sum(r["action"] == "dropped_loss" for r in window)
     rev_lost = sum(r["action"] == "dropped_loss_rev" for r in window)
     assert lossy.sample.loss_fwd == pytest.approx(fwd_lost / len(window))

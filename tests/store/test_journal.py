@@ -169,6 +169,30 @@ def test_heartbeat_unstored_round_trips_and_old_journals_read_zero(tmp_path: Pat
         assert [h.unstored for h in j.heartbeats(0, 100)] == [0, 400]
 
 
+def test_malformed_columns_round_trip_and_old_journals_gain_them(tmp_path: Path) -> None:
+    """``malformed`` / ``malformed_reason`` (a STAMP peer answering in a form we cannot read) are stored;
+    a journal written before they existed reads 0 / None read-only and gets the columns when opened
+    for writing."""
+    bad = Sample(NS_PER_S, "T1", "v1", ProbeKind.STAMP, sent=20, received=0, error=Outcome.MALFORMED,
+                 malformed=20, malformed_reason="38-byte reply")  # fmt: skip
+    old = tmp_path / "old.sqlite"
+    with JournalStore(old) as j:
+        j.write_samples([_sample(0)])
+    db = sqlite3.connect(old)
+    db.execute("ALTER TABLE samples DROP COLUMN malformed")
+    db.execute("ALTER TABLE samples DROP COLUMN malformed_reason")
+    db.commit()
+    db.close()
+    with JournalStore(old, readonly=True) as j:
+        (s,) = j.samples(0, 10 * NS_PER_S)
+        assert (s.malformed, s.malformed_reason) == (0, None)
+    with JournalStore(old) as j:
+        j.write_samples([bad])
+        got = list(j.samples(0, 10 * NS_PER_S))
+    assert got == [_sample(0), bad]
+    assert not got[1].measured and got[1].loss is None
+
+
 def test_a_terminal_removed_by_a_reload_keeps_its_tags(tmp_path: Path) -> None:
     """Samples of terminals that left the inventory, still in flight at the reload, keep their tags."""
     a = {"carrier": "telecom", "region": "haikou", "level": "city", "tier": "basic"}

@@ -6,6 +6,7 @@ The real server's reading of the same escapes is checked in test_influx.py (roun
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -44,7 +45,7 @@ def test_full_sample_line_field_types_and_ms_timestamp():
     )
     assert sample_line(s, TAGS) == (
         "icmp_jitter,carrier=telecom,level=city,region=hz,terminal=T-001,tier=standard,vantage=probe-1 "
-        "sent=20i,received=17i,lost=3i,duplicates=1i,reordered=0i,late=2i,max_loss_burst=3i,"
+        "sent=20i,received=17i,lost=3i,duplicates=1i,reordered=0i,late=2i,max_loss_burst=3i,malformed=0i,"
         'rtt_min_ms=1.0,rtt_avg_ms=2.5,jitter_ms=1e-05,error="partial" 1700000000123'
     )
 
@@ -53,7 +54,7 @@ def test_not_sent_sample_has_zero_lost_and_no_rtt_fields():
     s = Sample(1_000_000, "t", "v", ProbeKind.ICMP, sent=0, received=0, error=Outcome.NOT_SCHEDULED)
     assert sample_line(s, {}) == (
         "icmp,terminal=t,vantage=v sent=0i,received=0i,lost=0i,duplicates=0i,reordered=0i,late=0i,"
-        'max_loss_burst=0i,error="not_scheduled" 1'
+        'max_loss_burst=0i,malformed=0i,error="not_scheduled" 1'
     )
 
 
@@ -135,6 +136,8 @@ def _samples(draw: st.DrawFn) -> Sample:
         max_loss_burst=draw(_counts),
         **{name: draw(_floats) for name in _FLOAT_FIELDS},
         error=draw(st.sampled_from(list(Outcome))),
+        malformed=draw(_counts),
+        malformed_reason=draw(st.sampled_from([None, '38-byte "reply"', "a\\b, c=d"])),
     )
 
 
@@ -156,4 +159,5 @@ def test_stored_row_encoder_is_byte_identical_to_sample_line(tmp_path_factory, b
     fast_fields = [encode(row) for row in journal.stored_rows_after(0, 1000)]
     journal.close()
     assert [line.split(" ")[-1] for line in slow] == [str(t) for t in fast]
-    assert [line.rsplit(" ", 2)[-2] for line in slow] == fast_fields
+    # fields: after the key's first unescaped space, before the timestamp (string fields may hold spaces)
+    assert [re.split(r"(?<!\\) ", line, maxsplit=1)[1].rsplit(" ", 1)[0] for line in slow] == fast_fields
