@@ -15,11 +15,9 @@ import ipaddress
 import json
 import logging
 import os
-import subprocess
 import time
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from slaprobe import sample_network
@@ -46,17 +44,6 @@ class Answering:
     async def probe(self, target: ProbeTarget, vantage: str) -> Sample:
         # dated when the probe started: inside its own cycle
         return Sample(time.time_ns(), target.terminal, vantage, ProbeKind.ICMP, sent=5, received=5)
-
-
-@pytest.fixture
-def tiny_disk(tmp_path: Path):  # type: ignore[no-untyped-def]
-    mnt = tmp_path / "tiny"
-    mnt.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)], check=True)
-    try:
-        yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
 def test_a_full_journal_disk_is_counted_logged_and_recovers(tiny_disk: Path, caplog) -> None:

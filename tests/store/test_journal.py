@@ -206,20 +206,8 @@ def test_a_terminal_removed_by_a_reload_keeps_its_tags(tmp_path: Path) -> None:
     assert got == [("T1", a), ("T2", a), ("T1", a), ("T2", b), ("T3", b)]
 
 
-@pytest.fixture
-def tiny_tmpfs(tmp_path: Path):  # type: ignore[no-untyped-def]
-    """A 2 MiB tmpfs: a journal on it fills up within a few thousand samples."""
-    mnt = tmp_path / "tiny"
-    mnt.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)], check=True)
-    try:
-        yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=False)
-
-
-def test_a_full_disk_refuses_whole_batches_and_names_the_cause(tiny_tmpfs: Path) -> None:
-    with JournalStore(tiny_tmpfs / "j.sqlite") as j:
+def test_a_full_disk_refuses_whole_batches_and_names_the_cause(tiny_disk: Path) -> None:
+    with JournalStore(tiny_disk / "j.sqlite") as j:
         stored = 0
         with pytest.raises(sqlite3.OperationalError) as caught:
             for i in range(10_000):
