@@ -13,6 +13,7 @@ import yaml
 from click.testing import CliRunner
 
 from slaprobe.cli import cli
+from slaprobe.inventory import write_csv
 from slaprobe.store.journal import JournalStore
 from slaprobe.store.retention import NOTE_PRUNED
 from tests.sla.scenario import build, terminal
@@ -26,13 +27,8 @@ def _setup(tmp_path: Path) -> tuple[Path, Path]:
     with JournalStore(journal) as j:
         j.write_samples(list(store.samples(0, 2**62)))
         j.write_heartbeats(list(store.heartbeats(0, 2**62)))
-    rows = [
-        {"id": t.id, "address": str(t.address), "carrier": t.carrier, "region": t.region,
-         "level": t.level.value, "tier": t.tier, "in_service_from": t.in_service_from.isoformat()}
-        for t in TERMINALS
-    ]  # fmt: skip
-    (tmp_path / "inv.yaml").write_text(yaml.safe_dump({"terminals": rows}))
-    cfg = {"state_dir": str(tmp_path), "inventory": str(tmp_path / "inv.yaml"), "vantage": "v1"}
+    write_csv(TERMINALS, tmp_path / "inv.csv")  # the inventory writer the project has
+    cfg = {"state_dir": str(tmp_path), "inventory": str(tmp_path / "inv.csv"), "vantage": "v1"}
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
     return tmp_path / "c.yaml", journal
 
