@@ -5,7 +5,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := influxdb fping iproute2 systemd chromium fonts-noto-cjk
+APT_PACKAGES := influxdb fping iproute2 systemd chromium fonts-noto-cjk prometheus prometheus-alertmanager
 
 .PHONY: setup system-deps demo test bench lint
 
@@ -17,6 +17,11 @@ system-deps:
 	fi
 	@# Debian's influxdb package starts a system influxd on :8086; tests run their own on free ports.
 	@if command -v systemctl >/dev/null && systemctl is-active --quiet influxdb 2>/dev/null; then systemctl stop influxdb; fi
+	@# Likewise prometheus (:9090) and prometheus-alertmanager (:9093, cluster :9094): tests start their own
+	@# on free loopback ports, clustering off; the system services are not needed and only take ports.
+	@for s in prometheus prometheus-alertmanager; do \
+	  if command -v systemctl >/dev/null && systemctl is-active --quiet $$s 2>/dev/null; then systemctl stop $$s; fi; \
+	done
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)

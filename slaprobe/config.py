@@ -125,6 +125,54 @@ class SlaConfig:
     contract: str = ""  # contract YAML (prices, targets, deductions)
 
 
+RECEIVER_TYPES = ("alertmanager", "webhook", "smtp")
+GROUP_LABELS = ("region", "carrier", "level", "tier", "vantage", "terminal")
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiverConfig:
+    """One place alerts go. One flat shape for the three types (only the type's own keys matter)."""
+
+    type: str = opt(choices=RECEIVER_TYPES)  # alertmanager | webhook | smtp
+    name: str = ""  # in logs and metrics; "" = the type, numbered when repeated
+    url: str = ""  # alertmanager: base URL (http://host:9093); webhook: the URL POSTed to
+    headers: dict[str, str] = opt({})  # webhook: extra HTTP headers (e.g. Authorization)
+    timeout_s: float = opt(10.0, min=0.1, max=300.0)  # per HTTP request / SMTP session
+    resend_s: float = opt(60.0, min=1.0, max=3600.0)  # alertmanager: re-post firing alerts this often
+    silences: bool = True  # alertmanager: announced maintenance windows become silences
+    host: str = ""  # smtp server
+    port: int = opt(25, min=1, max=65535)
+    starttls: bool = False  # smtp: upgrade with STARTTLS before auth
+    username: str = ""  # smtp auth ("" = none)
+    password: str = ""  # prefer password_env / password_file
+    password_env: str = ""
+    password_file: str = ""
+    sender: str = field(default="slaprobe@localhost", metadata={"key": "from"})  # smtp From:
+    to: list[str] = opt([])  # smtp recipients
+    lang: str = opt("zh+en", choices=("zh+en", "zh", "en"))  # smtp body language(s)
+
+    def resolved_password(self) -> str:
+        return resolve_secret(self.password, self.password_env, self.password_file)
+
+
+@dataclass(frozen=True, slots=True)
+class AlertsConfig:
+    receivers: list[ReceiverConfig] = opt([])  # none = no alerts
+    group_by: list[str] = opt(["region"])  # webhook/smtp: one message per group of these labels
+    group_wait_s: float = opt(30.0, min=0.0, max=3600.0)  # webhook/smtp: collect a group this long
+    repeat_interval_s: float = opt(14_400.0, min=60.0)  # webhook/smtp: re-notify still-firing alerts
+    queue: str = "alerts.sqlite"  # durable delivery queue, relative to state_dir
+    max_queue: int = opt(100_000, min=100)  # per receiver; beyond it the oldest are dropped (counted)
+    min_backoff_s: float = opt(1.0, min=0.01, max=3600.0)  # first retry after ~this; doubles per failure
+    max_backoff_s: float = opt(300.0, min=0.1, max=86_400.0)
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsConfig:
+    listen: str = ""  # host:port of the Prometheus /metrics endpoint, e.g. 127.0.0.1:9363; "" = off
+    per_terminal: bool = True  # per-terminal series (7 label dims); false keeps only per-vantage ones
+
+
 @dataclass(frozen=True, slots=True)
 class LogConfig:
     level: str = opt("info", choices=("debug", "info", "warning", "error"))
@@ -145,11 +193,17 @@ class Config:
     shipper: ShipperConfig = field(default_factory=ShipperConfig)
     sla: SlaConfig = field(default_factory=SlaConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
     source: str = field(default="", metadata={"key": "__source__"})  # where it was loaded from
 
     @property
     def journal_path(self) -> Path:
         return Path(self.state_dir) / self.store.journal
+
+    @property
+    def alert_queue_path(self) -> Path:
+        return Path(self.state_dir) / self.alerts.queue
 
     def resolve(self, relative: str) -> Path:
         """Paths in the config are relative to the config file's folder."""
@@ -235,13 +289,67 @@ def _semantic_problems(cfg: Config) -> list[str]:
         ZoneInfo(cfg.sla.timezone)
     except (ZoneInfoNotFoundError, ValueError):
         problems.append(f"sla.timezone: {cfg.sla.timezone!r} is not an IANA time zone (e.g. Asia/Shanghai)")
-    url = urllib.parse.urlsplit(cfg.influx.url)
+    if not _http_url_ok(cfg.influx.url):
+        problems.append(f"influx.url: {cfg.influx.url!r} is not an http(s)://host[:port] URL")
+    problems.extend(_alert_problems(cfg.alerts))
+    if cfg.metrics.listen and split_listen(cfg.metrics.listen) is None:
+        problems.append(f"metrics.listen: {cfg.metrics.listen!r} is not host:port (e.g. 127.0.0.1:9363)")
+    return problems
+
+
+def split_listen(listen: str) -> tuple[str, int] | None:
+    """``host:port`` (``[v6]:port`` too) -> (host, port), or None when it is not that."""
+    host, sep, port = listen.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        return None
+    return host, int(port)
+
+
+def receiver_names(alerts: AlertsConfig) -> list[str]:
+    """Each receiver's name: its own, else its type (numbered from the second of a type on)."""
+    names: list[str] = []
+    for r in alerts.receivers:
+        base = r.name or r.type
+        name, k = base, 1
+        while name in names:
+            k += 1
+            name = f"{base}-{k}"
+        names.append(name)
+    return names
+
+
+def _http_url_ok(value: str) -> bool:
+    url = urllib.parse.urlsplit(value)
     try:
         port_ok = url.port is None or 0 < url.port < 65536
     except ValueError:
         port_ok = False
-    if url.scheme not in ("http", "https") or not url.hostname or not port_ok:
-        problems.append(f"influx.url: {cfg.influx.url!r} is not an http(s)://host[:port] URL")
+    return url.scheme in ("http", "https") and bool(url.hostname) and port_ok
+
+
+def _alert_problems(alerts: AlertsConfig) -> list[str]:
+    """Each receiver type's own required keys, checked at load so a typo does not surface at 3 a.m."""
+    problems: list[str] = []
+    for i, r in enumerate(alerts.receivers):
+        where = f"alerts.receivers[{i}]"
+        if r.type in ("alertmanager", "webhook") and not _http_url_ok(r.url):
+            problems.append(
+                f"{where}.url: {r.url!r} is not an http(s)://host[:port] URL ({r.type} needs one)"
+            )
+        if r.type == "smtp":
+            if not r.host:
+                problems.append(f"{where}.host: required for an smtp receiver")
+            if not r.to:
+                problems.append(f"{where}.to: an smtp receiver needs at least one recipient")
+    named = [r.name for r in alerts.receivers if r.name]
+    for dup in sorted({n for n in named if named.count(n) > 1}):
+        problems.append(f"alerts.receivers: the name {dup!r} is given twice (names key the queue)")
+    for i, label in enumerate(alerts.group_by):
+        if label not in GROUP_LABELS:
+            problems.append(f"alerts.group_by[{i}]: {label!r} is not one of {', '.join(GROUP_LABELS)}")
+    if alerts.max_backoff_s < alerts.min_backoff_s:
+        problems.append("alerts.max_backoff_s: smaller than alerts.min_backoff_s")
     return problems
 
 

@@ -13,4 +13,5 @@ pytest_plugins = [
     "tests.fixtures.lab",
     "tests.fixtures.influx",
     "tests.fixtures.stores",
+    "tests.fixtures.prom",
 ]

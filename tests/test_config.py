@@ -48,7 +48,7 @@ def test_example_config_shows_every_option_with_its_default() -> None:
     loaded = load_config(EXAMPLE)
     defaults = Config()
     # Every value in the example is the built-in default, except the documented example group/inventory.
-    for section in ("probes", "shard", "store", "influx", "shipper", "sla", "log"):
+    for section in ("probes", "shard", "store", "influx", "shipper", "sla", "log", "alerts", "metrics"):
         assert getattr(loaded, section) == getattr(defaults, section), section
     assert loaded.schedule.interval_s == defaults.schedule.interval_s
 
