@@ -14,4 +14,5 @@ pytest_plugins = [
     "tests.fixtures.influx",
     "tests.fixtures.stores",
     "tests.fixtures.prom",
+    "tests.fixtures.receivers",
 ]
