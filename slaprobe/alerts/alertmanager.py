@@ -19,7 +19,7 @@ from collections.abc import Callable
 from slaprobe.alerts.maintenance import MaintenanceSource, silence_specs
 from slaprobe.alerts.queue import AlertQueue
 from slaprobe.alerts.receivers import AlertmanagerClient
-from slaprobe.alerts.worker import IDLE_S, ReceiverWorker
+from slaprobe.alerts.worker import IDLE_S, ReceiverWorker, as_notified
 from slaprobe.config import AlertsConfig, ReceiverConfig
 from slaprobe.model import NS_PER_S
 from slaprobe.sla.maintenance import MaintenanceWindow
@@ -55,7 +55,8 @@ class AlertmanagerWorker(ReceiverWorker):
             batch = self.queue.pending(self.name, BATCH)
             if not batch:
                 break
-            events = [p.event for p in batch]
+            active = self.queue.active(self.name)
+            events = [as_notified(p.event, active) for p in batch]
             if self.attempt(lambda ev=events: self.client.post_alerts(ev, self.clock()), events, "alerts"):
                 self.counters.delivered += len(events)
                 self.queue.activate(self.name, [e for e in events if e.firing], now_ns)

@@ -5,9 +5,10 @@ status that arrive within ``group_wait_s`` of the group's first go out as *one* 
 alerts still firing are re-notified every ``repeat_interval_s`` (one reminder per group); a resolution is
 sent for every alert that was notified, and only for those.
 
-Maintenance: a terminal outage whose terminal is inside an announced window (when decided or now) is
-suppressed, not sent; its later resolution is then suppressed too (nobody was told it fired). Both are
-counted (``suppressed``) and logged at INFO.
+A firing event for an alert already notified with the same start (the tracker re-announces open
+alerts after a restart) is not sent again. Maintenance: a terminal outage whose terminal is inside an
+announced window (when decided or now) is suppressed, not sent; its later resolution is then suppressed
+too (nobody was told it fired). All are counted (``suppressed``) and logged at INFO.
 
 Order: due firing groups go before resolutions, and a resolution whose own firing still waits in the
 queue waits with it, so a receiver never hears "resolved" before "firing".
@@ -18,12 +19,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Protocol
 
 from slaprobe.alerts.maintenance import MaintenanceSource, in_maintenance
 from slaprobe.alerts.messages import Notification, group_labels, group_of
 from slaprobe.alerts.queue import AlertQueue, Pending
-from slaprobe.alerts.worker import IDLE_S, ReceiverWorker
+from slaprobe.alerts.worker import IDLE_S, ReceiverWorker, as_notified
 from slaprobe.config import AlertsConfig
 from slaprobe.live.events import EventKind
 from slaprobe.model import NS_PER_S
@@ -62,9 +64,14 @@ class GroupedWorker(ReceiverWorker):
         keep: list[Pending] = []
         gone: list[tuple[Pending, str]] = []
         for p in pending:
-            e = p.event
+            e = as_notified(p.event, active)
+            p = replace(p, event=e)
             k = (e.kind, e.key)
             if e.firing:
+                known = active.get(k)
+                if known is not None and known.event.start_ns == e.start_ns:
+                    gone.append((p, "already notified (the tracker re-announced an open alert)"))
+                    continue
                 if e.kind is EventKind.TERMINAL_OUTAGE and any(
                     in_maintenance(windows, e.labels, e.key, t) for t in (e.at_ns or e.start_ns, now_ns)
                 ):

@@ -15,13 +15,13 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 
-from slaprobe.alerts.queue import AlertQueue
+from slaprobe.alerts.queue import Active, AlertQueue
 from slaprobe.alerts.receivers import DeliveryError
 from slaprobe.config import AlertsConfig
-from slaprobe.live.events import LiveEvent
+from slaprobe.live.events import EventKind, LiveEvent
 from slaprobe.store.shipper import backoff_delay
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,22 @@ class ReceiverCounters:
     messages: int = 0  # successful requests / mails, reminders and re-posts included
     last_success_ns: int = 0
     last_error: str = ""
+
+
+def as_notified(event: LiveEvent, active: Mapping[tuple[EventKind, str], Active]) -> LiveEvent:
+    """A resolution with the labels and vantage its firing alert was sent with.
+
+    Alertmanager matches a resolution to its alert by the label set, and a grouped receiver files it
+    under the firing's group; the tracker's resolution may carry other labels (a terminal that left the
+    inventory has only its id; the vantage list may have changed meanwhile), which would leave the
+    firing alert open forever. So a resolution always goes out under its firing's labels.
+    """
+    if event.firing:
+        return event
+    firing = active.get((event.kind, event.key))
+    if firing is None:
+        return event
+    return replace(event, labels=firing.event.labels, vantage=firing.event.vantage)
 
 
 class ReceiverWorker:
