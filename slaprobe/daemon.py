@@ -39,9 +39,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from slaprobe.alerts import AlertDispatcher, build_dispatcher
 from slaprobe.config import Config
 from slaprobe.configload import ConfigError
 from slaprobe.inventory import Inventory, load_inventory
+from slaprobe.metrics import DaemonCollector, LatestSamples, LiveState, MetricsServer
 from slaprobe.model import Heartbeat, ProbeKind, Sample
 from slaprobe.notify import Notifier
 from slaprobe.probes.base import ProbeEngine, ProbeTarget
@@ -176,6 +178,13 @@ class Daemon:
         self.notifier = Notifier()
         self.shipper: Shipper | None = shipper  # default: started by run() when store.kind = influx
         self._reload_task: asyncio.Future[None] | None = None
+        # issue #13: the last sample per terminal for /metrics (one dict write per stored sample), the
+        # alert dispatcher (a sink of the live tracker's events; None when no receiver is configured),
+        # the live state /metrics reports, and the /metrics server (None when metrics.listen is "")
+        self.latest = LatestSamples()
+        self.alerts: AlertDispatcher | None = build_dispatcher(config)
+        self.live_state: LiveState | None = None
+        self.metrics: MetricsServer | None = None
 
     # ------------------------------------------------------------------ inventory
     def _load_inventory(self) -> Inventory:
@@ -194,6 +203,7 @@ class Daemon:
             raise
         self._store_ok()
         self.state.samples += len(samples)
+        self.latest.update(samples)
 
     def _store_failed(self) -> None:
         if not self.state.store_failing:
@@ -313,6 +323,7 @@ class Daemon:
             return
         self.inventory = inventory
         self.store.set_terminal_tags(inventory.tags())
+        self.latest.forget({t.id for t in inventory})
         self.specs = build_specs(self.config, inventory)
         self.state.reloads += 1
         self._reload_task = asyncio.ensure_future(self._apply_reload())
@@ -329,6 +340,20 @@ class Daemon:
     def _start_shipper(self) -> None:
         if self.shipper is None:
             self.shipper = start_shipper(self.config)
+
+    def _start_operations(self) -> None:
+        """Alert delivery threads and the /metrics server; neither can stop probing (errors are logged)."""
+        if self.alerts is not None:
+            self.alerts.start()
+        if self.config.metrics.listen:
+            self.metrics = MetricsServer(self.config.metrics.listen, DaemonCollector(self))
+            self.metrics.start()
+
+    def _stop_operations(self) -> None:
+        if self.metrics is not None:
+            self.metrics.stop()
+        if self.alerts is not None:
+            self.alerts.stop()  # undelivered alerts stay queued on disk for the next start
 
     async def _retention_loop(self, every_s: float = 3600.0) -> None:
         """Embedded store: size warning and retention (``store/retention.py``) at start, then hourly, in a
@@ -378,6 +403,7 @@ class Daemon:
         self._schedule()
         self.scheduler.start()
         self._start_shipper()
+        self._start_operations()
         watchdog = asyncio.ensure_future(self.notifier.watchdog_loop(self.healthy))
         retention = asyncio.ensure_future(self._retention_loop())
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -405,6 +431,7 @@ class Daemon:
         await self.pool.close()
         if self.shipper is not None:
             await asyncio.to_thread(self.shipper.stop)
+        await asyncio.to_thread(self._stop_operations)
         self.store.close()
         self.notifier.close()
         log.info(

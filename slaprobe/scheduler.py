@@ -159,6 +159,7 @@ class CycleRunner:
         self.flush_every_s = flush_every_s
         self.clock = clock
         self.last_heartbeat: dict[str, Heartbeat] = {}
+        self.last_lateness_s: dict[str, float] = {}  # worst start lateness of each cycle's last run (metrics)
         self.unstored = 0  # samples the sink refused, over the runner's life
         self.heartbeats_unstored = 0  # heartbeats the heartbeat sink refused
 
@@ -248,6 +249,7 @@ class CycleRunner:
             self.heartbeats_unstored += 1
             log.error("cycle %s: heartbeat not stored (%s: %s)", spec.name, type(exc).__name__, exc)
         self.last_heartbeat[spec.name] = hb
+        self.last_lateness_s[spec.name] = max(stats.lateness_s, default=0.0)
         return hb
 
     async def _guarded(self, engine: ProbeEngine, kind: ProbeKind, target: ProbeTarget) -> Sample:
