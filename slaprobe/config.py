@@ -126,6 +126,16 @@ class SlaConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class LiveConfig:
+    """Live outage state in the daemon (``slaprobe/live/``): the month report's rule, run per cycle."""
+
+    enabled: bool = True  # judge each closed interval and publish outage / probe-host events
+    events_file: str = ""  # JSON lines of every event, relative to state_dir ("" = none)
+    log_events: bool = True  # one log line per event
+    stale_s: float = opt(600.0, min=60.0, max=86_400.0)  # a silent cycle stops holding intervals open
+
+
+@dataclass(frozen=True, slots=True)
 class LogConfig:
     level: str = opt("info", choices=("debug", "info", "warning", "error"))
     format: str = opt("json", choices=("json", "text"))
@@ -144,12 +154,18 @@ class Config:
     influx: InfluxConfig = field(default_factory=InfluxConfig)
     shipper: ShipperConfig = field(default_factory=ShipperConfig)
     sla: SlaConfig = field(default_factory=SlaConfig)
+    live: LiveConfig = field(default_factory=LiveConfig)
     log: LogConfig = field(default_factory=LogConfig)
     source: str = field(default="", metadata={"key": "__source__"})  # where it was loaded from
 
     @property
     def journal_path(self) -> Path:
         return Path(self.state_dir) / self.store.journal
+
+    def resolve_state(self, relative: str) -> Path:
+        """Files the daemon writes (journal, live events) are relative to state_dir."""
+        p = Path(relative)
+        return p if p.is_absolute() else Path(self.state_dir) / p
 
     def resolve(self, relative: str) -> Path:
         """Paths in the config are relative to the config file's folder."""

@@ -42,6 +42,9 @@ from apscheduler.triggers.interval import IntervalTrigger
 from slaprobe.config import Config
 from slaprobe.configload import ConfigError
 from slaprobe.inventory import Inventory, load_inventory
+from slaprobe.live.events import EventSink, LiveEvent
+from slaprobe.live.tracker import LiveTracker
+from slaprobe.live.wiring import build_tracker, default_sinks, restore_state, save_state
 from slaprobe.model import Heartbeat, ProbeKind, Sample
 from slaprobe.notify import Notifier
 from slaprobe.probes.base import ProbeEngine, ProbeTarget
@@ -176,6 +179,14 @@ class Daemon:
         self.notifier = Notifier()
         self.shipper: Shipper | None = shipper  # default: started by run() when store.kind = influx
         self._reload_task: asyncio.Future[None] | None = None
+        # live outage state (slaprobe/live/): fed what the store accepted, publishes to every sink
+        self.live: LiveTracker | None = None
+        self.sinks: list[EventSink] = []
+        self.live_errors = 0  # tracker failures (logged): probing never stops for them
+        if config.live.enabled:
+            self.live = build_tracker(config, tuple(self.inventory))
+            restore_state(self.live, self.store)
+            self.sinks = default_sinks(config)
 
     # ------------------------------------------------------------------ inventory
     def _load_inventory(self) -> Inventory:
@@ -194,6 +205,11 @@ class Daemon:
             raise
         self._store_ok()
         self.state.samples += len(samples)
+        if self.live is not None:
+            try:
+                self.live.add_samples(samples)
+            except Exception:
+                self._live_failed("samples")
 
     def _store_failed(self) -> None:
         if not self.state.store_failing:
@@ -234,6 +250,7 @@ class Daemon:
         self._store_ok()
         if self.shipper is not None:
             self.shipper.wake()  # the cycle's samples and heartbeat are committed: ship them now
+        self._live_heartbeat(hb)
         self.notifier.status(f"cycle {hb.group}: {hb.probed}/{hb.due} probed, {hb.skipped} skipped")
         log.info(
             "cycle done",
@@ -247,6 +264,34 @@ class Daemon:
                 "duration_s": hb.duration_s,
             },
         )
+
+    # ------------------------------------------------------------------ live outage state
+    def _live_heartbeat(self, hb: Heartbeat) -> None:
+        """The cycle is stored: judge the intervals it closes, save the state, publish the events."""
+        if self.live is None:
+            return
+        try:
+            events = self.live.add_heartbeat(hb, time.time_ns())
+            save_state(self.live, self.store)
+        except Exception:
+            self._live_failed("heartbeat")
+            return
+        self.publish(events)
+
+    def publish(self, events: list[LiveEvent]) -> None:
+        """Hand events to every sink (a sink returns at once and never raises; guarded anyway)."""
+        if not events:
+            return
+        for sink in self.sinks:
+            try:
+                sink.publish(events)
+            except Exception:
+                log.exception("live: sink %s failed", type(sink).__name__)
+
+    def _live_failed(self, what: str) -> None:
+        self.live_errors += 1
+        log.exception("live: the outage tracker failed on a %s (%d failures); probing goes on", what,
+                      self.live_errors)  # fmt: skip
 
     # ------------------------------------------------------------------ lifecycle
     async def _ensure_engines(self) -> None:
@@ -314,6 +359,9 @@ class Daemon:
         self.inventory = inventory
         self.store.set_terminal_tags(inventory.tags())
         self.specs = build_specs(self.config, inventory)
+        if self.live is not None:
+            self.publish(self.live.set_terminals(tuple(inventory)))
+            self.live.expect_cycles(self.config.vantage, self.specs, time.time_ns())
         self.state.reloads += 1
         self._reload_task = asyncio.ensure_future(self._apply_reload())
         log.info("inventory reloaded", extra={"terminals": len(inventory), "cycles": sorted(self.specs)})
@@ -363,6 +411,8 @@ class Daemon:
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
         self.specs = build_specs(self.config, self.inventory)
+        if self.live is not None:
+            self.live.expect_cycles(self.config.vantage, self.specs, time.time_ns())
         await self._ensure_engines()
         sched = self.config.schedule
         self.runner = CycleRunner(

@@ -145,8 +145,10 @@ class CycleBuffer:
         hour = rows.time_ns[sel] // HOUR_NS
         n_v, n_k = len(self.vantages), len(KIND_CODES)
         series = (t * n_v + v) * n_k + k
-        cells, per_cell = np.unique(np.stack([series, hour]), axis=1, return_counts=True)
-        c_series, c_hour = cells
+        h0, n_h = int(hour.min()), int(hour.max() - hour.min()) + 1
+        cells, per_cell = np.unique(series * n_h + (hour - h0), return_counts=True)
+        c_series, c_hour = np.divmod(cells, n_h)
+        c_hour = c_hour + h0
         uniq, inverse = np.unique(c_series, return_inverse=True)
         most = np.zeros(len(uniq), dtype=np.int64)
         np.maximum.at(most, inverse, per_cell)

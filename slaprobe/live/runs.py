@@ -85,6 +85,8 @@ class Settled:
 
 def advance(run: TerminalRun, interval: int, high: bool, n: int, note: str = "") -> Settled | None:
     """Feed one judged interval (in time order); returns the state change it decides, if any."""
+    if not high and not run.down and not run.pending:
+        return None  # available, nothing pending, a low-loss interval: nothing can change (the common case)
     prefix = n if run.down else 0
     seq = [run.down] * prefix + [p.high for p in run.pending] + [high]
     unavailable = hysteresis(np.array(seq, dtype=bool), n)

@@ -36,6 +36,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
+
 from slaprobe.live.buffer import CycleBuffer
 from slaprobe.live.events import EventKind, LiveEvent
 from slaprobe.live.runs import Change, Pending, Settled, TerminalRun, advance
@@ -244,7 +246,8 @@ class LiveTracker:
         p = prepare(self._rule0, window, self.terminals, inputs)
         events: list[LiveEvent] = []
         high_by_vantage = {v: [0] * (b - a) for v in p.vantages}
-        for ti, term in enumerate(p.terminals):
+        for ti in self._worth_judging(p, first, last):
+            term = p.terminals[ti]
             verdicts = terminal_verdicts(p, ti)
             service = in_service_mask(term, self.tz, window.start_ns, interval_ns, window.count)
             maint = maintenance_mask(self.maintenance, term, window.start_ns, interval_ns, window.count)
@@ -269,6 +272,18 @@ class LiveTracker:
                     del self.runs[term.id]
         events += self._judge_hosts(p, first, last, a, high_by_vantage, now_ns)
         return events
+
+    def _worth_judging(self, p: Prepared, first: int, last: int) -> list[int]:
+        """Terminals whose verdicts in [first, last) can change their run: those with a run in progress
+        (unavailable, or a pending run) and those with high-loss rows there. Every other terminal is
+        available with nothing pending, and an interval without a high-loss row is never high-loss
+        (``terminal_verdicts`` sets ``high`` only where ``p_high``), so judging it would change nothing.
+        """
+        rows = (p.p_iv >= first) & (p.p_iv < last) & p.p_high
+        chosen = set(np.unique(p.p_t[rows]).tolist())
+        index = {t.id: i for i, t in enumerate(p.terminals)}
+        chosen |= {index[tid] for tid in self.runs if tid in index}
+        return sorted(chosen)
 
     def _judge_hosts(
         self, p: Prepared, first: int, last: int, a: int, high_by: dict[str, list[int]], now_ns: int

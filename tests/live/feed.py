@@ -9,7 +9,9 @@ from slaprobe.live.tracker import LiveTracker
 from slaprobe.model import NS_PER_S, Heartbeat, Sample
 
 
-def cycles(samples: Sequence[Sample], heartbeats: Sequence[Heartbeat]) -> list[tuple[list[Sample], Heartbeat]]:
+def cycles(
+    samples: Sequence[Sample], heartbeats: Sequence[Heartbeat]
+) -> list[tuple[list[Sample], Heartbeat]]:
     """Split stored rows into the daemon's write order: per cycle (heartbeat), the samples of its
     vantage dated before the cycle's end that no earlier cycle took, then the heartbeat."""
     pending = sorted(samples, key=lambda s: s.time_ns)
@@ -31,7 +33,9 @@ def cycles(samples: Sequence[Sample], heartbeats: Sequence[Heartbeat]) -> list[t
     return out
 
 
-def feed_all(tracker: LiveTracker, samples: Sequence[Sample], heartbeats: Sequence[Heartbeat]) -> list[LiveEvent]:
+def feed_all(
+    tracker: LiveTracker, samples: Sequence[Sample], heartbeats: Sequence[Heartbeat]
+) -> list[LiveEvent]:
     events: list[LiveEvent] = []
     for batch, hb in cycles(samples, heartbeats):
         events += tracker.feed(batch, hb, now_ns=hb.time_ns + round(hb.interval_s * NS_PER_S))
