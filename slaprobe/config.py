@@ -174,6 +174,16 @@ class MetricsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class LiveConfig:
+    """Live outage state in the daemon (``slaprobe/live/``): the month report's rule, run per cycle."""
+
+    enabled: bool = True  # judge each closed interval and publish outage / probe-host events
+    events_file: str = ""  # JSON lines of every event, relative to state_dir ("" = none)
+    log_events: bool = True  # one log line per event
+    stale_s: float = opt(600.0, min=60.0, max=86_400.0)  # a silent cycle stops holding intervals open
+
+
+@dataclass(frozen=True, slots=True)
 class LogConfig:
     level: str = opt("info", choices=("debug", "info", "warning", "error"))
     format: str = opt("json", choices=("json", "text"))
@@ -192,6 +202,7 @@ class Config:
     influx: InfluxConfig = field(default_factory=InfluxConfig)
     shipper: ShipperConfig = field(default_factory=ShipperConfig)
     sla: SlaConfig = field(default_factory=SlaConfig)
+    live: LiveConfig = field(default_factory=LiveConfig)
     log: LogConfig = field(default_factory=LogConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
@@ -204,6 +215,11 @@ class Config:
     @property
     def alert_queue_path(self) -> Path:
         return Path(self.state_dir) / self.alerts.queue
+
+    def resolve_state(self, relative: str) -> Path:
+        """Files the daemon writes (journal, live events) are relative to state_dir."""
+        p = Path(relative)
+        return p if p.is_absolute() else Path(self.state_dir) / p
 
     def resolve(self, relative: str) -> Path:
         """Paths in the config are relative to the config file's folder."""

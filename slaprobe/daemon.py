@@ -43,6 +43,9 @@ from slaprobe.alerts import AlertDispatcher, build_dispatcher
 from slaprobe.config import Config
 from slaprobe.configload import ConfigError
 from slaprobe.inventory import Inventory, load_inventory
+from slaprobe.live.events import EventSink, LiveEvent
+from slaprobe.live.tracker import LiveTracker
+from slaprobe.live.wiring import build_tracker, default_sinks, restore_state, save_state
 from slaprobe.metrics import DaemonCollector, LatestSamples, LiveState, MetricsServer
 from slaprobe.model import Heartbeat, ProbeKind, Sample
 from slaprobe.notify import Notifier
@@ -178,13 +181,27 @@ class Daemon:
         self.notifier = Notifier()
         self.shipper: Shipper | None = shipper  # default: started by run() when store.kind = influx
         self._reload_task: asyncio.Future[None] | None = None
+        # live outage state (slaprobe/live/): fed what the store accepted, publishes to every sink
+        self.live: LiveTracker | None = None
+        self.sinks: list[EventSink] = []
+        self.live_errors = 0  # tracker failures (logged): probing never stops for them
+        if config.live.enabled:
+            self.live = build_tracker(config, tuple(self.inventory))
+            restore_state(self.live, self.store)
+            self.sinks = default_sinks(config)
         # issue #13: the last sample per terminal for /metrics (one dict write per stored sample), the
-        # alert dispatcher (a sink of the live tracker's events; None when no receiver is configured),
-        # the live state /metrics reports, and the /metrics server (None when metrics.listen is "")
+        # alert dispatcher (None when no receiver is configured), the live state /metrics reports (both
+        # sinks of the tracker's events), and the /metrics server (None when metrics.listen is "")
         self.latest = LatestSamples()
         self.alerts: AlertDispatcher | None = build_dispatcher(config)
         self.live_state: LiveState | None = None
         self.metrics: MetricsServer | None = None
+        if self.live is not None:
+            self.live_state = LiveState(self._live_since)
+            self.live_state.publish(self.live.open_events())  # outages open before a restart
+            self.sinks.append(self.live_state)
+            if self.alerts is not None:
+                self.sinks.append(self.alerts)
 
     # ------------------------------------------------------------------ inventory
     def _load_inventory(self) -> Inventory:
@@ -204,6 +221,11 @@ class Daemon:
         self._store_ok()
         self.state.samples += len(samples)
         self.latest.update(samples)
+        if self.live is not None:
+            try:
+                self.live.add_samples(samples)
+            except Exception:
+                self._live_failed("samples")
 
     def _store_failed(self) -> None:
         if not self.state.store_failing:
@@ -244,6 +266,7 @@ class Daemon:
         self._store_ok()
         if self.shipper is not None:
             self.shipper.wake()  # the cycle's samples and heartbeat are committed: ship them now
+        self._live_heartbeat(hb)
         self.notifier.status(f"cycle {hb.group}: {hb.probed}/{hb.due} probed, {hb.skipped} skipped")
         log.info(
             "cycle done",
@@ -257,6 +280,41 @@ class Daemon:
                 "duration_s": hb.duration_s,
             },
         )
+
+    # ------------------------------------------------------------------ live outage state
+    def _live_heartbeat(self, hb: Heartbeat) -> None:
+        """The cycle is stored: judge the intervals it closes, save the state, publish the events."""
+        if self.live is None:
+            return
+        try:
+            events = self.live.add_heartbeat(hb, time.time_ns())
+            save_state(self.live, self.store)
+        except Exception:
+            self._live_failed("heartbeat")
+            return
+        self.publish(events)
+
+    def publish(self, events: list[LiveEvent]) -> None:
+        """Hand events to every sink (a sink returns at once and never raises; guarded anyway)."""
+        if not events:
+            return
+        for sink in self.sinks:
+            try:
+                sink.publish(events)
+            except Exception:
+                log.exception("live: sink %s failed", type(sink).__name__)
+
+    def _live_since(self) -> int | None:
+        """Start of the first interval the tracker judged in this process (None before)."""
+        live = self.live
+        if live is None or not live.judged_intervals or live.next_interval is None:
+            return None
+        return (live.next_interval - live.judged_intervals) * live.rule.interval_ns
+
+    def _live_failed(self, what: str) -> None:
+        self.live_errors += 1
+        log.exception("live: the outage tracker failed on a %s (%d failures); probing goes on", what,
+                      self.live_errors)  # fmt: skip
 
     # ------------------------------------------------------------------ lifecycle
     async def _ensure_engines(self) -> None:
@@ -325,6 +383,9 @@ class Daemon:
         self.store.set_terminal_tags(inventory.tags())
         self.latest.forget({t.id for t in inventory})
         self.specs = build_specs(self.config, inventory)
+        if self.live is not None:
+            self.publish(self.live.set_terminals(tuple(inventory)))
+            self.live.expect_cycles(self.config.vantage, self.specs, time.time_ns())
         self.state.reloads += 1
         self._reload_task = asyncio.ensure_future(self._apply_reload())
         log.info("inventory reloaded", extra={"terminals": len(inventory), "cycles": sorted(self.specs)})
@@ -388,6 +449,8 @@ class Daemon:
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
         self.specs = build_specs(self.config, self.inventory)
+        if self.live is not None:
+            self.live.expect_cycles(self.config.vantage, self.specs, time.time_ns())
         await self._ensure_engines()
         sched = self.config.schedule
         self.runner = CycleRunner(
