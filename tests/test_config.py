@@ -65,6 +65,26 @@ def test_example_config_shows_every_option_with_its_default() -> None:
         ("shard: {index: 3, count: 2}", "shard.index: 3 is larger than shard.count 2"),
         ("vantage: 'probe 1'", "vantage: 'probe 1' must be non-empty"),
         ("- a\n- b", "the file must be a YAML mapping"),
+        ("alerts: {receivers: [{type: pager}]}", "alerts.receivers[0].type: 'pager' is not one of"),
+        ("alerts: {receivers: [{url: 'http://x'}]}", "alerts.receivers[0].type: required key is missing"),
+        ("alerts: {receivers: [{type: webhook}]}", "alerts.receivers[0].url: '' is not an http(s)://host"),
+        ("alerts: {receivers: [{type: alertmanager, url: 'am:9093'}]}", "alerts.receivers[0].url: 'am:9093'"),
+        ("alerts: {receivers: [{type: smtp, to: [a@b]}]}", "alerts.receivers[0].host: required for an smtp"),
+        ("alerts: {receivers: [{type: smtp, host: m}]}", "alerts.receivers[0].to: an smtp receiver needs"),
+        ("alerts: {receivers: [{type: smtp, host: m, to: [a], lang: fr}]}", "alerts.receivers[0].lang: 'fr'"),
+        (
+            "alerts: {receivers: [{type: webhook, url: 'http://x', bogus: 1}]}",
+            "alerts.receivers[0].bogus: unknown",
+        ),
+        (
+            "alerts: {receivers: [{type: webhook, url: 'http://x', name: a},"
+            " {type: smtp, host: m, to: [b], name: a}]}",
+            "alerts.receivers: the name 'a' is given twice",
+        ),
+        ("alerts: {group_by: [city]}", "alerts.group_by[0]: 'city' is not one of region"),
+        ("alerts: {repeat_interval_s: 5}", "alerts.repeat_interval_s: 5.0 is below the minimum 60.0"),
+        ("metrics: {listen: '9363'}", "metrics.listen: '9363' is not host:port"),
+        ("metrics: {port: 9363}", "metrics.port: unknown key"),
         ("schedule: [1", "invalid YAML"),
     ],
 )
@@ -179,3 +199,20 @@ def test_every_bad_probe_setting_is_reported_at_once(tmp_path: Path) -> None:
         "probes.stamp: stamp.port: must be 1..65535, got 0",
         "probes.stamp: stamp: stream setting rate_pps=-1.0: must be in (0, 10000]",
     ]
+
+
+def test_alert_receivers_get_names_and_metrics_listen_parses(tmp_path: Path) -> None:
+    from slaprobe.config import receiver_names, split_listen
+
+    path = tmp_path / "ok.yaml"
+    path.write_text(
+        "alerts:\n  receivers:\n    - {type: alertmanager, url: 'http://127.0.0.1:9093'}\n"
+        "    - {type: webhook, url: 'https://ops.example/hook'}\n    - {type: webhook, url: 'http://h/2'}\n"
+        "    - {type: smtp, host: mail, to: [noc@example.org], from: probe@example.org}\n"
+        "metrics: {listen: '[::1]:9363'}\n"
+    )
+    cfg = load_config(path)
+    assert receiver_names(cfg.alerts) == ["alertmanager", "webhook", "webhook-2", "smtp"]
+    assert cfg.alerts.receivers[3].sender == "probe@example.org"
+    assert split_listen(cfg.metrics.listen) == ("::1", 9363)
+    assert cfg.alert_queue_path == Path(cfg.state_dir) / "alerts.sqlite"

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import math
 import signal
 import subprocess
@@ -281,3 +282,22 @@ def test_the_series_count_follows_the_readme_formula(run: Run) -> None:
     """terminals × (3 per probe kind + 2) per-terminal series, the rest per vantage (README)."""
     per_terminal = [line for line in run.scrape.splitlines() if line.startswith("slaprobe_terminal_")]
     assert len(per_terminal) == 12 * (3 + 2), len(per_terminal)
+
+
+def test_every_query_of_the_live_grafana_dashboard_runs_on_prometheus(run: Run) -> None:
+    """config/grafana/slaprobe-live.json, variables at "All" (Grafana's allValue ``.*``), evaluated by the
+    real Prometheus while the outage was open: no query fails, and the outage shows where it should."""
+    dash = json.loads((ROOT / "config" / "grafana" / "slaprobe-live.json").read_text(encoding="utf-8"))
+    during = run.b + OUTAGE[0] + BOUND_S + 1
+    results = {}
+    for panel in dash["panels"]:
+        for target in panel["targets"]:
+            expr = target["expr"].replace("$vantage", ".*").replace("$region", ".*")
+            results[panel["title"]] = run.prometheus.query(expr, at=during)  # raises on a PromQL error
+    assert float(results["Terminals unavailable now"][0]["value"][1]) == len(run.out)
+    assert {r["metric"]["terminal"] for r in results["Unavailable terminals (outage age)"]} == set(run.out)
+    assert results["Loss by region (last probe, mean)"] and results["RTT p95 by carrier"]
+    for var in dash["templating"]["list"]:
+        if var["type"] == "query":
+            metric = var["query"].removeprefix("label_values(").split(",")[0]
+            assert run.prometheus.query(metric, at=during), var["name"]
