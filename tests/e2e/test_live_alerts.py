@@ -157,7 +157,19 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
                         },
                         "probes": {"icmp": {"count": 3, "interval_ms": 100.0, "timeout_ms": 500.0}},
                         "sla": {"interval_s": DT, "consecutive": N, "timezone": tz},
-                        "alerts": {"receivers": [{"type": "alertmanager", "url": am.url, "resend_s": 5.0}]},
+                        "alerts": {
+                            "receivers": [
+                                {"type": "alertmanager", "url": am.url, "resend_s": 5.0},
+                                # nobody listens: its alerts wait in the queue while probing goes on
+                                {
+                                    "type": "webhook",
+                                    "name": "dead",
+                                    "url": f"http://127.0.0.1:{free_port()}/",
+                                },
+                            ],
+                            "group_wait_s": 1.0,
+                            "max_backoff_s": 2.0,
+                        },
                         "metrics": {"listen": f"127.0.0.1:{metrics_port}"},
                         "log": {"format": "json", "level": "info"},
                     }
@@ -274,8 +286,27 @@ def test_prometheus_scrapes_the_live_state_and_the_probe_figures(run: Run) -> No
     # every event the tracker published (its log line per event) was delivered to Alertmanager
     events = run.log.count('"live terminal_outage ') + run.log.count('"live probe_host ')
     assert events >= 6  # 2 outages + 1 probe-host problem, each firing and resolved
-    delivered = prom.query('slaprobe_alerts_delivered_total{receiver="alertmanager"}', at=run.b + END_AT - 1)
-    assert float(delivered[0]["value"][1]) == events
+    end = run.b + END_AT - 1
+
+    def one(q: str) -> float:
+        (r,) = prom.query(q, at=end)
+        return float(r["value"][1])
+
+    assert one('slaprobe_alerts_delivered_total{receiver="alertmanager"}') == events
+    # a receiver that is down: everything queued and counted, nothing delivered, and probing unhurt
+    assert one('slaprobe_alerts_pending{receiver="dead"}') == one(
+        'slaprobe_alerts_queued_total{receiver="dead"}'
+    )
+    assert one('slaprobe_alerts_queued_total{receiver="dead"}') == events
+    assert one('slaprobe_alerts_delivered_total{receiver="dead"}') == 0
+    assert one('slaprobe_alerts_failed_total{receiver="dead"}') >= 3
+    assert one('max_over_time(slaprobe_cycle_skipped_targets{cycle="default/icmp"}[50s])') == 0
+    assert one('max_over_time(slaprobe_cycle_due_targets{cycle="default/icmp"}[50s])') == 12
+    assert one("slaprobe_cycles_total") >= 20
+    lateness = one('max_over_time(slaprobe_cycle_lateness_seconds{cycle="default/icmp"}[50s])')
+    duration = one('max_over_time(slaprobe_cycle_duration_seconds{cycle="default/icmp"}[50s])')
+    print(f"\nworst start lateness {lateness * 1000:.0f} ms, longest cycle {duration:.2f} s of {CYCLE_S} s")
+    assert 0 <= lateness < CYCLE_S and duration < 2 * CYCLE_S
 
 
 def test_the_series_count_follows_the_readme_formula(run: Run) -> None:
