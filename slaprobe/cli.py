@@ -688,3 +688,9 @@ def _evaluation(year: int, opts: dict[str, Any]) -> None:
 
 def main() -> None:
     cli()
+
+
+# registered last: the command module imports the shared options and helpers defined above
+from slaprobe.cli_outages import outages_cmd  # noqa: E402
+
+cli.add_command(outages_cmd)

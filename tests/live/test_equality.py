@@ -22,9 +22,18 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import numpy as np
+import openpyxl
+import pytest
+from click.testing import CliRunner
+from click.testing import Result as CliResult
 
+from slaprobe.cli import cli
+from slaprobe.inventory import write_csv
 from slaprobe.lab.month_cycles import (
     DOWN,
     HIGH,
@@ -37,8 +46,9 @@ from slaprobe.lab.month_cycles import (
 from slaprobe.live.events import EventKind
 from slaprobe.live.tracker import LiveTracker
 from slaprobe.model import NS_PER_S, Outcome, ProbeKind
+from slaprobe.report.xlsx import csv_rows
 from slaprobe.sla.engine import day_period, report_month
-from slaprobe.sla.maintenance import MaintenanceWindow
+from slaprobe.sla.maintenance import MaintenanceWindow, dump_windows
 from slaprobe.sla.rule import rule_from
 from slaprobe.store.journal import JournalStore
 from slaprobe.store.sla_journal import JournalSlaSource
@@ -106,39 +116,64 @@ def _at(k: int) -> int:
     return START_NS + k * DT_NS
 
 
-def test_live_outages_equal_the_month_report(tmp_path) -> None:  # type: ignore[no-untyped-def]
+@dataclasses.dataclass
+class Run:
+    terms: list
+    journal: Path
+    events: list
+    tracker: LiveTracker
+    windows: list
+
+
+RULE = rule_from("mef10.3")
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> Run:  # type: ignore[no-untyped-def]
+    """The four hours, stored in a real journal and fed to the tracker cycle by cycle."""
+    tmp = tmp_path_factory.mktemp("live-eq")
     terms = [terminal(f"T{i}") for i in range(1, 15)]
     settings = CycleSettings(references=("192.0.2.1",))
-    steps = _cycles(terms, settings)
     windows = [MaintenanceWindow(_at(200), _at(220), terminals=frozenset({"T9", "T10"}))]
-    rule = rule_from("mef10.3")
-
-    journal = JournalStore(tmp_path / "journal.sqlite")
-    tracker = LiveTracker(rule, terms, maintenance=windows)
+    journal = JournalStore(tmp / "journal.sqlite")
+    tracker = LiveTracker(RULE, terms, maintenance=windows)
     events = []
-    for samples, hb in steps:
+    for samples, hb in _cycles(terms, settings):
         if samples:
             journal.write_samples(samples)
         journal.write_heartbeats([hb])
         tracker.add_samples(samples)
         events += tracker.add_heartbeat(hb, now_ns=hb.time_ns + DT_NS)
-
-    report = report_month(JournalSlaSource(journal), terms, rule, day_period(dt.date(2022, 12, 5)), windows)
     journal.close()
+    write_csv(terms, tmp / "terminals.csv")
+    (tmp / "maintenance.yaml").write_text(dump_windows(windows, ZoneInfo("Asia/Shanghai")), "utf-8")
+    return Run(terms, tmp / "journal.sqlite", events, tracker, windows)
 
+
+def _live(run: Run) -> tuple[list, list]:
     resolved = sorted(
-        (e.key, e.start_ns, e.end_ns) for e in events if e.kind is EventKind.TERMINAL_OUTAGE and not e.firing
+        (e.key, e.start_ns, e.end_ns)
+        for e in run.events
+        if e.kind is EventKind.TERMINAL_OUTAGE and not e.firing
     )
     still_open = sorted(
-        (e.key, e.start_ns) for e in tracker.open_events() if e.kind is EventKind.TERMINAL_OUTAGE
+        (e.key, e.start_ns) for e in run.tracker.open_events() if e.kind is EventKind.TERMINAL_OUTAGE
     )
-    data_end = _at(K)
-    closed_in_report = sorted(
-        (o.terminal, o.start_ns, o.end_ns) for o in report.outages if o.end_ns < data_end
+    return resolved, still_open
+
+
+def test_live_outages_equal_the_month_report(run: Run) -> None:
+    journal = JournalStore(run.journal, readonly=True)
+    report = report_month(
+        JournalSlaSource(journal), run.terms, RULE, day_period(dt.date(2022, 12, 5)), run.windows
     )
-    open_in_report = sorted((o.terminal, o.start_ns) for o in report.outages if o.end_ns == data_end)
+    journal.close()
+    resolved, still_open = _live(run)
+    closed_in_report = sorted((o.terminal, o.start_ns, o.end_ns) for o in report.outages if not o.ongoing)
+    open_in_report = sorted((o.terminal, o.start_ns) for o in report.outages if o.ongoing)
     assert resolved == closed_in_report
     assert still_open == open_in_report
+    assert [o.end_ns for o in report.outages if o.ongoing] == [_at(K)]  # the data ends inside it
     # and both are what the script says (hand-derived from the module docstring)
     want = [
         ("T1", _at(30), _at(50)),
@@ -155,11 +190,64 @@ def test_live_outages_equal_the_month_report(tmp_path) -> None:  # type: ignore[
     # probe-host problems: the host outage, the mass event, the failed reference target, the refused cycle
     host = sorted(
         ((e.start_ns - START_NS) // DT_NS, (e.end_ns - START_NS) // DT_NS)
-        for e in events
+        for e in run.events
         if e.kind is EventKind.PROBE_HOST and not e.firing
     )
     assert host == [(103, 107), (150, 157), (180, 186), (225, 226)]
-    # the live decision never precedes the data that decides it, and comes within one cycle of it
-    for e in events:
+    # a firing event is decided after its n-th high-loss interval closed, not before
+    for e in run.events:
         if e.kind is EventKind.TERMINAL_OUTAGE and e.firing:
-            assert e.at_ns >= e.start_ns + rule.consecutive * DT_NS
+            assert e.at_ns >= e.start_ns + RULE.consecutive * DT_NS
+
+
+def _outages(run: Run, *args: str) -> CliResult:
+    return CliRunner().invoke(
+        cli,
+        [
+            "outages", "--journal", str(run.journal), "--store", "embedded",
+            "--inventory", str(run.journal.parent / "terminals.csv"),
+            "--maintenance", str(run.journal.parent / "maintenance.yaml"), *args,
+        ],
+    )  # fmt: skip
+
+
+def test_outages_command_lists_the_live_outages(run: Run) -> None:
+    """``slaprobe outages --format json`` over the four hours: the same outages, T12 open."""
+    res = _outages(run, "--since", "2022-12-05T00:00Z", "--until", "2022-12-05T04:00Z", "--format", "json")
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output)
+    assert doc["schema"] == "slaprobe.outages/1"
+    resolved, still_open = _live(run)
+    got_resolved = sorted(
+        (o["terminal"], o["start_ns"], o["end_ns"]) for o in doc["outages"] if o["status"] == "resolved"
+    )
+    got_open = sorted((o["terminal"], o["start_ns"]) for o in doc["outages"] if o["status"] == "open")
+    assert got_resolved == resolved
+    assert got_open == still_open and doc["open"] == 1
+    t1 = next(o for o in doc["outages"] if o["terminal"] == "T1")
+    # evidence: 20 measured intervals of total loss, 5 packets each
+    assert (t1["sent"], t1["received"], len(t1["evidence"])) == (100, 0, 20)
+    assert t1["start_local"] == "2022-12-05T08:30:00+08:00"
+    t2 = next(o for o in doc["outages"] if o["terminal"] == "T2")
+    assert [e["note"] for e in t2["evidence"]].count("not_measured") == 1  # the skipped minute 43
+
+
+def test_outages_since_until_and_filters(run: Run, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """--since/--until keep the outages overlapping the range (and the open one); csv and xlsx render."""
+    res = _outages(run, "--since", "2022-12-05T03:00Z", "--until", "2022-12-05T03:51Z", "--format", "csv")
+    assert res.exit_code == 0, res.output
+    rows = csv_rows(res.output)
+    # 03:00-03:51 = minutes 180-230: T8 (178-191), T10 (195-200), T11 (222-231), T12 (open from 230)
+    assert sorted((r[0], r[6]) for r in rows[1:]) == [
+        ("T10", "resolved"), ("T11", "resolved"), ("T12", "open"), ("T8", "resolved"),
+    ]  # fmt: skip
+    out = tmp_path / "outages.xlsx"
+    res = _outages(run, "--since", "2022-12-05T00:00Z", "--format", "xlsx", "--out", str(out))
+    assert res.exit_code == 0, res.output
+    book = openpyxl.load_workbook(out)
+    assert book.sheetnames == ["outages", "evidence"]
+    assert book["outages"].max_row - 1 >= 9  # the nine outages (notes rows follow)
+    res = _outages(run, "--since", "2022-12-05T00:00Z", "--carrier", "nosuch")
+    assert res.exit_code == 2 and "--carrier 'nosuch'" in res.output
+    res = _outages(run, "--since", "2022-12-05T04:00Z", "--until", "2022-12-05T03:00Z")
+    assert res.exit_code == 2 and "--until must be later than --since" in res.output
