@@ -160,8 +160,8 @@ class LiveTracker:
             interval_ns = round(hb.interval_s * NS_PER_S)
             old = host.cycles.get(hb.group, (0, 0))[0]
             host.cycles[hb.group] = (max(old, hb.time_ns + interval_ns), interval_ns)
-        if self.next_interval is None:
-            self.next_interval = hb.time_ns // self.rule.interval_ns
+        if self.next_interval is None:  # the first interval that starts once probing started
+            self.next_interval = -(-hb.time_ns // self.rule.interval_ns)
         return self._advance(now_ns)
 
     def feed(self, samples: Sequence[Sample], heartbeat: Heartbeat, now_ns: int = 0) -> list[LiveEvent]:
