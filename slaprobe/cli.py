@@ -449,9 +449,10 @@ def status_cmd(config_path: str | None, journal: str | None, as_json: bool) -> N
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["table", "csv", "json", "markdown", "html", "pdf"]),
+    type=click.Choice(["table", "csv", "json", "markdown", "html", "pdf", "xlsx"]),
     default="table",
-    help="html: one self-contained page with charts; pdf: that page printed to A4 (needs chromium).",
+    help="html: one self-contained page with charts; pdf: that page printed to A4 (needs chromium); "
+    "xlsx: a workbook, one sheet per section (needs --out).",
 )
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
@@ -471,11 +472,12 @@ def report_cmd(config_path, fmt, lang, out, availability_out, **opts):  # type: 
         if opts["year"] is None or opts["month"]:
             raise click.UsageError("--evaluation takes --year YYYY (not --month)")
         if fmt == "pdf":
-            raise click.UsageError("--evaluation renders table, csv, markdown, json or html")
+            raise click.UsageError("--evaluation renders table, csv, markdown, json, html or xlsx")
         _evaluation(opts["year"], {**opts, "config_path": config_path, "fmt": fmt, "lang": lang, "out": out})
         return
     if not opts["month"]:
         raise click.UsageError("give --month YYYY-MM (or --year YYYY --evaluation)")
+    _check_binary_out(fmt, out)
     from slaprobe.report.availability_json import coverage_warning
     from slaprobe.report.availability_text import render
     from slaprobe.sla.engine import PeriodError
@@ -501,6 +503,13 @@ def report_cmd(config_path, fmt, lang, out, availability_out, **opts):  # type: 
                 raise click.UsageError("--format pdf needs --out FILE")
             view, report = build_month_view(cfg, req, lang, availability_out)
             text = render_month(view, lang)
+        elif fmt == "xlsx":
+            from slaprobe.report.availability_text import xlsx_sheets
+            from slaprobe.report.xlsx import write_workbook
+
+            report = build_report(cfg, req)
+            text = ""
+            write_workbook(out, xlsx_sheets(report, lang))
         else:
             report = build_report(cfg, req)
             text = render(report, fmt, lang)
@@ -529,10 +538,18 @@ def report_cmd(config_path, fmt, lang, out, availability_out, **opts):  # type: 
             html_to_pdf(text, out)
         except PdfError as exc:
             _fail(exc)
+    elif fmt == "xlsx":
+        pass  # written above, before the coverage warning
     elif out:
         Path(out).write_text(text, encoding="utf-8")
     else:
         click.echo(text, nl=False)
+
+
+def _check_binary_out(fmt: str | None, out: str | None) -> None:
+    """A workbook is binary: it goes to a file, never to the terminal."""
+    if fmt == "xlsx" and not out:
+        raise click.UsageError("--format xlsx writes a binary workbook: give --out FILE.xlsx")
 
 
 def _money_inputs(opts: dict[str, Any], months: Sequence[Month], allow_empty: bool = True) -> MoneyInputs:
@@ -570,7 +587,11 @@ _MONEY_OPTIONS = (
     store_option,
     journal_option,
     click.option(
-        "--format", "fmt", type=click.Choice(["table", "csv", "markdown", "json", "html"]), default="table"
+        "--format",
+        "fmt",
+        type=click.Choice(["table", "csv", "markdown", "json", "html", "xlsx"]),
+        default="table",
+        help="xlsx: a workbook (needs --out); evaluation only for now.",
     ),
     click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True),
     click.option("--out", type=click.Path(dir_okay=False), help="Write here instead of stdout."),
@@ -599,6 +620,8 @@ def _money_options(f: click.decorators.FC) -> click.decorators.FC:
 @_money_options
 def reconcile_cmd(quarter, year, month, invoice, allow_empty, **opts):  # type: ignore[no-untyped-def]
     """Settle a quarter or year per carrier: fees, deductions with reasons, installments, balance due."""
+    if opts["fmt"] == "xlsx":  # the contract branch adds reconcile's workbook (report/xlsx.py)
+        raise click.UsageError("--format xlsx: report and evaluation only for now")
     chosen = [p for p in (quarter, None if year is None else str(year), month) if p]
     if len(chosen) != 1:
         raise click.UsageError("give exactly one of --quarter, --year, --month")
@@ -624,14 +647,23 @@ def reconcile_cmd(quarter, year, month, invoice, allow_empty, **opts):  # type: 
 
 @cli.command("evaluation")
 @click.option("--year", type=int, required=True)
+@click.option(
+    "--inputs",
+    "inputs_file",
+    type=click.Path(dir_okay=False),
+    help="YAML of what probes cannot measure: funds, satisfaction survey, platform availability, "
+    "timeliness, review scores (config/evaluation-inputs.example.yaml).",
+)
 @_money_options
 def evaluation_cmd(year: int, **opts: Any) -> None:
-    """The annual evaluation's output indicators (same as ``report --year Y --evaluation``)."""
+    """The annual evaluation: every indicator scored, part scores and grade, with the output indicators
+    slaprobe measures (``report --year Y --evaluation`` shows the same)."""
     _evaluation(year, opts)
 
 
 def _evaluation(year: int, opts: dict[str, Any]) -> None:
     lang = opts["lang"] or "zh"
+    _check_binary_out(opts["fmt"], opts["out"])
     try:
         inputs = _money_inputs(opts, Period.year(year).months)
         if opts["fmt"] == "html":  # monthly availability chart, coverage, indicators, the year's money
@@ -639,12 +671,26 @@ def _evaluation(year: int, opts: dict[str, Any]) -> None:
             from slaprobe.report.year_view import year_view
 
             text = render_year(year_view(inputs, year, lang), lang)
+        elif opts["fmt"] == "xlsx":
+            from slaprobe.report.evaluation_xlsx import evaluation_sheets
+            from slaprobe.report.xlsx import write_workbook
+            from slaprobe.settle import evaluation_result
+
+            ev, scorecard, source = evaluation_result(inputs, year, opts.get("inputs_file"))
+            write_workbook(opts["out"], evaluation_sheets(ev, lang, scorecard, source))
+            return
         else:
-            text = evaluation_report(inputs, year, opts["fmt"] or "table", lang)
+            text = evaluation_report(inputs, year, opts["fmt"] or "table", lang, opts.get("inputs_file"))
         _emit(text, opts["out"])
-    except (ValueError, FontError) as exc:
+    except (ValueError, FontError, ConfigError) as exc:
         _fail(exc)
 
 
 def main() -> None:
     cli()
+
+
+# registered last: the command module imports the shared options and helpers defined above
+from slaprobe.cli_outages import outages_cmd  # noqa: E402
+
+cli.add_command(outages_cmd)

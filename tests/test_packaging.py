@@ -36,6 +36,7 @@ def test_runtime_dependencies_are_what_slaprobe_imports() -> None:
         "numpy",
         "matplotlib",
         "fonttools",
+        "openpyxl",
         "prometheus-client",
     }
     assert any(d.startswith("scapy") for d in project["optional-dependencies"]["test"])

@@ -109,14 +109,15 @@ class CycleBuffer:
             )
         )
 
-    def prune(self, before_ns: int) -> None:
-        """Forget rows older than ``before_ns`` (the tracker keeps the hours its window can reach)."""
+    def prune(self, before_ns: int, heartbeats_before_ns: int) -> None:
+        """Forget samples older than ``before_ns`` and heartbeats older than ``heartbeats_before_ns``
+        (the tracker keeps what its next window can reach)."""
         rows = self._all()
         keep = rows.time_ns >= before_ns
         if not keep.all():
             self._chunks = [_select(rows, keep)] if keep.any() else []
             self._cache = None
-        self._heartbeats = [h for h in self._heartbeats if h[0] >= before_ns]
+        self._heartbeats = [h for h in self._heartbeats if h[0] >= heartbeats_before_ns]
 
     def __len__(self) -> int:
         return len(self._all().time_ns)

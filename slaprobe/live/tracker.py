@@ -43,9 +43,9 @@ from slaprobe.live.events import EventKind, LiveEvent
 from slaprobe.live.runs import Change, Pending, Settled, TerminalRun, advance
 from slaprobe.model import NS_PER_S, Heartbeat, Sample, split_cycle
 from slaprobe.sla.availability import in_service_mask
-from slaprobe.sla.engine import Period, gather_inputs, rule_kinds
+from slaprobe.sla.engine import Period, gather_inputs, rule_kinds, window_for
 from slaprobe.sla.inputs import DISTRUST_REASONS
-from slaprobe.sla.intervals import Prepared, VantageView, Window, prepare, terminal_verdicts
+from slaprobe.sla.intervals import Prepared, VantageView, prepare, terminal_verdicts
 from slaprobe.sla.kpi import HOUR_NS
 from slaprobe.sla.maintenance import MaintenanceWindow, maintenance_mask
 from slaprobe.sla.rule import Rule
@@ -160,8 +160,8 @@ class LiveTracker:
             interval_ns = round(hb.interval_s * NS_PER_S)
             old = host.cycles.get(hb.group, (0, 0))[0]
             host.cycles[hb.group] = (max(old, hb.time_ns + interval_ns), interval_ns)
-        if self.next_interval is None:
-            self.next_interval = hb.time_ns // self.rule.interval_ns
+        if self.next_interval is None:  # the first interval that starts once probing started
+            self.next_interval = -(-hb.time_ns // self.rule.interval_ns)
         return self._advance(now_ns)
 
     def feed(self, samples: Sequence[Sample], heartbeat: Heartbeat, now_ns: int = 0) -> list[LiveEvent]:
@@ -222,23 +222,29 @@ class LiveTracker:
             b = min(upto, hour_end // self.rule.interval_ns)
             events += self._judge(a, b, now_ns)
             self.next_interval = b
-        self.buffer.prune(self._keep_from())
+        keep = self._keep_from()
+        self.buffer.prune(keep, keep - HOUR_NS)
         return events
 
     def _keep_from(self) -> int:
-        """Rows the next window can still reach: from the hour before the next interval's hour (and an
-        hour more for heartbeats that start early, ``engine.HEARTBEAT_LEAD_NS``)."""
+        """Rows the next window can still reach: samples from the next interval's hour, heartbeats from
+        the hour before (they may start early: ``engine.HEARTBEAT_LEAD_NS``)."""
         assert self.next_interval is not None
         start = self.next_interval * self.rule.interval_ns
-        return start - start % HOUR_NS - 2 * HOUR_NS
+        return start - start % HOUR_NS
 
     # ------------------------------------------------------------------ judging
     def _judge(self, a: int, b: int, now_ns: int) -> list[LiveEvent]:
         """Judge closed intervals [a, b) (absolute indices, inside one UTC hour)."""
         interval_ns = self.rule.interval_ns
         hour = a * interval_ns - (a * interval_ns) % HOUR_NS
-        period = Period("live", hour - HOUR_NS, hour + 2 * HOUR_NS, self.timezone)
-        window = Window(period.start_ns, (period.end_ns - period.start_ns) // interval_ns, interval_ns)
+        # One UTC hour: every verdict of the engine is local to its interval or its hour (coverage, mass
+        # events, pooling, presence). The hour before matters only for a presence edge at this hour's
+        # start, and a daemon writes a sample (answered, lost or not_scheduled) for every due terminal in
+        # every cycle it runs, so a terminal probed before the hour has its first sample of the hour in the
+        # hour's first covered interval: the edge trims nothing the report would judge.
+        period = Period("live", hour, hour + HOUR_NS, self.timezone)
+        window = window_for(self._rule0, period)
         first = (a * interval_ns - window.start_ns) // interval_ns
         last = first + (b - a)
         self.judged_intervals += b - a

@@ -88,6 +88,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "measured_total": ("Judged time (the denominator)", "判定时长（分母）"),
     "targets": ("Targets", "达标线"),
     "none": ("none", "无"),
+    "sheet.report": ("Report", "报告"),
+    "report_info": ("Report", "报告信息"),
     "yes": ("yes", "是"),
     "hours": ("{h} h", "{h} 小时"),
     "no_outages": ("No outages.", "无中断。"),

@@ -165,6 +165,7 @@ def evaluate_terminal(
                     evidence=ev,
                     period_s=inside * dt_s,
                     truncated=truncated,
+                    ongoing=b == len(idx),
                 )
             )
 

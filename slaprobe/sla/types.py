@@ -48,6 +48,9 @@ class Outage:
     evidence: tuple[IntervalEvidence, ...] = ()
     period_s: int = 0  # unavailable seconds inside the report period (the month's share of this outage)
     truncated: bool = False  # reaches the edge of the data window (lookaround): true start/end lie beyond
+    # the judged data ends inside it (no decisive good run after it yet): still open as far as anyone knows;
+    # ``end_ns`` is then the end of the last judged interval, not a recovery (``slaprobe outages`` marks it)
+    ongoing: bool = False
 
 
 @dataclass(frozen=True, slots=True)

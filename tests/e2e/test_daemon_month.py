@@ -33,6 +33,7 @@ import yaml
 
 from slaprobe.inventory import write_csv
 from slaprobe.lab import Lab, LabProfile
+from slaprobe.live.sinks import read_events
 from tests.e2e import script as S
 from tests.e2e.notify import NotifyListener
 from tests.fixtures.influx import InfluxServer
@@ -67,6 +68,8 @@ class Outcome:
     influx_rollup_points: int = 0
     influx_rollup_samples: dict[str, int] = field(default_factory=dict)
     logs: str = ""
+    live_events: list[dict[str, Any]] = field(default_factory=list)  # the daemon's live.events_file
+    outages_json: dict[str, Any] = field(default_factory=dict)  # `slaprobe outages --format json`
 
     @property
     def report(self) -> dict[str, Any]:
@@ -220,6 +223,7 @@ def outcome(tmp_path_factory: pytest.TempPathFactory, influxd: InfluxServer) -> 
                         "maintenance": "maintenance.yaml",
                         "contract": "contract.yaml",
                     },
+                    "live": {"events_file": "live-events.jsonl"},
                     "log": {"format": "json", "level": "info"},
                 }
             )
@@ -256,6 +260,13 @@ def outcome(tmp_path_factory: pytest.TempPathFactory, influxd: InfluxServer) -> 
     done = run_cli("reconcile", *common, "--store", "embedded", timeout=300)
     assert done.returncode == 0, done.stderr
     result.reconcile = json.loads(done.stdout)
+    result.live_events = read_events(tmp / "state" / "live-events.jsonl")
+    since = _iso(b - 60)
+    done = run_cli(
+        "outages", "--config", str(cfg), "--since", since, "--format", "json", "--store", "embedded"
+    )
+    assert done.returncode == 0, done.stderr
+    result.outages_json = json.loads(done.stdout)
 
     with sqlite3.connect(f"file:{journal}?mode=ro", uri=True) as db:
         result.series = db.execute("SELECT terminal, carrier, region, level, tier FROM series").fetchall()
@@ -400,3 +411,49 @@ def test_reconcile_deducts_for_the_outage(outcome: Outcome) -> None:
 
 def _half(price: str) -> str:
     return str((Decimal(price) / 2).quantize(Decimal("0.01")))
+
+
+# ------------------------------------------------------------------------------------------ live outages
+
+
+def _live(outcome: Outcome, tid: str, kind: str = "terminal_outage") -> list[dict[str, Any]]:
+    return [e for e in outcome.live_events if e["kind"] == kind and e["key"] == tid]
+
+
+def test_live_outage_fires_and_resolves_within_n_dt_and_a_cycle(outcome: Outcome) -> None:
+    """The daemon's events file: each scripted outage fires within n·Δt + one cycle of its scripted start
+    and is resolved within the same bound after its end; the times equal the report's and `outages`'."""
+    bound = S.N * S.DT + S.CYCLE_S
+    start, end = outcome.at(S.OUTAGE[0]), outcome.at(S.OUTAGE[1])
+    listed = {o["terminal"]: o for o in outcome.outages_json["outages"]}
+    for tid in (*outcome.cast.out, outcome.cast.maint):
+        firing, resolved = _live(outcome, tid)
+        assert (firing["status"], resolved["status"]) == ("firing", "resolved"), (firing, resolved)
+        fire_latency = firing["at_ns"] / NS - start
+        resolve_latency = resolved["at_ns"] / NS - end
+        print(f"{tid}: fires {fire_latency:.1f} s after the scripted start, resolved {resolve_latency:.1f} s "
+              f"after its end (bound {bound:.0f} s)")  # fmt: skip
+        assert S.N * S.DT <= fire_latency <= bound, (tid, fire_latency)
+        assert S.N * S.DT <= resolve_latency <= bound, (tid, resolve_latency)
+        (o,) = outcome.outages(tid)  # the month report, afterwards
+        assert firing["start_ns"] == resolved["start_ns"] == o["start_ns"] == listed[tid]["start_ns"]
+        assert resolved["end_ns"] == o["end_ns"] == listed[tid]["end_ns"]
+        assert listed[tid]["status"] == "resolved"
+
+
+def test_live_state_survives_the_restart(outcome: Outcome) -> None:
+    """ABSENT never answer: one outage across the daemon's stop (restored from the journal's saved state,
+    not fired again), still open at the end, as the report and `outages` have it; the stop itself is a
+    probe-host event, never a terminal one."""
+    listed = {o["terminal"]: o for o in outcome.outages_json["outages"]}
+    for tid in outcome.cast.absent:
+        events = _live(outcome, tid)
+        assert [e["status"] for e in events] == ["firing"], events
+        (o,) = outcome.outages(tid)
+        assert events[0]["start_ns"] == o["start_ns"] == listed[tid]["start_ns"]
+        assert listed[tid]["status"] == "open" and listed[tid]["end_ns"] is None
+    gap = [e for e in outcome.live_events if e["kind"] == "probe_host" and e["status"] == "resolved"]
+    stop_ns, restart_ns = outcome.runs[0].stopped * NS, outcome.runs[1].ready * NS
+    assert any(e["start_ns"] <= restart_ns and e["end_ns"] >= stop_ns for e in gap), gap
+    terminals = {e["key"] for e in outcome.live_events if e["kind"] == "terminal_outage"}
+    assert terminals == {*outcome.cast.out, outcome.cast.maint, *outcome.cast.absent}, terminals
