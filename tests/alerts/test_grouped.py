@@ -178,3 +178,29 @@ def test_english_only_mail_and_a_refused_recipient_is_dropped_and_counted(
         assert "refused" in c.last_error and d.queued() == {"smtp": 0}
     finally:
         d.stop()
+
+
+def test_an_open_alert_re_announced_after_a_restart_is_not_notified_twice(
+    tmp_path: Path, webhook_server: WebhookServer
+) -> None:
+    """The tracker re-announces open outages when the daemon restarts; the receiver already knows."""
+    d = _webhook(tmp_path, webhook_server, group_wait_s=0.1)
+    d.start()
+    a = outage("T-0041")
+    try:
+        d.publish([a])
+        wait_for(lambda: webhook_server.bodies, 5)
+    finally:
+        d.stop()
+    d = _webhook(tmp_path, webhook_server, group_wait_s=0.1)  # the restarted daemon, same queue file
+    d.start()
+    try:
+        d.publish([a, outage("T-0042")])
+        wait_for(lambda: len(webhook_server.bodies) == 2, 5)
+        assert [x["key"] for x in webhook_server.bodies[1]["alerts"]] == ["T-0042"]
+        assert d.counters["hook"].suppressed == 1
+        d.publish([outage("T-0041", firing=False, start_ns=a.start_ns, end_ns=int(time.time()) * NS)])
+        resolved = wait_for(lambda: len(webhook_server.bodies) == 3 and webhook_server.bodies[2], 5)
+        assert resolved["status"] == "resolved" and resolved["alerts"][0]["key"] == "T-0041"
+    finally:
+        d.stop()
