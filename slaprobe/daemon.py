@@ -198,10 +198,15 @@ class Daemon:
         self.metrics: MetricsServer | None = None
         if self.live is not None:
             self.live_state = LiveState(self._live_since)
-            self.live_state.publish(self.live.open_events())  # outages open before a restart
             self.sinks.append(self.live_state)
             if self.alerts is not None:
                 self.sinks.append(self.alerts)
+            # outages open before a restart: for the metrics' state, and for receivers (one added by
+            # this restart learns of them; the others de-duplicate: same labels and start)
+            opened = self.live.open_events()
+            self.live_state.publish(opened)
+            if self.alerts is not None:
+                self.alerts.publish(opened)
 
     # ------------------------------------------------------------------ inventory
     def _load_inventory(self) -> Inventory:
