@@ -188,3 +188,18 @@ def test_open_outage_is_reported_open_and_saved() -> None:
     ev = events[0]
     assert ev.labels["carrier"] == "telecom" and ev.labels["vantage"] == "v1"
     assert "v1 0/5" in ev.evidence["decisive_run"]
+
+
+def test_two_vantages_need_a_majority() -> None:
+    """Quorum 0.5 (a strict majority): T1 lost by v1 alone at 14-20 is not down (1 of 2); T2 lost by both
+    at 14-20 is down 14..21. The tracker closes an interval only when both vantages have written it."""
+    terms = [terminal("T1"), terminal("T2")]
+    lost = [(START, "....XXXXXXX........")]
+    store = build(
+        {"T1": {"v1": lost}, "T2": {"v1": lost, "v2": lost}}, vantages=("v1", "v2"), first_min=0, last_min=40
+    )
+    tracker = LiveTracker(RULE, terms)
+    events = feed_all(tracker, store._samples, store._heartbeats)
+    assert sorted(_key(e)[1:] for e in events) == [(False, "T2", 14, 21), (True, "T2", 14, None)]
+    report = report_month(store, terms, RULE, PERIOD)
+    assert [(o.terminal, o.start_ns, o.end_ns) for o in report.outages] == [("T2", at(14), at(21))]
