@@ -670,7 +670,7 @@ def _evaluation(year: int, opts: dict[str, Any]) -> None:
             from slaprobe.report.html_year import render_year
             from slaprobe.report.year_view import year_view
 
-            text = render_year(year_view(inputs, year, lang), lang)
+            text = render_year(year_view(inputs, year, lang, opts.get("inputs_file")), lang)
         elif opts["fmt"] == "xlsx":
             from slaprobe.report.evaluation_xlsx import evaluation_sheets
             from slaprobe.report.xlsx import write_workbook

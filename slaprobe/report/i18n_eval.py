@@ -7,6 +7,7 @@ Chinese wording follows the 2022 evaluation report (项目决策 / 项目管理 
 from __future__ import annotations
 
 _LABELS: dict[str, tuple[str, str]] = {
+    "sc.doc_title": ("{year} performance evaluation", "{year}年度项目支出绩效评价"),
     "sc.title": ("Scorecard: every indicator", "绩效评价评分表（全部指标）"),
     "sc.parts": ("Part scores and grade", "各部分得分及评价等级"),
     "sc.part": ("Part", "一级指标"),
