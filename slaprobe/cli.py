@@ -505,11 +505,10 @@ def report_cmd(config_path, fmt, lang, out, availability_out, **opts):  # type: 
             text = render_month(view, lang)
         elif fmt == "xlsx":
             from slaprobe.report.availability_text import xlsx_sheets
-            from slaprobe.report.xlsx import write_workbook
 
             report = build_report(cfg, req)
             text = ""
-            write_workbook(out, xlsx_sheets(report, lang))
+            _write_xlsx(out, xlsx_sheets(report, lang))
         else:
             report = build_report(cfg, req)
             text = render(report, fmt, lang)
@@ -544,6 +543,15 @@ def report_cmd(config_path, fmt, lang, out, availability_out, **opts):  # type: 
         Path(out).write_text(text, encoding="utf-8")
     else:
         click.echo(text, nl=False)
+
+
+def _write_xlsx(out: str, sheets: Any) -> None:
+    from slaprobe.report.xlsx import write_workbook
+
+    try:
+        write_workbook(out, sheets)
+    except OSError as exc:
+        _fail(ValueError(f"{out}: cannot write the workbook: {exc.strerror or exc}"))
 
 
 def _check_binary_out(fmt: str | None, out: str | None) -> None:
@@ -673,11 +681,10 @@ def _evaluation(year: int, opts: dict[str, Any]) -> None:
             text = render_year(year_view(inputs, year, lang, opts.get("inputs_file")), lang)
         elif opts["fmt"] == "xlsx":
             from slaprobe.report.evaluation_xlsx import evaluation_sheets
-            from slaprobe.report.xlsx import write_workbook
             from slaprobe.settle import evaluation_result
 
             ev, scorecard, source = evaluation_result(inputs, year, opts.get("inputs_file"))
-            write_workbook(opts["out"], evaluation_sheets(ev, lang, scorecard, source))
+            _write_xlsx(opts["out"], evaluation_sheets(ev, lang, scorecard, source))
             return
         else:
             text = evaluation_report(inputs, year, opts["fmt"] or "table", lang, opts.get("inputs_file"))

@@ -170,16 +170,19 @@ def test_evaluation_xlsx_matches_its_json(year_files: list[str], tmp_path: Path)
     assert (cost[2], cost[3]) == (float(d["cost"]["budget"]), float(d["cost"]["paid"]))
 
 
-def test_xlsx_is_never_written_to_the_terminal(month_config: Path, year_files: list[str]) -> None:
+def test_xlsx_goes_to_a_file_never_the_terminal(
+    month_config: Path, year_files: list[str], tmp_path: Path
+) -> None:
+    unwritable = str(tmp_path / "no-such-dir" / "x.xlsx")
     for args in (
         ["report", "--config", str(month_config), "--month", "2022-12", "--format", "xlsx"],
         ["evaluation", "--year", "2022", "--format", "xlsx", *year_files],
     ):
         result = CliRunner().invoke(cli, args)
-        assert (
-            result.exit_code == 2
-            and "--format xlsx writes a binary workbook: give --out FILE" in result.output
-        )
+        assert result.exit_code == 2
+        assert "--format xlsx writes a binary workbook: give --out FILE" in result.output
+        result = CliRunner().invoke(cli, [*args, "--out", unwritable])
+        assert result.exit_code == 2 and f"{unwritable}: cannot write the workbook" in result.output
 
 
 def _check_csv(path: Path) -> None:
