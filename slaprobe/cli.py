@@ -74,6 +74,15 @@ store_option = click.option(
 journal_option = click.option(
     "--journal", type=click.Path(dir_okay=False), help="Journal file [config state_dir/journal]."
 )
+# `evaluation` and `report --year Y --evaluation` take the same file, so every format of either shows the
+# same scorecard (slaprobe/sla/evaluation_inputs.py checks it; settle.evaluation_result against the year).
+evaluation_inputs_option = click.option(
+    "--inputs",
+    "inputs_file",
+    type=click.Path(dir_okay=False),
+    help="Evaluation inputs YAML: what probes cannot measure (funds, satisfaction survey, platform "
+    "availability, timeliness, review scores). A template: slaprobe evaluation --example-inputs.",
+)
 allow_empty_option = click.option(
     "--allow-empty",
     is_flag=True,
@@ -654,18 +663,27 @@ def reconcile_cmd(quarter, year, month, invoice, allow_empty, **opts):  # type: 
 
 
 @cli.command("evaluation")
-@click.option("--year", type=int, required=True)
+@click.option("--year", type=int, help="The evaluated year (the contract's).")
+@evaluation_inputs_option
 @click.option(
-    "--inputs",
-    "inputs_file",
-    type=click.Path(dir_okay=False),
-    help="YAML of what probes cannot measure: funds, satisfaction survey, platform availability, "
-    "timeliness, review scores (config/evaluation-inputs.example.yaml).",
+    "--example-inputs",
+    is_flag=True,
+    help="Print the example inputs file (the 2022 report's values, every key explained) to stdout or "
+    "--out, and exit: the template to fill in.",
 )
 @_money_options
-def evaluation_cmd(year: int, **opts: Any) -> None:
+def evaluation_cmd(year: int | None, example_inputs: bool, **opts: Any) -> None:
     """The annual evaluation: every indicator scored, part scores and grade, with the output indicators
-    slaprobe measures (``report --year Y --evaluation`` shows the same)."""
+    slaprobe measures (``report --year Y --evaluation`` shows the same, with the same ``--inputs``)."""
+    if example_inputs:
+        if year is not None or opts["inputs_file"]:
+            raise click.UsageError("--example-inputs prints the template only: drop --year / --inputs")
+        from slaprobe.examples import EXAMPLE_EVALUATION_INPUTS
+
+        _emit(EXAMPLE_EVALUATION_INPUTS.read_text(encoding="utf-8"), opts["out"])
+        return
+    if year is None:
+        raise click.UsageError("give --year YYYY (or --example-inputs for a template of --inputs)")
     _evaluation(year, opts)
 
 

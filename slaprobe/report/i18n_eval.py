@@ -58,8 +58,10 @@ _LABELS: dict[str, tuple[str, str]] = {
     ),
     "note.sc_inputs": ("Inputs: {source}.", "填报数据：{source}。"),
     "note.sc_no_inputs": (
-        "No inputs file (--inputs): every indicator not measured here is missing.",
-        "未提供填报文件（--inputs）：本工具不测量的指标均为缺失。",
+        "No inputs file (--inputs): every indicator not measured here is missing. "
+        "A template to fill in: slaprobe evaluation --example-inputs.",
+        "未提供填报文件（--inputs）：本工具不测量的指标均为缺失。"
+        "填报模板：slaprobe evaluation --example-inputs。",
     ),
     "note.sc_weights": (
         "Points per indicator: the 2022 report prints scores only (98 of 100); 8 points are assumed for user "
