@@ -453,6 +453,7 @@ def status_cmd(config_path: str | None, journal: str | None, as_json: bool) -> N
 @click.option("--evaluation", is_flag=True, help="The evaluation indicators (coverage, availability).")
 @click.option("--contract", type=click.Path(dir_okay=False), help="Contract YAML [config sla.contract].")
 @click.option("--availability", type=click.Path(dir_okay=False), help="--evaluation: a hand-over file.")
+@evaluation_inputs_option
 @click.option("--carrier", help="Only this carrier's terminals.")
 @click.option("--region", help="Only this region's terminals.")
 @click.option(
@@ -486,6 +487,8 @@ def report_cmd(config_path, fmt, lang, out, availability_out, **opts):  # type: 
         return
     if not opts["month"]:
         raise click.UsageError("give --month YYYY-MM (or --year YYYY --evaluation)")
+    if opts["inputs_file"]:  # a month report has no scorecard: the file would be silently unused
+        raise click.UsageError("--inputs goes with --year YYYY --evaluation (the scorecard), not --month")
     _check_binary_out(fmt, out)
     from slaprobe.report.availability_json import coverage_warning
     from slaprobe.report.availability_text import render
