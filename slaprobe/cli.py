@@ -74,6 +74,15 @@ store_option = click.option(
 journal_option = click.option(
     "--journal", type=click.Path(dir_okay=False), help="Journal file [config state_dir/journal]."
 )
+# `evaluation` and `report --year Y --evaluation` take the same file, so every format of either shows the
+# same scorecard (slaprobe/sla/evaluation_inputs.py checks it; settle.evaluation_result against the year).
+evaluation_inputs_option = click.option(
+    "--inputs",
+    "inputs_file",
+    type=click.Path(dir_okay=False),
+    help="Evaluation inputs YAML: what probes cannot measure (funds, satisfaction survey, platform "
+    "availability, timeliness, review scores). A template: slaprobe evaluation --example-inputs.",
+)
 allow_empty_option = click.option(
     "--allow-empty",
     is_flag=True,
@@ -444,6 +453,7 @@ def status_cmd(config_path: str | None, journal: str | None, as_json: bool) -> N
 @click.option("--evaluation", is_flag=True, help="The evaluation indicators (coverage, availability).")
 @click.option("--contract", type=click.Path(dir_okay=False), help="Contract YAML [config sla.contract].")
 @click.option("--availability", type=click.Path(dir_okay=False), help="--evaluation: a hand-over file.")
+@evaluation_inputs_option
 @click.option("--carrier", help="Only this carrier's terminals.")
 @click.option("--region", help="Only this region's terminals.")
 @click.option(
@@ -477,6 +487,8 @@ def report_cmd(config_path, fmt, lang, out, availability_out, **opts):  # type: 
         return
     if not opts["month"]:
         raise click.UsageError("give --month YYYY-MM (or --year YYYY --evaluation)")
+    if opts["inputs_file"]:  # a month report has no scorecard: the file would be silently unused
+        raise click.UsageError("--inputs goes with --year YYYY --evaluation (the scorecard), not --month")
     _check_binary_out(fmt, out)
     from slaprobe.report.availability_json import coverage_warning
     from slaprobe.report.availability_text import render
@@ -505,11 +517,10 @@ def report_cmd(config_path, fmt, lang, out, availability_out, **opts):  # type: 
             text = render_month(view, lang)
         elif fmt == "xlsx":
             from slaprobe.report.availability_text import xlsx_sheets
-            from slaprobe.report.xlsx import write_workbook
 
             report = build_report(cfg, req)
             text = ""
-            write_workbook(out, xlsx_sheets(report, lang))
+            _write_xlsx(out, xlsx_sheets(report, lang))
         else:
             report = build_report(cfg, req)
             text = render(report, fmt, lang)
@@ -544,6 +555,15 @@ def report_cmd(config_path, fmt, lang, out, availability_out, **opts):  # type: 
         Path(out).write_text(text, encoding="utf-8")
     else:
         click.echo(text, nl=False)
+
+
+def _write_xlsx(out: str, sheets: Any) -> None:
+    from slaprobe.report.xlsx import write_workbook
+
+    try:
+        write_workbook(out, sheets)
+    except OSError as exc:
+        _fail(ValueError(f"{out}: cannot write the workbook: {exc.strerror or exc}"))
 
 
 def _check_binary_out(fmt: str | None, out: str | None) -> None:
@@ -646,18 +666,27 @@ def reconcile_cmd(quarter, year, month, invoice, allow_empty, **opts):  # type: 
 
 
 @cli.command("evaluation")
-@click.option("--year", type=int, required=True)
+@click.option("--year", type=int, help="The evaluated year (the contract's).")
+@evaluation_inputs_option
 @click.option(
-    "--inputs",
-    "inputs_file",
-    type=click.Path(dir_okay=False),
-    help="YAML of what probes cannot measure: funds, satisfaction survey, platform availability, "
-    "timeliness, review scores (config/evaluation-inputs.example.yaml).",
+    "--example-inputs",
+    is_flag=True,
+    help="Print the example inputs file (the 2022 report's values, every key explained) to stdout or "
+    "--out, and exit: the template to fill in.",
 )
 @_money_options
-def evaluation_cmd(year: int, **opts: Any) -> None:
+def evaluation_cmd(year: int | None, example_inputs: bool, **opts: Any) -> None:
     """The annual evaluation: every indicator scored, part scores and grade, with the output indicators
-    slaprobe measures (``report --year Y --evaluation`` shows the same)."""
+    slaprobe measures (``report --year Y --evaluation`` shows the same, with the same ``--inputs``)."""
+    if example_inputs:
+        if year is not None or opts["inputs_file"]:
+            raise click.UsageError("--example-inputs prints the template only: drop --year / --inputs")
+        from slaprobe.examples import EXAMPLE_EVALUATION_INPUTS
+
+        _emit(EXAMPLE_EVALUATION_INPUTS.read_text(encoding="utf-8"), opts["out"])
+        return
+    if year is None:
+        raise click.UsageError("give --year YYYY (or --example-inputs for a template of --inputs)")
     _evaluation(year, opts)
 
 
@@ -670,14 +699,13 @@ def _evaluation(year: int, opts: dict[str, Any]) -> None:
             from slaprobe.report.html_year import render_year
             from slaprobe.report.year_view import year_view
 
-            text = render_year(year_view(inputs, year, lang), lang)
+            text = render_year(year_view(inputs, year, lang, opts.get("inputs_file")), lang)
         elif opts["fmt"] == "xlsx":
             from slaprobe.report.evaluation_xlsx import evaluation_sheets
-            from slaprobe.report.xlsx import write_workbook
             from slaprobe.settle import evaluation_result
 
             ev, scorecard, source = evaluation_result(inputs, year, opts.get("inputs_file"))
-            write_workbook(opts["out"], evaluation_sheets(ev, lang, scorecard, source))
+            _write_xlsx(opts["out"], evaluation_sheets(ev, lang, scorecard, source))
             return
         else:
             text = evaluation_report(inputs, year, opts["fmt"] or "table", lang, opts.get("inputs_file"))

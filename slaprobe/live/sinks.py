@@ -47,17 +47,20 @@ def event_to_dict(event: LiveEvent) -> dict[str, Any]:
 
 
 class LogSink:
-    """One INFO line per event (WARNING for a firing one), with the event's fields as structured extras."""
+    """One INFO line per event, with the event's fields as structured extras (JSON logs carry them)."""
 
     def publish(self, events: Sequence[LiveEvent]) -> None:
         for event in events:
             try:
-                level = logging.WARNING if event.firing else logging.INFO
                 fields = event_to_dict(event)
-                log.log(level, "live %s %s: %s", fields["kind"], fields["status"], event.summary, extra={
-                    "event": fields["kind"], "status": fields["status"], "key": event.key,
-                    "start": fields["start"], "end": fields["end"],
-                })  # fmt: skip
+                extra = {
+                    "event": fields["kind"],
+                    "status": fields["status"],
+                    "key": event.key,
+                    "start": fields["start"],
+                    "end": fields["end"],
+                }
+                log.info("live %s %s: %s", fields["kind"], fields["status"], event.summary, extra=extra)
             except Exception:  # a sink never raises into the daemon
                 log.exception("live: cannot log an event")
 

@@ -371,10 +371,13 @@ def xlsx_sheets(report: MonthReport, lang: str = "zh") -> list[Sheet]:
         [label("report_info", lang)],
         [[line] for line in _header_lines(report, lang)],
     )
-    return [
-        head,
-        *(Sheet(s.title, s.headers, s.rows) for s in sections(report, lang, evidence=True, typed=True)),
-    ]
+    short = {"terminals": "sheet.terminals", "evidence": "sheet.evidence"}  # titles too long for a tab
+
+    def name(s: Section) -> str:
+        return label(short[s.key], lang) if s.key in short else s.title
+
+    typed = sections(report, lang, evidence=True, typed=True)
+    return [head, *(Sheet(name(s), s.headers, s.rows) for s in typed)]
 
 
 def render(report: MonthReport, fmt: str = "table", lang: str = "zh") -> str:

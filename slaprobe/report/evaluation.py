@@ -132,7 +132,8 @@ def evaluation_document(
             L("eval.title", year=ev.year), tables, (*notes, i18n_eval.label("note.satisfaction", lang))
         )
     notes += scorecard_notes(scorecard, lang, inputs_source)
-    return Document(L("eval.title", year=ev.year), (*scorecard_tables(scorecard, lang), *tables), notes)
+    title = i18n_eval.label("sc.doc_title", lang, year=ev.year)
+    return Document(title, (*scorecard_tables(scorecard, lang), *tables), notes)
 
 
 def evaluation_json(ev: Evaluation, scorecard: Scorecard | None = None) -> dict[str, Any]:

@@ -89,6 +89,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "targets": ("Targets", "达标线"),
     "none": ("none", "无"),
     "sheet.report": ("Report", "报告"),
+    "sheet.terminals": ("Terminals", "终端"),
+    "sheet.evidence": ("Outage evidence", "中断证据"),
     "report_info": ("Report", "报告信息"),
     "yes": ("yes", "是"),
     "hours": ("{h} h", "{h} 小时"),

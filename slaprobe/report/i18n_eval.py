@@ -7,6 +7,7 @@ Chinese wording follows the 2022 evaluation report (项目决策 / 项目管理 
 from __future__ import annotations
 
 _LABELS: dict[str, tuple[str, str]] = {
+    "sc.doc_title": ("{year} performance evaluation", "{year}年度项目支出绩效评价"),
     "sc.title": ("Scorecard: every indicator", "绩效评价评分表（全部指标）"),
     "sc.parts": ("Part scores and grade", "各部分得分及评价等级"),
     "sc.part": ("Part", "一级指标"),
@@ -57,8 +58,10 @@ _LABELS: dict[str, tuple[str, str]] = {
     ),
     "note.sc_inputs": ("Inputs: {source}.", "填报数据：{source}。"),
     "note.sc_no_inputs": (
-        "No inputs file (--inputs): every indicator not measured here is missing.",
-        "未提供填报文件（--inputs）：本工具不测量的指标均为缺失。",
+        "No inputs file (--inputs): every indicator not measured here is missing. "
+        "A template to fill in: slaprobe evaluation --example-inputs.",
+        "未提供填报文件（--inputs）：本工具不测量的指标均为缺失。"
+        "填报模板：slaprobe evaluation --example-inputs。",
     ),
     "note.sc_weights": (
         "Points per indicator: the 2022 report prints scores only (98 of 100); 8 points are assumed for user "

@@ -14,6 +14,7 @@ problem is reported at once as ``file: key.path: problem`` (``ConfigError``).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -88,9 +89,6 @@ class EvaluationInputs:
         return self.weights.get(code, FRAMEWORK[code].weight)
 
 
-EMPTY = EvaluationInputs(year=2000)
-
-
 def load_evaluation_inputs(path: str | Path) -> EvaluationInputs:
     """Read and check an inputs file; ConfigError names the file and every bad key."""
     data = read_yaml(path)
@@ -98,16 +96,7 @@ def load_evaluation_inputs(path: str | Path) -> EvaluationInputs:
     problems = check(inputs)
     if problems:
         raise ConfigError(str(path), problems)
-    return EvaluationInputs(
-        inputs.year,
-        inputs.funds,
-        inputs.satisfaction,
-        inputs.timeliness,
-        inputs.platform,
-        inputs.reviews,
-        inputs.weights,
-        str(path),
-    )
+    return dataclasses.replace(inputs, source=str(path))
 
 
 def _percent_ok(key: str, value: Decimal | None, problems: list[str], top: int = 100) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from slaprobe.live.events import EventKind, LiveEvent
-from slaprobe.live.tracker import LiveTracker
+from slaprobe.live.tracker import LiveTracker, StateError
 from slaprobe.model import NS_PER_S
 from slaprobe.sla.engine import report_month
 from slaprobe.sla.maintenance import MaintenanceWindow
@@ -188,3 +188,44 @@ def test_open_outage_is_reported_open_and_saved() -> None:
     ev = events[0]
     assert ev.labels["carrier"] == "telecom" and ev.labels["vantage"] == "v1"
     assert "v1 0/5" in ev.evidence["decisive_run"]
+
+
+def test_two_vantages_need_a_majority() -> None:
+    """Quorum 0.5 (a strict majority): T1 lost by v1 alone at 14-20 is not down (1 of 2); T2 lost by both
+    at 14-20 is down 14..21. The tracker closes an interval only when both vantages have written it."""
+    terms = [terminal("T1"), terminal("T2")]
+    lost = [(START, "....XXXXXXX........")]
+    store = build(
+        {"T1": {"v1": lost}, "T2": {"v1": lost, "v2": lost}}, vantages=("v1", "v2"), first_min=0, last_min=40
+    )
+    tracker = LiveTracker(RULE, terms)
+    events = feed_all(tracker, store._samples, store._heartbeats)
+    assert sorted(_key(e)[1:] for e in events) == [(False, "T2", 14, 21), (True, "T2", 14, None)]
+    report = report_month(store, terms, RULE, PERIOD)
+    assert [(o.terminal, o.start_ns, o.end_ns) for o in report.outages] == [("T2", at(14), at(21))]
+
+
+def test_five_minute_blocks_pool_their_cycles() -> None:
+    """y1540 (Δt 300 s, n 1) over 60 s cycles: an interval closes only when its fifth cycle is stored, and
+    its loss is pooled over the five. T1 loses minutes 10-13 (20 of 25 packets: 0.8 > C) -> down 10..15;
+    T2 loses minutes 20-22 (15 of 25: 0.6, not high) -> nothing."""
+    rule = rule_from("y1540")
+    terms = [terminal("T1"), terminal("T2")]
+    store = build({"T1": {"v1": [(10, "XXXX")]}, "T2": {"v1": [(20, "XXX")]}}, first_min=0, last_min=40)
+    tracker = LiveTracker(rule, terms)
+    events = feed_all(tracker, store._samples, store._heartbeats)
+    assert sorted(_key(e)[1:] for e in events) == [(False, "T1", 10, 15), (True, "T1", 10, None)]
+    firing = next(e for e in events if e.firing)
+    assert firing.at_ns >= at(15)  # decided once the block's last cycle (14:00) was stored
+    report = report_month(store, terms, rule, PERIOD)
+    assert [(o.terminal, o.start_ns, o.end_ns) for o in report.outages] == [("T1", at(10), at(15))]
+
+
+def test_a_state_saved_under_another_rule_is_refused() -> None:
+    """Runs counted with n = 5 mean nothing under n = 2: the daemon logs it and starts afresh."""
+    saved = LiveTracker(RULE, [terminal("T1")]).to_dict()
+    other = LiveTracker(rule_from("mef10.3", consecutive=2), [terminal("T1")])
+    with pytest.raises(StateError, match="rule changed"):
+        other.load(saved)
+    with pytest.raises(StateError, match=r"slaprobe\.live/1"):
+        other.load({"format": "something else"})
