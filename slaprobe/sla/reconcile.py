@@ -41,10 +41,11 @@ from slaprobe.sla.contract import (
     round_money,
     settle_month,
 )
-from slaprobe.sla.contract_config import Contract, Installment, UnmeasuredTreatment
+from slaprobe.sla.contract_config import Contract, Installment, UnmeasuredTreatment, YearEndRule
 from slaprobe.sla.invoice import Invoice, InvoiceLine
 from slaprobe.sla.periods import Month, Period
 from slaprobe.sla.types import TerminalAvailability
+from slaprobe.sla.year_end import apply_year_end
 from slaprobe.terminal import Terminal
 
 MonthlyAvailability = Mapping[Month, Mapping[str, TerminalAvailability]]
@@ -225,8 +226,25 @@ class Reconciliation(_Summed):
         return round_money(Fraction(value), self.contract.rounding)
 
     def amounts(self, settlement: CarrierSettlement) -> Amounts:
-        """A carrier's payable figures: gross and deductions rounded once, net their difference."""
-        return Amounts(self.money(settlement.gross), self.money(settlement.deducted))
+        """A carrier's payable figures for the settlement's months, rounded so that periods add up.
+
+        Gross and deductions are rounded once as year-to-date figures; a period's figure is
+        round(January .. its last month) − round(January .. the month before its first), so the four
+        quarters (or twelve months) of a year sum exactly to the year's figure. Net = gross − deductions.
+        """
+        if not settlement.months:
+            return Amounts()
+        first, last = settlement.months[0].month, settlement.months[-1].month
+        ytd = next((c for c in self.year_to_date if c.carrier == settlement.carrier), settlement)
+        upto = [m for m in ytd.months if m.month <= last]
+        before = [m for m in ytd.months if m.month < first]
+
+        def cum(months: Sequence[CarrierMonth], attr: str) -> Decimal:
+            return self.money(sum((getattr(m, attr) for m in months), ZERO))
+
+        return Amounts(
+            cum(upto, "gross") - cum(before, "gross"), cum(upto, "deducted") - cum(before, "deducted")
+        )
 
     @property
     def total(self) -> Amounts:
@@ -245,11 +263,13 @@ class Reconciliation(_Summed):
 
     @property
     def paid_to_date(self) -> Decimal:
-        return sum((i.amount for i in self.installments_to_date), Decimal(0))
+        """Paid in cash quarters up to the period end, for service in the contract year."""
+        return sum((i.for_year(self.contract.year) for i in self.installments_to_date), Decimal(0))
 
     @property
     def paid_later(self) -> Decimal:
-        return sum((i.amount for i in self.installments_later), Decimal(0))
+        """Recorded as paid after the period end (e.g. Q4 settled in 2023), for the contract year."""
+        return sum((i.for_year(self.contract.year) for i in self.installments_later), Decimal(0))
 
     @property
     def balance_due(self) -> Decimal:
@@ -257,15 +277,29 @@ class Reconciliation(_Summed):
         return self.total_year_to_date.net - self.paid_to_date
 
     @property
+    def outstanding(self) -> Decimal:
+        """The balance once the payments recorded after the period end are counted too."""
+        return self.balance_due - self.paid_later
+
+    @property
+    def balance_treatment(self) -> str:
+        """``due`` (owed to the carrier or nothing), else the contract's negative-balance setting."""
+        return "due" if self.balance_due >= 0 else self.contract.payments.negative_balance.value
+
+    @property
     def budget_remaining(self) -> Decimal | None:
         budget = self.contract.payments.budget
         return None if budget is None else budget - self.paid_to_date
 
     def carrier_paid_to_date(self, carrier: str) -> Decimal | None:
-        """A carrier's share of the installments, known only when every one of them is split by carrier."""
-        if any(not i.by_carrier for i in self.installments_to_date):
+        """A carrier's share of the installments: known when every one of them is split by carrier, or
+        when the contract has this one carrier (a contract signed with it alone)."""
+        year = self.contract.year
+        if len(self.contract.carriers) == 1 and carrier in self.contract.carriers:
+            return self.paid_to_date
+        if any(not i.by_carrier for i in self.installments_to_date if i.for_year(year)):
             return None
-        return sum((i.by_carrier.get(carrier, Decimal(0)) for i in self.installments_to_date), Decimal(0))
+        return sum((i.carrier_share(carrier, year) for i in self.installments_to_date), Decimal(0))
 
     def carrier_balance_due(self, carrier: str) -> Decimal | None:
         paid = self.carrier_paid_to_date(carrier)
@@ -286,12 +320,15 @@ def reconcile(
     terminals: Sequence[Terminal],
     availability: MonthlyAvailability,
     period: Period,
+    count_terminals: Sequence[Terminal] | None = None,
 ) -> Reconciliation:
     """Settle ``period`` (a quarter, a month or the year) of the contract's year.
 
     ``availability`` must hold every month from January to the period's end (the balance is
     year-to-date); a month with no data must be passed as an empty mapping, so a forgotten month is an
-    error rather than a year without deductions.
+    error rather than a year without deductions. ``terminals`` are the records this contract bills
+    (history slices allowed); ``count_terminals`` the province's, whose open count selects the price
+    band (default: ``terminals``).
     """
     if period.first.year != contract.year or period.last.year != contract.year:
         raise ReconcileError(f"period {period} is outside the contract year {contract.year}")
@@ -303,7 +340,12 @@ def reconcile(
     if missing:
         raise ReconcileError(f"no availability given for {', '.join(missing)} (needed from January on)")
     incidents = join_incidents(ytd.months, availability)
-    months = {m: settle_month(contract, terminals, m, availability[m], incidents) for m in ytd.months}
+    everyone = terminals if count_terminals is None else count_terminals
+    months = {
+        m: settle_month(contract, terminals, m, availability[m], incidents, everyone) for m in ytd.months
+    }
+    if contract.year_end.rule is YearEndRule.COUNT_ON_DAY and Month(contract.year, 12) in ytd:
+        months = apply_year_end(contract, months, terminals, everyone)
 
     def settlements(p: Period) -> tuple[CarrierSettlement, ...]:
         return tuple(
@@ -311,8 +353,9 @@ def reconcile(
             for carrier in contract.carriers
         )
 
-    to_date = [i for i in contract.payments.installments if i.period.last <= period.last]
-    later = [i for i in contract.payments.installments if i.period.last > period.last]
+    mine = [i for i in contract.payments.installments if i.for_year(contract.year)]
+    to_date = [i for i in mine if i.period.last <= period.last]
+    later = [i for i in mine if i.period.last > period.last]
     return Reconciliation(
         contract, period, settlements(period), settlements(ytd), tuple(to_date), tuple(later)
     )
