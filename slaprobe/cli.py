@@ -33,7 +33,6 @@ from slaprobe.settle import (
     check_data,
     evaluation_report,
     load_inputs,
-    reconcile_report,
 )
 from slaprobe.sla.periods import Month
 from slaprobe.sla_report import NoDataError as StoreNoDataError
@@ -544,14 +543,23 @@ def _money_inputs(opts: dict[str, Any], months: Sequence[Month], allow_empty: bo
     if not contract:
         raise click.UsageError("no contract: pass --contract FILE or set sla.contract in the config")
     inventory = opts["inventory_path"] or config.resolve(config.inventory)
+    history, maintenance = opts.get("history"), opts.get("maintenance")
+    if maintenance and opts["availability"]:
+        raise click.UsageError(
+            "--maintenance applies when availability is computed from the store; a hand-over file "
+            "(--availability) already holds the maintenance it was computed with"
+        )
     try:
         if opts["availability"]:
-            return load_inputs(contract, inventory, opts["availability"], config.sla.timezone)
+            tz = config.sla.timezone
+            return load_inputs(contract, inventory, opts["availability"], tz, history=history)
         store, journal = opts.get("store_kind"), opts.get("journal")
         monthly = monthly_availability(config, months, store=store, journal=journal, inventory=inventory,
-                                       allow_empty=allow_empty)  # fmt: skip
+                                       allow_empty=allow_empty, maintenance=maintenance)  # fmt: skip
         source = f"computed from the {opts.get('store_kind') or config.store.kind} store"
-        return load_inputs(contract, inventory, monthly, config.sla.timezone, source)
+        if maintenance is None and config.sla.maintenance:
+            maintenance = config.resolve(config.sla.maintenance)
+        return load_inputs(contract, inventory, monthly, config.sla.timezone, source, history, maintenance)
     except (ConfigError, JournalError, InfluxError) as exc:
         _fail(exc)
     except StoreNoDataError as exc:
@@ -570,7 +578,11 @@ _MONEY_OPTIONS = (
     store_option,
     journal_option,
     click.option(
-        "--format", "fmt", type=click.Choice(["table", "csv", "markdown", "json", "html"]), default="table"
+        "--format",
+        "fmt",
+        type=click.Choice(["table", "csv", "markdown", "json", "html", "xlsx"]),
+        default="table",
+        help="csv starts with a UTF-8 BOM (Excel on Chinese Windows); xlsx needs --out (reconcile only).",
     ),
     click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True),
     click.option("--out", type=click.Path(dir_okay=False), help="Write here instead of stdout."),
@@ -595,10 +607,40 @@ def _money_options(f: click.decorators.FC) -> click.decorators.FC:
 @click.option("--year", type=int, help="the whole contract year")
 @click.option("--month", help="e.g. 2022-03")
 @click.option("--invoice", type=click.Path(exists=True, dir_okay=False), help="A carrier's bill (CSV).")
+@click.option(
+    "--tolerance",
+    type=click.FloatRange(min=0),
+    help="Invoice amounts within this many currency units of ours are rounding differences "
+    "[default: half a quantum per terminal in the row; 0 for a terminal row].",
+)
+@click.option(
+    "--maintenance",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Maintenance windows YAML (availability computed from the store) [config sla.maintenance].",
+)
+@click.option(
+    "--inventory-history",
+    "history",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Dated changes, CSV: terminal,effective_from,tier,carrier,status (a period spanning one is split).",
+)
+@click.option("--settle", is_flag=True, help="Record this settlement as a statement (inputs, figures).")
+@click.option("--by", "settled_by", help="Who settles (with --settle) [env USER].")
+@click.option("--settlements", type=click.Path(file_okay=False),
+              help="Directory of settled statements [config state_dir/settlements].")  # fmt: skip
 @allow_empty_option
 @_money_options
-def reconcile_cmd(quarter, year, month, invoice, allow_empty, **opts):  # type: ignore[no-untyped-def]
-    """Settle a quarter or year per carrier: fees, deductions with reasons, installments, balance due."""
+def reconcile_cmd(
+    quarter, year, month, invoice, tolerance, settle, settled_by, settlements, allow_empty, **opts
+):  # type: ignore[no-untyped-def]
+    """Settle a quarter or year per carrier: fees, deductions with reasons, installments, balance due.
+    A period with a settled statement is compared with it: any drift exits 3 naming what changed."""
+    import os
+    from decimal import Decimal
+
+    from slaprobe.settle import check_settled, render_statement, settle_statement
+    from slaprobe.statement import DriftError
+
     chosen = [p for p in (quarter, None if year is None else str(year), month) if p]
     if len(chosen) != 1:
         raise click.UsageError("give exactly one of --quarter, --year, --month")
@@ -606,18 +648,32 @@ def reconcile_cmd(quarter, year, month, invoice, allow_empty, **opts):  # type: 
         period = Period.parse(chosen[0])
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
+    fmt, lang = opts["fmt"] or "table", opts["lang"] or "zh"
+    if fmt == "xlsx" and not opts["out"]:
+        raise click.UsageError("--format xlsx needs --out FILE")
     warnings: list[str] = []
     try:
         inputs = _money_inputs(opts, period.year_to_date().months, allow_empty)  # year to date
         if not allow_empty:
             check_data(inputs, period)
-        fmt, lang = opts["fmt"] or "table", opts["lang"] or "zh"
-        text = reconcile_report(inputs, period, invoice, fmt, lang, warnings)
-        _emit(text, opts["out"])
+        tol = None if tolerance is None else Decimal(str(tolerance))
+        st = settle_statement(inputs, period, invoice, warnings, tol)
+        directory = settlements or str(Path(_load_config(opts["config_path"]).state_dir) / "settlements")
+        note = check_settled(st, inputs, invoice, directory, settle, settled_by or os.environ.get("USER", ""))
+        if note:
+            click.echo(note, err=True)
+        out = render_statement(st, fmt, lang, inputs.timezone)
+        if isinstance(out, bytes):
+            Path(opts["out"]).write_bytes(out)
+        else:
+            _emit(out, opts["out"])
     except (ConfigError, ReconcileError, FontError) as exc:
         _fail(exc)
     except NoDataError as exc:
         _no_data(exc)
+    except DriftError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(3)
     for warning in warnings:
         click.echo(warning, err=True)
 
@@ -632,6 +688,8 @@ def evaluation_cmd(year: int, **opts: Any) -> None:
 
 def _evaluation(year: int, opts: dict[str, Any]) -> None:
     lang = opts["lang"] or "zh"
+    if opts["fmt"] == "xlsx":
+        raise click.UsageError("--format xlsx: evaluation renders table, csv, markdown, json or html")
     try:
         inputs = _money_inputs(opts, Period.year(year).months)
         if opts["fmt"] == "html":  # monthly availability chart, coverage, indicators, the year's money

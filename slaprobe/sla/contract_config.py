@@ -349,8 +349,16 @@ class Contract:
 
 
 def load_contract(path: str | Path) -> Contract:
-    """Read and validate a contract file; raise ConfigError listing every problem with its key path."""
-    return parse_contract(read_yaml(path), str(path))
+    """Read and validate a contract file; raise ConfigError listing every problem with its key path.
+
+    A file of several signed contracts (``contracts:``, see ``contract_book``) is checked whole and its
+    province-level contract returned (the tender's terms, the province's budget and installments)."""
+    data = read_yaml(path)
+    if isinstance(data, dict) and "contracts" in data:
+        from slaprobe.sla.contract_book import parse_book
+
+        return parse_book(data, str(path)).province
+    return parse_contract(data, str(path))
 
 
 def parse_contract(data: Any, source: str = "<contract>") -> Contract:

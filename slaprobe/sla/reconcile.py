@@ -375,6 +375,7 @@ class DiscrepancyKind(enum.StrEnum):
     DAYS_MISMATCH = "days_mismatch"
     COUNT_MISMATCH = "count_mismatch"
     AMOUNT_MISMATCH = "amount_mismatch"
+    ROUNDING_DIFFERENCE = "rounding_difference"  # an amount off by no more than the tolerance: not an error
     NOT_BILLED = "not_billed"  # in service, but missing from a bill that lists terminals
 
 
@@ -387,10 +388,63 @@ class Discrepancy:
     tier: str | None = None
     billed: str = ""
     expected: str = ""
+    difference: Decimal | None = None  # billed − expected, for amounts
+
+
+def invoice_tolerance(rec: Reconciliation, terminals: int, stated: Decimal | None) -> Decimal:
+    """How far a billed amount may be from ours before it is a mismatch.
+
+    ``stated`` (``reconcile --tolerance``) when given; else half a quantum per terminal summed in the
+    row: a bill that rounds each terminal's fee to the cent and adds them can be that far from our total
+    rounded once (0 for a terminal row: each terminal is rounded once on both sides).
+    """
+    if stated is not None:
+        return stated
+    return rec.contract.rounding.quantum * terminals / 2
+
+
+@dataclass(frozen=True, slots=True)
+class BillingTotals:
+    """Per carrier: the sums of over-billing (billed > ours), under-billing and rounding differences,
+    from the finest rows the bill has (terminal rows, else tier rows, else the carrier total)."""
+
+    carrier: str
+    overbilled: Decimal
+    underbilled: Decimal  # negative or zero
+    rounding: Decimal
+
+
+def billing_totals(found: Sequence[Discrepancy]) -> tuple[BillingTotals, ...]:
+    amounts = [
+        d
+        for d in found
+        if d.difference is not None
+        and d.kind in (DiscrepancyKind.AMOUNT_MISMATCH, DiscrepancyKind.ROUNDING_DIFFERENCE)
+    ]
+    out = []
+    for carrier in dict.fromkeys(d.carrier for d in amounts):
+        mine = [d for d in amounts if d.carrier == carrier]
+        level = min(0 if d.terminal else 1 if d.tier else 2 for d in mine)
+        rows = [d for d in mine if (0 if d.terminal else 1 if d.tier else 2) == level]
+        mism = [d.difference or Decimal(0) for d in rows if d.kind is DiscrepancyKind.AMOUNT_MISMATCH]
+        rnd = [d.difference or Decimal(0) for d in rows if d.kind is DiscrepancyKind.ROUNDING_DIFFERENCE]
+        out.append(
+            BillingTotals(
+                carrier,
+                sum((x for x in mism if x > 0), Decimal(0)),
+                sum((x for x in mism if x < 0), Decimal(0)),
+                sum(rnd, Decimal(0)),
+            )
+        )
+    return tuple(out)
 
 
 def check_invoice(
-    rec: Reconciliation, invoice: Invoice, terminals: Sequence[Terminal], availability: MonthlyAvailability
+    rec: Reconciliation,
+    invoice: Invoice,
+    terminals: Sequence[Terminal],
+    availability: MonthlyAvailability,
+    tolerance: Decimal | None = None,
 ) -> tuple[Discrepancy, ...]:
     """Every way the bill differs from the settlement of ``rec.period``.
 
@@ -405,15 +459,15 @@ def check_invoice(
     first_line: dict[str, int] = {}
     for row in invoice.lines:
         if row.kind == "terminal":
-            out += _check_terminal_row(rec, row, by_id, settled, availability, first_line)
+            out += _check_terminal_row(rec, row, by_id, settled, availability, first_line, tolerance)
         elif row.carrier not in settled:
             out.append(Discrepancy(DiscrepancyKind.UNKNOWN_CARRIER, row.line, row.carrier, tier=row.tier))
         elif row.kind == "tier":
-            out += _check_tier_row(rec, row, settled[row.carrier])
+            out += _check_tier_row(rec, row, settled[row.carrier], tolerance)
         else:
-            _compare(
-                out, DiscrepancyKind.AMOUNT_MISMATCH, row, row.amount, rec.money(settled[row.carrier].gross)
-            )
+            cs = settled[row.carrier]
+            allowed = invoice_tolerance(rec, len({c.terminal for c in cs.charges}), tolerance)
+            _compare_amount(out, row, row.amount, rec.money(cs.gross), allowed)
     listed = {row.carrier for row in invoice.lines if row.kind == "terminal"}
     for carrier in sorted(listed & settled.keys()):
         days: dict[str, int] = {}
@@ -435,6 +489,7 @@ def _check_terminal_row(
     settled: Mapping[str, CarrierSettlement],
     availability: MonthlyAvailability,
     first_line: dict[str, int],
+    tolerance: Decimal | None = None,
 ) -> list[Discrepancy]:
     tid = row.terminal or ""
     kinds = DiscrepancyKind
@@ -489,21 +544,36 @@ def _check_terminal_row(
             found(kinds.NEVER_ANSWERED, "", f"{measured} s probed, 0 s available", t.tier)
     if row.terminal_days is not None and row.terminal_days != days:
         found(kinds.DAYS_MISMATCH, row.terminal_days, days, t.tier)
-    if row.amount is not None and own is not None and row.amount != rec.money(own.gross_of(tid)):
-        found(kinds.AMOUNT_MISMATCH, row.amount, rec.money(own.gross_of(tid)), t.tier)
+    if row.amount is not None and own is not None:
+        exact_fee = rec.money(own.gross_of(tid))
+        _compare_amount(out, row, row.amount, exact_fee, invoice_tolerance(rec, 0, tolerance))
     return out
 
 
 def _check_tier_row(
-    rec: Reconciliation, row: InvoiceLine, settlement: CarrierSettlement
+    rec: Reconciliation, row: InvoiceLine, settlement: CarrierSettlement, tolerance: Decimal | None = None
 ) -> list[Discrepancy]:
     line = next((x for x in settlement.tiers() if x.tier == row.tier), None)
     count, days, gross = (line.terminals, line.terminal_days, line.gross) if line else (0, 0, ZERO)
     out: list[Discrepancy] = []
     _compare(out, DiscrepancyKind.COUNT_MISMATCH, row, row.count, count)
     _compare(out, DiscrepancyKind.DAYS_MISMATCH, row, row.terminal_days, days)
-    _compare(out, DiscrepancyKind.AMOUNT_MISMATCH, row, row.amount, rec.money(gross))
+    allowed = invoice_tolerance(rec, count, tolerance)
+    _compare_amount(out, row, row.amount, rec.money(gross), allowed)
     return out
+
+
+def _compare_amount(
+    out: list[Discrepancy], row: InvoiceLine, billed: Decimal | None, expected: Decimal, allowed: Decimal
+) -> None:
+    """A billed amount: equal, a rounding difference within ``allowed``, or a mismatch."""
+    if billed is None or billed == expected:
+        return
+    diff = billed - expected
+    kind = DiscrepancyKind.ROUNDING_DIFFERENCE if abs(diff) <= allowed else DiscrepancyKind.AMOUNT_MISMATCH
+    out.append(
+        Discrepancy(kind, row.line, row.carrier, row.terminal, row.tier, str(billed), str(expected), diff)
+    )
 
 
 def _compare(
