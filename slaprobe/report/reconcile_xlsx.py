@@ -61,7 +61,7 @@ def reconcile_sheets(doc: dict[str, Any], lang: str = "zh") -> list[Sheet]:
     if "discrepancies" in doc:
         rows = [[d["line"], d["kind"], d["carrier"], d["terminal"] or "", d["tier"] or "", d["billed"],
                  d["expected"]] for d in doc["discrepancies"]]  # fmt: skip
-        title = L("discrepancies").split(":")[0].split("：")[0]
+        title = label("discrepancies", lang, source="").rstrip(":： ")
         sheets.append(Sheet(title, [L(k) for k in DISCREPANCIES], rows))
     return sheets
 
