@@ -34,6 +34,7 @@ from slaprobe.settle import (
     evaluation_report,
     load_inputs,
 )
+from slaprobe.sla.maintenance import MaintenanceError
 from slaprobe.sla.periods import Month
 from slaprobe.sla_report import NoDataError as StoreNoDataError
 from slaprobe.sla_report import monthly_availability
@@ -560,7 +561,7 @@ def _money_inputs(opts: dict[str, Any], months: Sequence[Month], allow_empty: bo
         if maintenance is None and config.sla.maintenance:
             maintenance = config.resolve(config.sla.maintenance)
         return load_inputs(contract, inventory, monthly, config.sla.timezone, source, history, maintenance)
-    except (ConfigError, JournalError, InfluxError) as exc:
+    except (ConfigError, JournalError, InfluxError, MaintenanceError) as exc:
         _fail(exc)
     except StoreNoDataError as exc:
         _no_data(exc)
