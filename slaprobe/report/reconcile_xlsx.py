@@ -17,6 +17,8 @@ SUMMARY = ("carrier", "terminals", "gross", "deducted", "net", "net_ytd", "paid_
 SUMMARY_KEYS = ("carrier", "terminals", "gross", "deducted", "net", "net_year_to_date", "paid_to_date",
                 "balance_due")  # fmt: skip
 DEDUCTIONS = ("month", "carrier", "terminal", "kind", "amount")
+TIERS = ("carrier", "tier", "terminals", "terminal_days", "unit_price", "gross", "terminal_deducted")
+UNMEASURED = ("carrier", "settled_as", "terminal_months", "terminal_days", "unmeasured_days", "amount")
 PAYMENTS = ("quarter", "amount", "paid_on", "note")
 FEES = ("month", "terminal", "carrier", "tier", "version", "billed_from", "billed_to", "days", "unit_price",
         "gross", "deducted", "net", "deduction_reasons")  # fmt: skip
@@ -52,8 +54,28 @@ def reconcile_sheets(doc: dict[str, Any], lang: str = "zh") -> list[Sheet]:
          "; ".join(f"{d['reason']}: {d['amount']}" for d in f["deductions"])]
         for f in doc.get("fees", [])
     ]  # fmt: skip
+    tiers = [
+        [c["carrier"], t["tier"], t["terminals"], t["terminal_days"], " / ".join(t["unit_prices"]),
+         num(t["gross"]), num(t["deducted"])]
+        for c in doc["carriers"] for t in c["tiers"]
+    ]  # fmt: skip
+    tiers += [
+        [c["carrier"], L("year_end_adjustment"), None, None, "", num(c["year_end_adjustment"]), None]
+        for c in doc["carriers"]
+        if c.get("year_end_adjustment") not in (None, "0.00")
+    ]
+    basis = [[b["month"], b["count_day"], b["open_terminals"]] for b in doc["price_basis"]]
+    unmeasured = [
+        [c["carrier"], u["settled_as"], u["terminal_months"], u["terminal_days"],
+         num(u["unmeasured_terminal_days"]), num(u["amount"])]
+        for c in doc["carriers"] for u in c["unmeasured"]
+    ]  # fmt: skip
+    unmeasured_title = label("unmeasured", lang, pct=doc["unmeasured_rule"]["min_measured_percent"])
     sheets = [
         Sheet(L("summary"), [L(k) for k in SUMMARY], summary, money),
+        Sheet(L("by_tier"), [L(k) for k in TIERS], tiers, {5: Fmt.MONEY, 6: Fmt.MONEY}),
+        Sheet(L("price_basis"), [L(k) for k in ("month", "count_day", "open_terminals")], basis),
+        Sheet(unmeasured_title, [L(k) for k in UNMEASURED], unmeasured, {5: Fmt.MONEY}),
         Sheet(L("deductions"), [L(k) for k in DEDUCTIONS], deductions, {4: Fmt.MONEY}),
         Sheet(L("payments"), [L(k) for k in PAYMENTS], payments, {1: Fmt.MONEY}),
         Sheet(L("fees"), [L(f"fee.{k}") for k in FEES], fees, dict.fromkeys(range(8, 12), Fmt.MONEY)),

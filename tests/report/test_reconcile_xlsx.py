@@ -31,7 +31,11 @@ def test_xlsx_equals_the_json_cell_by_cell(files: dict[str, str], tmp_path: Path
     out = tmp_path / "q1.xlsx"
     _run(files, "--format", "xlsx", "--out", str(out), "--invoice", files["bad"])
     wb = openpyxl.load_workbook(out)
-    assert wb.sheetnames == ["按运营商结算", "扣减明细及原因", "分期付款及余额", "终端服务费明细", "账单差异"]
+    assert wb.sheetnames == [
+        "按运营商结算", "按档次计费终端天数", "服务单价依据（全省开通终端数）",
+        "未测量时长（每终端月最低测量覆盖率 90%）", "扣减明细及原因", "分期付款及余额",
+        "终端服务费明细", "账单差异",
+    ]  # fmt: skip
 
     summary = list(wb["按运营商结算"].values)
     assert summary[0] == (
@@ -49,6 +53,11 @@ def test_xlsx_equals_the_json_cell_by_cell(files: dict[str, str], tmp_path: Path
         assert row[:2] == (c["carrier"], c["terminals"])
         assert [Decimal(str(v)) for v in row[2:]] == [_num(c[k]) for k in keys]
     assert [Decimal(str(v)) for v in summary[-1][2:]] == [_num(doc[k]) for k in keys]
+
+    tiers = list(wb["按档次计费终端天数"].values)[1:]
+    expected_tiers = [(c["carrier"], t["tier"], t["terminals"], t["terminal_days"], _num(t["gross"]))
+                      for c in doc["carriers"] for t in c["tiers"]]  # fmt: skip
+    assert [(r[0], r[1], r[2], r[3], Decimal(str(r[5]))) for r in tiers] == expected_tiers
 
     deductions = list(wb["扣减明细及原因"].values)[1:]
     expected = [(d["month"], d["carrier"], d["terminal"], d["kind"], _num(d["amount"]))
