@@ -176,7 +176,14 @@ def settle_statement(
         found[part.contract.id] = check_invoice(
             part, bill, inputs.billed_terminals, inputs.availability, tolerance
         )
-    return Statement(rec, found, bill.source, tolerance)
+    return Statement(rec, found, f"{bill.source}; {tolerance_rule(tolerance)}", tolerance)
+
+
+def tolerance_rule(tolerance: Decimal | None) -> str:
+    """The stated invoice tolerance, as the statement prints it."""
+    if tolerance is not None:
+        return f"amounts within {tolerance} are rounding differences"
+    return "tolerance: half a quantum per terminal summed in a row (terminal rows exact)"
 
 
 def _parts_billed(rec: ProvinceReconciliation, bill: Invoice) -> list:  # type: ignore[type-arg]
@@ -193,6 +200,15 @@ def render_statement(st: Statement, fmt: str, lang: str, timezone: str = "Asia/S
     from slaprobe.report.province import province_json, render_province
 
     tz = ZoneInfo(timezone)
+    if fmt == "json" and st.found is not None:
+        import json
+
+        doc = province_json(st.rec, st.found, lang, tz)
+        doc["invoice_tolerance"] = {
+            "stated": None if st.tolerance is None else str(st.tolerance),
+            "rule": tolerance_rule(st.tolerance),
+        }
+        return json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
     if fmt == "xlsx":
         from slaprobe.report.reconcile_xlsx import reconcile_xlsx
 

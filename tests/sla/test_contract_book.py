@@ -142,3 +142,42 @@ def test_inventory_history_moves_a_terminal_mid_month() -> None:
     # unicom (its own basic price 300): 300 x 21/31 = 203.225806 -> 203.23
     assert rec.carrier_amounts("telecom").gross == Decimal("1322.58")
     assert rec.carrier_amounts("unicom").gross == Decimal("203.23")
+
+
+def test_payments_in_cash_years_attributed_to_service_periods() -> None:
+    # telecom's Q1 cash of 2,500 includes 1,000 of 2021's settlement (1,500 is for 2022Q1); the rest of
+    # its Q1 (6,000 net: 2 gold x 1000 x 3) is paid in 2022Q2 cash: 4,500, after the period's end.
+    data = book_data()
+    data["payments"] = {}
+    data["contracts"]["tel"]["payments"] = {"installments": [
+        {"quarter": "2022Q1", "amount": "2500.00", "service": {"2021": "1000.00", "2022Q1": "1500.00"}},
+        {"quarter": "2022Q2", "amount": "4500.00", "service": {"2022Q1": "4500.00"}},
+    ]}  # fmt: skip
+    data["contracts"]["uni"]["payments"] = {"installments": [_inst("2022Q1", "500.00")]}
+    book = parse_book(data, "book.yaml")
+    terminals = [term("T01"), term("T02"), term("T07", "unicom", "basic")]
+    rec = reconcile_book(book, terminals, EMPTY_Q1, Q1)
+    # telecom 6000 net, 1500 of the Q1 cash is for 2022; the 2022Q2 payment is recorded after the period
+    assert rec.carrier_balance_due("telecom") == Decimal("4500.00")  # 6000 - 1500
+    (tel,) = [p for p in rec.parts if p.contract.id == "tel"]
+    assert (tel.paid_to_date, tel.paid_later, tel.outstanding) == (Decimal("1500.00"), Decimal("4500.00"), 0)
+    uni = next(p for p in rec.parts if p.contract.id == "uni")
+    assert uni.balance_due == Decimal("400.00")  # 900 - 500
+    bad = book_data()
+    bad["contracts"]["tel"]["payments"]["installments"][0]["service"] = {"2022Q1": "2000.00"}
+    with pytest.raises(
+        ConfigError, match=r"installments\[0\].service: the parts add up to 2000.00, not the amount"
+    ):
+        parse_book(bad, "book.yaml")
+
+
+def test_negative_balance_follows_the_contract_setting() -> None:
+    # unicom paid 500 for 900 of service in Q1 -> +400; pay it 1,500 instead: -600, refunded or offset
+    for setting in ("refund", "offset"):
+        data = book_data()
+        data["payments"] = {}
+        data["contracts"]["uni"]["payments"] = {"installments": [_inst("2022Q1", "1500.00")],
+                                                "negative_balance": setting}  # fmt: skip
+        rec = reconcile_book(parse_book(data, "book.yaml"), [term("T07", "unicom", "basic")], EMPTY_Q1, Q1)
+        uni = next(p for p in rec.parts if p.contract.id == "uni")
+        assert (uni.balance_due, uni.balance_treatment) == (Decimal("-600.00"), setting)
