@@ -37,7 +37,7 @@ from slaprobe.settle import (
 from slaprobe.sla.maintenance import MaintenanceError
 from slaprobe.sla.periods import Month
 from slaprobe.sla_report import NoDataError as StoreNoDataError
-from slaprobe.sla_report import monthly_availability
+from slaprobe.sla_report import monthly_availability, store_label
 from slaprobe.store.influx import InfluxError
 from slaprobe.store.journal import JournalError, JournalStore
 from slaprobe.timeutil import parse_time
@@ -557,7 +557,8 @@ def _money_inputs(opts: dict[str, Any], months: Sequence[Month], allow_empty: bo
         store, journal = opts.get("store_kind"), opts.get("journal")
         monthly = monthly_availability(config, months, store=store, journal=journal, inventory=inventory,
                                        allow_empty=allow_empty, maintenance=maintenance)  # fmt: skip
-        source = f"computed from the {opts.get('store_kind') or config.store.kind} store"
+        first, last = min(months), max(months)
+        source = f"computed from {store_label(config, store, journal)}, {first}..{last}"
         if maintenance is None and config.sla.maintenance:
             maintenance = config.resolve(config.sla.maintenance)
         return load_inputs(contract, inventory, monthly, config.sla.timezone, source, history, maintenance)

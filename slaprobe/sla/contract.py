@@ -467,7 +467,8 @@ def settle_month(
     n_open = open_count(terminals if count_terminals is None else count_terminals, count_day)
     incidents = incidents or {}
     by_carrier: dict[str, list[TerminalMonthCharge]] = {c: [] for c in contract.carriers}
-    slices = contract.slices(month)
+    slices = [(a, b, contract.at(a) if contract.versions else contract, contract.version_label(a))
+              for a, b in contract.slices(month)]  # fmt: skip
     whole = len(slices) == 1
     records: dict[str, int] = {}
     for t in terminals:
@@ -476,15 +477,14 @@ def settle_month(
     for t in terminals:
         ta = availability.get(t.id)
         own = incidents.get(t.id, ())
-        for first, last in slices:
-            rules = contract.at(first) if contract.versions else contract
+        for first, last, rules, version in slices:
             mine = list(own)
             if not whole or records.get(t.id, 0) > 1:  # the incident goes to the slice it began in
                 lo, hi = max(first, t.in_service_from), min(last, t.in_service_to or last)
                 mine = [i for i in own if i.month == month and lo <= incident_day(i, ta, month) <= hi]
             charge = charge_terminal_month(
                 rules, t, month, n_open, ta, mine,
-                None if whole else first, None if whole else last, contract.version_label(first),
+                None if whole else first, None if whole else last, version,
             )  # fmt: skip
             if charge is not None:
                 by_carrier.setdefault(t.carrier, []).append(charge)
