@@ -181,3 +181,22 @@ def test_negative_balance_follows_the_contract_setting() -> None:
         rec = reconcile_book(parse_book(data, "book.yaml"), [term("T07", "unicom", "basic")], EMPTY_Q1, Q1)
         uni = next(p for p in rec.parts if p.contract.id == "uni")
         assert (uni.balance_due, uni.balance_treatment) == (Decimal("-600.00"), setting)
+
+
+def test_one_carrier_signed_by_two_signers_adds_up_per_carrier() -> None:
+    # telecom signed separately for r1 (2 gold) and r2 (1 gold): 6,000 - 2,500 and 3,000 - 500
+    data = book_data()
+    data["contracts"] = {
+        "tel-r1": {"carriers": ["telecom"], "regions": ["r1"], "signer": {"zh": "甲市"},
+                   "payments": {"budget": "4000.00", "installments": [_inst("2022Q1", "2500.00")]}},
+        "tel-r2": {"carriers": ["telecom"], "regions": ["r2"], "signer": {"zh": "乙市"},
+                   "payments": {"budget": "1000.00", "installments": [_inst("2022Q1", "500.00")]}},
+    }  # fmt: skip
+    terminals = [term("T01"), term("T02"), term("T03", region="r2")]
+    rec = reconcile_book(parse_book(data, "book.yaml"), terminals, EMPTY_Q1, Q1)
+    assert [(p.contract.id, p.balance_due) for p in rec.parts] == [
+        ("tel-r1", Decimal("3500.00")),
+        ("tel-r2", Decimal("2500.00")),
+    ]
+    assert rec.carrier_amounts("telecom").net == Decimal("9000.00")
+    assert rec.carrier_balance_due("telecom") == Decimal("6000.00")  # 9000 - 3000
