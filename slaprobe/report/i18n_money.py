@@ -30,6 +30,16 @@ _LABELS: dict[str, tuple[str, str]] = {
         "year-end count on {day}: annual {annual} - prorated {prorated}",
         "按{day}开通数核算：全年 {annual} - 按天计 {prorated}",
     ),
+    "note.versions": (
+        "Contract rules change on {days}: a month spanning such a day is billed in slices, each under its "
+        "own rules (see the per-terminal fee listing).",
+        "合同价目于 {days} 变更：跨越变更日的月份分段计费，各段按其适用价目计算（见终端服务费明细）。",
+    ),
+    "note.count_on_day": (
+        "Year end: the year's total is the count of terminals open on {day} x 12 x the monthly unit price; "
+        "December carries the difference from the day-prorated fees (year-end adjustment).",
+        "年末按 {day} 开通终端数 x 12 x 月单价核算全年服务费总价；与按天计费之差计入12月（年末核算调整）。",
+    ),
     "year_end_adjustment": ("Year-end count adjustment", "年末开通数核算调整"),
     "province": ("Province: all signed contracts", "全省：各分签合同合计"),
     "contract": ("Contract", "合同"),
@@ -150,11 +160,14 @@ _LABELS: dict[str, tuple[str, str]] = {
     ),
     "duration": ("{h} h {m:02d} min", "{h}小时{m:02d}分"),
     "note.rounding": (
-        "Amounts in {currency}, computed exactly. Each carrier's gross fee and deductions for the period are "
-        "rounded once to {quantum} ({mode}); net = gross - deductions; totals add the carriers' figures. "
-        "Detail lines are each rounded on their own and may not add up to the carrier's figure exactly.",
+        "Amounts in {currency}, computed exactly. Each carrier's gross fee and deductions are rounded to "
+        "{quantum} ({mode}) as year-to-date figures; a period's figure = rounded year to date at its end - "
+        "rounded year to date before it, so periods add up exactly to the year; net = gross - deductions; "
+        "totals add the carriers' figures. Detail lines are each rounded on their own and may not add up "
+        "to the carrier's figure exactly.",
         "金额单位：{currency}，按精确值计算。"
-        "各运营商本期应付服务费与扣减额各舍入一次（精确到 {quantum}，{mode}）；实付 = 应付 - 扣减；"
+        "各运营商应付服务费与扣减额按年初至今累计值舍入（精确到 {quantum}，{mode}），本期金额 = 期末累计舍入值 - "
+        "期初累计舍入值，各期之和恰等于全年；实付 = 应付 - 扣减；"
         "合计为各运营商金额之和。明细行各自舍入，其和与运营商金额可能略有差异。",
     ),
     "note.balance": (

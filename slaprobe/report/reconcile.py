@@ -211,6 +211,10 @@ def reconciliation_document(
     if unjudged:
         notes.append(L("note.unjudged", n=unjudged))
     notes.append(unmeasured_note(rec, lang))
+    if c.versions:  # a month spanning a version's day is billed in slices (the fee listing shows them)
+        notes.append(L("note.versions", days=", ".join(v.effective_from.isoformat() for v in c.versions)))
+    if c.year_end.rule.value == "count_on_day":
+        notes.append(L("note.count_on_day", day=c.year_end_day))
     title = L("reconcile.title", period=rec.period, contract=c.name.get(lang, str(c.year)))
     return Document(title, tuple(tables), tuple(notes))
 
