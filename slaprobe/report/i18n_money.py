@@ -166,8 +166,8 @@ _LABELS: dict[str, tuple[str, str]] = {
         "totals add the carriers' figures. Detail lines are each rounded on their own and may not add up "
         "to the carrier's figure exactly.",
         "金额单位：{currency}，按精确值计算。"
-        "各运营商应付服务费与扣减额按年初至今累计值舍入（精确到 {quantum}，{mode}），本期金额 = 期末累计舍入值 - "
-        "期初累计舍入值，各期之和恰等于全年；实付 = 应付 - 扣减；"
+        "各运营商应付服务费与扣减额按年初至今累计值舍入（精确到 {quantum}，{mode}），"
+        "本期金额 = 期末累计舍入值 - 期初累计舍入值，各期之和恰等于全年；实付 = 应付 - 扣减；"
         "合计为各运营商金额之和。明细行各自舍入，其和与运营商金额可能略有差异。",
     ),
     "note.balance": (
