@@ -74,6 +74,15 @@ store_option = click.option(
 journal_option = click.option(
     "--journal", type=click.Path(dir_okay=False), help="Journal file [config state_dir/journal]."
 )
+# `evaluation` and `report --year Y --evaluation` take the same file, so every format of either shows the
+# same scorecard (slaprobe/sla/evaluation_inputs.py checks it; settle.evaluation_result against the year).
+evaluation_inputs_option = click.option(
+    "--inputs",
+    "inputs_file",
+    type=click.Path(dir_okay=False),
+    help="Evaluation inputs YAML: what probes cannot measure (funds, satisfaction survey, platform "
+    "availability, timeliness, review scores). A template: slaprobe evaluation --example-inputs.",
+)
 allow_empty_option = click.option(
     "--allow-empty",
     is_flag=True,
@@ -444,14 +453,16 @@ def status_cmd(config_path: str | None, journal: str | None, as_json: bool) -> N
 @click.option("--evaluation", is_flag=True, help="The evaluation indicators (coverage, availability).")
 @click.option("--contract", type=click.Path(dir_okay=False), help="Contract YAML [config sla.contract].")
 @click.option("--availability", type=click.Path(dir_okay=False), help="--evaluation: a hand-over file.")
+@evaluation_inputs_option
 @click.option("--carrier", help="Only this carrier's terminals.")
 @click.option("--region", help="Only this region's terminals.")
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["table", "csv", "json", "markdown", "html", "pdf"]),
+    type=click.Choice(["table", "csv", "json", "markdown", "html", "pdf", "xlsx"]),
     default="table",
-    help="html: one self-contained page with charts; pdf: that page printed to A4 (needs chromium).",
+    help="html: one self-contained page with charts; pdf: that page printed to A4 (needs chromium); "
+    "xlsx: a workbook, one sheet per section (needs --out).",
 )
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
@@ -471,11 +482,14 @@ def report_cmd(config_path, fmt, lang, out, availability_out, **opts):  # type: 
         if opts["year"] is None or opts["month"]:
             raise click.UsageError("--evaluation takes --year YYYY (not --month)")
         if fmt == "pdf":
-            raise click.UsageError("--evaluation renders table, csv, markdown, json or html")
+            raise click.UsageError("--evaluation renders table, csv, markdown, json, html or xlsx")
         _evaluation(opts["year"], {**opts, "config_path": config_path, "fmt": fmt, "lang": lang, "out": out})
         return
     if not opts["month"]:
         raise click.UsageError("give --month YYYY-MM (or --year YYYY --evaluation)")
+    if opts["inputs_file"]:  # a month report has no scorecard: the file would be silently unused
+        raise click.UsageError("--inputs goes with --year YYYY --evaluation (the scorecard), not --month")
+    _check_binary_out(fmt, out)
     from slaprobe.report.availability_json import coverage_warning
     from slaprobe.report.availability_text import render
     from slaprobe.sla.engine import PeriodError
@@ -501,6 +515,12 @@ def report_cmd(config_path, fmt, lang, out, availability_out, **opts):  # type: 
                 raise click.UsageError("--format pdf needs --out FILE")
             view, report = build_month_view(cfg, req, lang, availability_out)
             text = render_month(view, lang)
+        elif fmt == "xlsx":
+            from slaprobe.report.availability_text import xlsx_sheets
+
+            report = build_report(cfg, req)
+            text = ""
+            _write_xlsx(out, xlsx_sheets(report, lang))
         else:
             report = build_report(cfg, req)
             text = render(report, fmt, lang)
@@ -529,10 +549,27 @@ def report_cmd(config_path, fmt, lang, out, availability_out, **opts):  # type: 
             html_to_pdf(text, out)
         except PdfError as exc:
             _fail(exc)
+    elif fmt == "xlsx":
+        pass  # written above, before the coverage warning
     elif out:
         Path(out).write_text(text, encoding="utf-8")
     else:
         click.echo(text, nl=False)
+
+
+def _write_xlsx(out: str, sheets: Any) -> None:
+    from slaprobe.report.xlsx import write_workbook
+
+    try:
+        write_workbook(out, sheets)
+    except OSError as exc:
+        _fail(ValueError(f"{out}: cannot write the workbook: {exc.strerror or exc}"))
+
+
+def _check_binary_out(fmt: str | None, out: str | None) -> None:
+    """A workbook is binary: it goes to a file, never to the terminal."""
+    if fmt == "xlsx" and not out:
+        raise click.UsageError("--format xlsx writes a binary workbook: give --out FILE.xlsx")
 
 
 def _money_inputs(opts: dict[str, Any], months: Sequence[Month], allow_empty: bool = True) -> MoneyInputs:
@@ -584,7 +621,7 @@ _MONEY_OPTIONS = (
         "fmt",
         type=click.Choice(["table", "csv", "markdown", "json", "html", "xlsx"]),
         default="table",
-        help="csv starts with a UTF-8 BOM (Excel on Chinese Windows); xlsx needs --out (reconcile only).",
+        help="csv starts with a UTF-8 BOM (Excel on Chinese Windows); xlsx: a workbook (needs --out).",
     ),
     click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True),
     click.option("--out", type=click.Path(dir_okay=False), help="Write here instead of stdout."),
@@ -681,28 +718,51 @@ def reconcile_cmd(
 
 
 @cli.command("evaluation")
-@click.option("--year", type=int, required=True)
+@click.option("--year", type=int, help="The evaluated year (the contract's).")
+@evaluation_inputs_option
+@click.option(
+    "--example-inputs",
+    is_flag=True,
+    help="Print the example inputs file (the 2022 report's values, every key explained) to stdout or "
+    "--out, and exit: the template to fill in.",
+)
 @_money_options
-def evaluation_cmd(year: int, **opts: Any) -> None:
-    """The annual evaluation's output indicators (same as ``report --year Y --evaluation``)."""
+def evaluation_cmd(year: int | None, example_inputs: bool, **opts: Any) -> None:
+    """The annual evaluation: every indicator scored, part scores and grade, with the output indicators
+    slaprobe measures (``report --year Y --evaluation`` shows the same, with the same ``--inputs``)."""
+    if example_inputs:
+        if year is not None or opts["inputs_file"]:
+            raise click.UsageError("--example-inputs prints the template only: drop --year / --inputs")
+        from slaprobe.examples import EXAMPLE_EVALUATION_INPUTS
+
+        _emit(EXAMPLE_EVALUATION_INPUTS.read_text(encoding="utf-8"), opts["out"])
+        return
+    if year is None:
+        raise click.UsageError("give --year YYYY (or --example-inputs for a template of --inputs)")
     _evaluation(year, opts)
 
 
 def _evaluation(year: int, opts: dict[str, Any]) -> None:
     lang = opts["lang"] or "zh"
-    if opts["fmt"] == "xlsx":
-        raise click.UsageError("--format xlsx: evaluation renders table, csv, markdown, json or html")
+    _check_binary_out(opts["fmt"], opts["out"])
     try:
         inputs = _money_inputs(opts, Period.year(year).months)
         if opts["fmt"] == "html":  # monthly availability chart, coverage, indicators, the year's money
             from slaprobe.report.html_year import render_year
             from slaprobe.report.year_view import year_view
 
-            text = render_year(year_view(inputs, year, lang), lang)
+            text = render_year(year_view(inputs, year, lang, opts.get("inputs_file")), lang)
+        elif opts["fmt"] == "xlsx":
+            from slaprobe.report.evaluation_xlsx import evaluation_sheets
+            from slaprobe.settle import evaluation_result
+
+            ev, scorecard, source = evaluation_result(inputs, year, opts.get("inputs_file"))
+            _write_xlsx(opts["out"], evaluation_sheets(ev, lang, scorecard, source))
+            return
         else:
-            text = evaluation_report(inputs, year, opts["fmt"] or "table", lang)
+            text = evaluation_report(inputs, year, opts["fmt"] or "table", lang, opts.get("inputs_file"))
         _emit(text, opts["out"])
-    except (ValueError, FontError) as exc:
+    except (ValueError, FontError, ConfigError) as exc:
         _fail(exc)
 
 

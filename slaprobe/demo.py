@@ -7,8 +7,9 @@ in which the scripted outage is an outage. Nothing here is special-cased: it is 
 runs, pointed at the lab, and the report ``slaprobe report`` prints.
 
 The demo leaves a working setup behind in its state directory: ``slaprobe.yaml`` (config), the inventory
-it probed, a contract for the current year and the journal, so the follow-up commands
-(``slaprobe report --month ...``, ``reconcile``, ``status``, ``samples``) find everything without flags
+it probed, a contract and evaluation inputs for the current year and the journal, so the follow-up
+commands (``slaprobe report --month ...``, ``reconcile``, ``status``, ``samples``; ``evaluation`` with
+``--inputs``) find everything without flags
 (``./demo-state/slaprobe.yaml`` is on the config search path, see ``configpath.py``).
 
 Why the rule is scaled: the product default is MEF 10.3 with Δt 60 s and n = 5, so an outage must last
@@ -22,6 +23,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import random
+import re
 import shutil
 import statistics
 import sys
@@ -36,6 +38,7 @@ import yaml
 from slaprobe import sample_network
 from slaprobe.config import Config, SlaConfig, load_config
 from slaprobe.daemon import Daemon
+from slaprobe.examples import EXAMPLE_CONTRACT, EXAMPLE_EVALUATION_INPUTS
 from slaprobe.inventory import Inventory, write_csv
 from slaprobe.lab import Lab, LabProfile
 from slaprobe.model import Sample
@@ -46,11 +49,11 @@ from slaprobe.terminal import Terminal
 
 # The demo needs no repository checkout: the example network is generated (it is what
 # config/terminals.example.csv holds: `slaprobe inventory generate`, seed 2022) and the example contract is
-# package data (a copy of config/contract.example.yaml; tests/test_packaging.py keeps the two equal).
+# package data (slaprobe/examples.py: a copy of config/contract.example.yaml, like the evaluation inputs).
 EXAMPLE_TERMINALS = 1820
 EXAMPLE_SEED = 2022
-EXAMPLE_CONTRACT = Path(__file__).resolve().parent / "data" / "contract.example.yaml"
 CONFIG_NAME = "slaprobe.yaml"
+EVALUATION_INPUTS_NAME = "evaluation-inputs.yaml"  # not in the config: `evaluation --inputs` names it
 DEMO_CONSECUTIVE = 3  # n of the demo's rule (production default: 5)
 OUTAGE_AFTER_CYCLES = 4  # the scripted outage starts after this many probe cycles
 OUTAGE_CYCLES = 9  # and lasts this many: n = 3 intervals qualify, with room for the edges
@@ -95,11 +98,24 @@ def demo_interval_s(cycle_s: float) -> int:
     return next(d for d in range(max(1, int(-(-cycle_s // 1))), 3601) if 3600 % d == 0)
 
 
+def demo_evaluation_inputs(year: int) -> str:
+    """The example evaluation inputs moved to ``year``, the demo contract's year, so ``slaprobe evaluation
+    --year Y --inputs demo-state/evaluation-inputs.yaml`` scores the demo's year. Edited as text, not
+    re-dumped: the example's comments (each value's source, the scoring rule) are the point of it."""
+    text = EXAMPLE_EVALUATION_INPUTS.read_text(encoding="utf-8")
+    moved, n = re.subn(r"^year: \d{4}\b", f"year: {year}", text, count=1, flags=re.MULTILINE)
+    if n != 1:  # the example lost its top-level year: a demo that scores nothing would hide that
+        raise ValueError(f"{EXAMPLE_EVALUATION_INPUTS}: no top-level 'year:' line to move")
+    return f"# Written by `slaprobe demo`: the example below, its year moved to {year}.\n" + moved
+
+
 def write_demo_setup(state_dir: Path, inventory: Inventory, cycle_s: float, today: dt.date) -> Path:
-    """The config, inventory and contract the demo runs with, left behind for the follow-up commands.
+    """The config, inventory, contract and evaluation inputs the demo runs with, left behind for the
+    follow-up commands.
 
     The contract is the 2022 example moved to this year (its 2022 installments dropped), so
-    ``slaprobe reconcile`` settles the demo's month with the example's prices and deduction tables."""
+    ``slaprobe reconcile`` settles the demo's month with the example's prices and deduction tables; the
+    evaluation inputs are the example's too (same budget), so ``slaprobe evaluation`` scores this year."""
     state_dir = state_dir.resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
     write_csv(inventory.terminals, state_dir / "terminals.csv")
@@ -113,6 +129,7 @@ def write_demo_setup(state_dir: Path, inventory: Inventory, cycle_s: float, toda
     contract.setdefault("unmeasured", {})["min_measured_percent"] = "0"
     contract["name"] = {k: f"{v} (demo: {today.year})" for k, v in contract["name"].items()}
     (state_dir / "contract.yaml").write_text(yaml.safe_dump(contract, allow_unicode=True), encoding="utf-8")
+    (state_dir / EVALUATION_INPUTS_NAME).write_text(demo_evaluation_inputs(today.year), encoding="utf-8")
     config = {
         "vantage": "demo",
         "inventory": "terminals.csv",
@@ -129,7 +146,7 @@ def write_demo_setup(state_dir: Path, inventory: Inventory, cycle_s: float, toda
     path = state_dir / CONFIG_NAME
     header = (
         "# Written by `slaprobe demo`: the setup it probed with (the lab's namespace is gone once it ends).\n"
-        "# report / reconcile / status / samples find this file as ./demo-state/slaprobe.yaml.\n"
+        "# report / reconcile / evaluation / status / samples find this file as ./demo-state/slaprobe.yaml.\n"
     )
     path.write_text(header + yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     return path
@@ -234,6 +251,13 @@ def opened_this_month(inventory: Inventory, today: dt.date) -> Inventory:
     return Inventory(tuple(moved), inventory.carriers, inventory.tiers)
 
 
+def _shown(path: Path) -> str:
+    """``path`` as a pasted command should name it: relative to the working directory when inside it."""
+    with contextlib.suppress(ValueError):
+        return str(path.resolve().relative_to(Path.cwd()))
+    return str(path.resolve())
+
+
 def _program() -> str:
     """How to call slaprobe again, as this process was called (``.venv/bin/slaprobe`` after ``make demo``,
     plain ``slaprobe`` when it is on PATH), so the printed follow-up commands work when pasted."""
@@ -295,10 +319,12 @@ def run_demo(
     )
     closing_report(config, months, echo)
     month = months[-1]
+    inputs = _shown(state_dir / EVALUATION_INPUTS_NAME)
     echo(
         "\nfollow-up commands (they read ./demo-state/slaprobe.yaml; run them from this directory):\n"
         f"  {prog} report --month {month} --lang en\n"
         f"  {prog} reconcile --month {month} --lang en\n"
+        f"  {prog} evaluation --year {today.year} --inputs {inputs} --lang en\n"
         f"  {prog} status\n"
         f"  {prog} samples --since 1h --terminal {victims[0]}"
     )

@@ -14,6 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from slaprobe.configload import ConfigError
 from slaprobe.inventory import Inventory, load_inventory
 from slaprobe.inventory_history import apply_history, load_history
 from slaprobe.report.evaluation import render_evaluation
@@ -21,7 +22,8 @@ from slaprobe.report.reconcile import unmeasured_warning
 from slaprobe.sla.availability_file import read_availability
 from slaprobe.sla.contract_book import ContractBook, load_book
 from slaprobe.sla.contract_config import Contract
-from slaprobe.sla.evaluation import evaluate
+from slaprobe.sla.evaluation import Evaluation, evaluate
+from slaprobe.sla.evaluation_inputs import EvaluationInputs, load_evaluation_inputs
 from slaprobe.sla.invoice import Invoice, load_invoice
 from slaprobe.sla.periods import Month, Period
 from slaprobe.sla.province import ProvinceReconciliation, reconcile_book
@@ -31,6 +33,7 @@ from slaprobe.sla.reconcile import (
     ReconcileError,
     check_invoice,
 )
+from slaprobe.sla.scorecard import Scorecard, build_scorecard
 from slaprobe.sla.year_end import YearEndError
 from slaprobe.statement import InputRecord, availability_digest, file_digest
 from slaprobe.terminal import Terminal
@@ -41,6 +44,7 @@ __all__ = [
     "Period",
     "ReconcileError",
     "evaluation_report",
+    "evaluation_result",
     "load_inputs",
     "no_data_months",
     "reconcile_report",
@@ -231,11 +235,26 @@ def reconcile_report(
     return out
 
 
-def evaluation_report(inputs: MoneyInputs, year: int, fmt: str = "table", lang: str = "zh") -> str:
-    """The year's evaluation output indicators (coverage, availability, open terminals, cost), rendered."""
+def evaluation_result(
+    inputs: MoneyInputs, year: int, inputs_file: str | Path | None = None
+) -> tuple[Evaluation, Scorecard, str]:
+    """The year's measured indicators, every indicator scored (``--inputs`` figures and review scores;
+    without a file, whatever slaprobe cannot measure is missing), and the inputs file's name."""
     c = inputs.contract
     if year != c.year:
         raise ValueError(f"{c.source}: the contract (and its evaluation plan) is for {c.year}, not {year}")
+    given = load_evaluation_inputs(inputs_file) if inputs_file is not None else None
+    if given is not None:
+        problems = []
+        if given.year != year:
+            problems.append(f"year: {given.year}, but the evaluation is for {year}")
+        budget = c.payments.budget
+        if given.funds.budget is not None and budget is not None and given.funds.budget != budget:
+            problems.append(
+                f"funds.budget: {given.funds.budget} differs from {c.source} payments.budget {budget}"
+            )
+        if problems:
+            raise ConfigError(given.source, problems)
     ev = evaluate(
         c.evaluation,
         inputs.inventory.terminals,
@@ -244,7 +263,20 @@ def evaluation_report(inputs: MoneyInputs, year: int, fmt: str = "table", lang: 
         c.payments,
         year_fees(inputs, year),
     )
-    return render_evaluation(ev, fmt, lang)
+    scorecard = build_scorecard(ev, given or EvaluationInputs(year=year))
+    return ev, scorecard, "" if given is None else given.source
+
+
+def evaluation_report(
+    inputs: MoneyInputs,
+    year: int,
+    fmt: str = "table",
+    lang: str = "zh",
+    inputs_file: str | Path | None = None,
+) -> str:
+    """The year's evaluation (measured output indicators and the whole scorecard), rendered."""
+    ev, scorecard, source = evaluation_result(inputs, year, inputs_file)
+    return render_evaluation(ev, fmt, lang, scorecard, source)
 
 
 def year_fees(inputs: MoneyInputs, year: int) -> tuple[Decimal, Decimal] | None:

@@ -9,15 +9,15 @@ part a carrier checks line by line.
 
 from __future__ import annotations
 
-import csv
-import io
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from slaprobe.report.availability_json import coverage_dict, report_dict
 from slaprobe.report.i18n import label, level_name
+from slaprobe.report.xlsx import Fmt, Formatted, Sheet, csv_text
 from slaprobe.sla.engine import MonthReport
 
 
@@ -26,7 +26,7 @@ class Section:
     key: str
     title: str
     headers: tuple[str, ...]
-    rows: tuple[tuple[str, ...], ...]
+    rows: tuple[tuple[Any, ...], ...]  # str cells; typed sections: numbers too (see ``_Typed``)
 
 
 def _num(value: Any, digits: int | None = None) -> str:
@@ -47,10 +47,53 @@ def _minutes(seconds: int | float | None) -> str:
     return "-" if seconds is None else f"{seconds / 60:.1f}"
 
 
+class _Text:
+    """Cells as the text formats print them (the same strings in table, CSV and Markdown)."""
+
+    num = staticmethod(_num)
+    hours = staticmethod(_hours)
+    minutes = staticmethod(_minutes)
+
+    @staticmethod
+    def pct(value: float | None) -> Any:
+        return _num(value, 4)
+
+    @staticmethod
+    def count(value: int) -> Any:
+        return str(value)
+
+
+class _Typed:
+    """Cells as numbers for the spreadsheet (``xlsx_sheets``): the JSON's values, unrounded, with a
+    number format; a percentage becomes a ratio (99.95 -> 0.9995 shown as 99.9500 %); missing is "-"."""
+
+    @staticmethod
+    def num(value: Any, digits: int | None = None) -> Any:
+        return "-" if value is None else value
+
+    @staticmethod
+    def hours(seconds: int | float | None) -> Any:
+        return "-" if seconds is None else Formatted(seconds / 3600, Fmt.NUMBER2)
+
+    @staticmethod
+    def minutes(seconds: int | float | None) -> Any:
+        return "-" if seconds is None else Formatted(seconds / 60, Fmt.NUMBER1)
+
+    @staticmethod
+    def pct(value: float | None) -> Any:
+        return "-" if value is None else Formatted(Decimal(str(value)) / 100, Fmt.PERCENT4)
+
+    @staticmethod
+    def count(value: int) -> Any:
+        return value
+
+
 _Q = ("loss_pct", "rtt_p50_ms", "rtt_p95_ms", "jitter_p95_ms", "mos", "y1541_class0_pct")
 
 
-def _group_rows(groups: Sequence[dict[str, Any]], lang: str, dimension: str) -> tuple[tuple[str, ...], ...]:
+def _group_rows(
+    groups: Sequence[dict[str, Any]], lang: str, dimension: str, C: type[_Text] | type[_Typed] = _Text
+) -> tuple[tuple[Any, ...], ...]:
     rows = []
     for g in groups:
         key = g["key"]
@@ -61,27 +104,29 @@ def _group_rows(groups: Sequence[dict[str, Any]], lang: str, dimension: str) -> 
         rows.append(
             (
                 key,
-                str(g["terminals"]),
-                _num(g["availability"], 4),
-                _hours(g["downtime_s"]),
-                str(g["outages"]),
-                _minutes(g["mttr_s"]),
-                _hours(g["mtbf_s"]),
-                _hours(g["unknown_s"]),
-                _hours(g["maintenance_s"]),
-                _num(g["measured_pct"], 4),
-                str(g["below_target"]),
-                str(g["insufficient_data"]),
+                C.count(g["terminals"]),
+                C.pct(g["availability"]),
+                C.hours(g["downtime_s"]),
+                C.count(g["outages"]),
+                C.minutes(g["mttr_s"]),
+                C.hours(g["mtbf_s"]),
+                C.hours(g["unknown_s"]),
+                C.hours(g["maintenance_s"]),
+                C.pct(g["measured_pct"]),
+                C.count(g["below_target"]),
+                C.count(g["insufficient_data"]),
                 g["worst_terminal"] or "-",
-                _num(g["worst_availability"], 4),
-                *(_num(g["quality"][k]) for k in _Q),
+                C.pct(g["worst_availability"]),
+                *(C.num(g["quality"][k]) for k in _Q),
             )
         )
     return tuple(rows)
 
 
-def sections(report: MonthReport, lang: str, *, evidence: bool = False) -> list[Section]:
+def sections(report: MonthReport, lang: str, *, evidence: bool = False, typed: bool = False) -> list[Section]:
+    """The report's sections; ``typed``: cells as numbers for the spreadsheet (see ``_Typed``)."""
     d = report_dict(report)
+    C: type[_Text] | type[_Typed] = _Typed if typed else _Text
     L = lambda key, **kw: label(key, lang, **kw)  # noqa: E731
     group_headers = (
         L("key"),
@@ -101,7 +146,7 @@ def sections(report: MonthReport, lang: str, *, evidence: bool = False) -> list[
         *(L(k) for k in _Q),
     )
     out = [
-        Section("summary", L("summary"), group_headers, _group_rows([d["province"]], lang, "province")),
+        Section("summary", L("summary"), group_headers, _group_rows([d["province"]], lang, "province", C)),
     ]
     for dimension, plural in (
         ("carrier", "carriers"),
@@ -110,7 +155,7 @@ def sections(report: MonthReport, lang: str, *, evidence: bool = False) -> list[
         ("tier", "tiers"),
     ):
         out.append(
-            Section(plural, L(f"by_{dimension}"), group_headers, _group_rows(d[plural], lang, dimension))
+            Section(plural, L(f"by_{dimension}"), group_headers, _group_rows(d[plural], lang, dimension, C))
         )
 
     terms = sorted(
@@ -152,17 +197,17 @@ def sections(report: MonthReport, lang: str, *, evidence: bool = False) -> list[
                     t["region"],
                     level_name(t["level"], lang),
                     t["tier"],
-                    _num(t["availability"], 4),
-                    _minutes(t["unavailable_s"]),
-                    str(t["outages"]),
-                    _hours(t["unknown_s"]),
-                    _hours(t["maintenance_s"]),
-                    _hours(t["in_service_s"]),
-                    _num(t["measured_pct"], 4),
-                    str(t["high_loss_intervals"]),
-                    str(t["consecutive_high_loss"]),
+                    C.pct(t["availability"]),
+                    C.minutes(t["unavailable_s"]),
+                    C.count(t["outages"]),
+                    C.hours(t["unknown_s"]),
+                    C.hours(t["maintenance_s"]),
+                    C.hours(t["in_service_s"]),
+                    C.pct(t["measured_pct"]),
+                    C.count(t["high_loss_intervals"]),
+                    C.count(t["consecutive_high_loss"]),
                     L(f"status.{t['target_status']}"),
-                    *(_num(t["quality"][k]) for k in _Q),
+                    *(C.num(t["quality"][k]) for k in _Q),
                 )
                 for t in terms
             ),
@@ -186,8 +231,8 @@ def sections(report: MonthReport, lang: str, *, evidence: bool = False) -> list[
                 (
                     o["start"],
                     o["end"],
-                    _minutes(o["duration_s"]),
-                    _minutes(o["period_s"]),
+                    C.minutes(o["duration_s"]),
+                    C.minutes(o["period_s"]),
                     o["terminal"],
                     o["carrier"],
                     o["region"],
@@ -200,13 +245,13 @@ def sections(report: MonthReport, lang: str, *, evidence: bool = False) -> list[
     ex = d["excluded"]
     cov = d["coverage"]
     ex_rows = [
-        (L("measured_total"), _hours(ex["judged_s"])),
-        (L("measured_share"), _num(cov["measured_pct"], 4)),
-        (L("min_measured_share"), _num(cov["min_measured_pct"], 4)),
-        (L("maintenance_total"), _hours(ex["maintenance_s"])),
-        (L("unknown_total"), _hours(ex["unknown_s"])),
+        (L("measured_total"), C.hours(ex["judged_s"])),
+        (L("measured_share"), C.pct(cov["measured_pct"])),
+        (L("min_measured_share"), C.pct(cov["min_measured_pct"])),
+        (L("maintenance_total"), C.hours(ex["maintenance_s"])),
+        (L("unknown_total"), C.hours(ex["unknown_s"])),
     ]
-    ex_rows += [(L("mass_events", vantage=v), str(n)) for v, n in ex["mass_event_intervals"].items()]
+    ex_rows += [(L("mass_events", vantage=v), C.count(n)) for v, n in ex["mass_event_intervals"].items()]
     out.append(Section("excluded", L("excluded_section"), ("", "h"), tuple(ex_rows)))
     if evidence:
         out.append(
@@ -219,9 +264,9 @@ def sections(report: MonthReport, lang: str, *, evidence: bool = False) -> list[
                         o["terminal"],
                         e["start"],
                         e["vantage"],
-                        str(e["sent"]),
-                        str(e["received"]),
-                        _num(e["loss"]),
+                        C.count(e["sent"]),
+                        C.count(e["received"]),
+                        C.num(e["loss"]),
                         L(f"note.{e['note']}"),
                     )
                     for o in d["outages"]
@@ -311,16 +356,28 @@ def render_markdown(report: MonthReport, lang: str = "zh") -> str:
 
 
 def render_csv(report: MonthReport, lang: str = "zh") -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    for line in _header_lines(report, lang):
-        w.writerow([f"# {line}"])
+    """Every section under a ``# key: title`` row; starts with a UTF-8 BOM (``xlsx.csv_text``)."""
+    rows: list[Sequence[Any]] = [[f"# {line}"] for line in _header_lines(report, lang)]
     for s in sections(report, lang, evidence=True):
-        w.writerow([])
-        w.writerow([f"# {s.key}: {s.title}"])
-        w.writerow(s.headers)
-        w.writerows(s.rows)
-    return buf.getvalue()
+        rows += [[], [f"# {s.key}: {s.title}"], s.headers, *s.rows]
+    return csv_text(rows)
+
+
+def xlsx_sheets(report: MonthReport, lang: str = "zh") -> list[Sheet]:
+    """One sheet per section (summary, each group dimension, terminals, outages, excluded time,
+    evidence, warnings), numbers as numbers; the header lines (title, rule, filters) on a first sheet."""
+    head = Sheet(
+        label("sheet.report", lang),
+        [label("report_info", lang)],
+        [[line] for line in _header_lines(report, lang)],
+    )
+    short = {"terminals": "sheet.terminals", "evidence": "sheet.evidence"}  # titles too long for a tab
+
+    def name(s: Section) -> str:
+        return label(short[s.key], lang) if s.key in short else s.title
+
+    typed = sections(report, lang, evidence=True, typed=True)
+    return [head, *(Sheet(name(s), s.headers, s.rows) for s in typed)]
 
 
 def render(report: MonthReport, fmt: str = "table", lang: str = "zh") -> str:

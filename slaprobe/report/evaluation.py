@@ -1,19 +1,25 @@
-"""Renderers for ``slaprobe report --year Y --evaluation``: the evaluation's output indicators.
+"""Renderers for ``slaprobe evaluation`` (and ``report --year Y --evaluation``): the output indicators
+slaprobe measures and, with a scorecard, every indicator of the evaluation with its score and the grade.
 
 Laid out like the province's performance evaluation (指标 / 指标值 / 实际完成值 / 是否达标). Percentages
 are truncated to two decimals, never rounded up: 89.996 % prints as 89.99 %, not as a met 90.00 %.
+The cost line names any amount beyond the budget, so the verdict is read beside the money it rests on.
 """
 
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
+from slaprobe.report import i18n_eval
 from slaprobe.report.i18n_money import group_name, label, level_name
 from slaprobe.report.money_table import Document, render, table
 from slaprobe.report.reconcile import truncate_percent
+from slaprobe.report.scorecard import scorecard_json, scorecard_notes, scorecard_tables
 from slaprobe.sla.evaluation import AvailabilityLine, CoverageLine, Evaluation
+from slaprobe.sla.scorecard import Scorecard
 from slaprobe.terminal import Level
 
 
@@ -21,13 +27,29 @@ def _pct(value: Fraction | None) -> str:
     return "-" if value is None else truncate_percent(value, 2) + "%"
 
 
-def render_evaluation(ev: Evaluation, fmt: str = "table", lang: str = "zh") -> str:
+def render_evaluation(
+    ev: Evaluation,
+    fmt: str = "table",
+    lang: str = "zh",
+    scorecard: Scorecard | None = None,
+    inputs_source: str = "",
+) -> str:
     if fmt == "json":
-        return json.dumps(evaluation_json(ev), ensure_ascii=False, indent=2) + "\n"
-    return render(evaluation_document(ev, lang), fmt)
+        return json.dumps(evaluation_json(ev, scorecard), ensure_ascii=False, indent=2) + "\n"
+    return render(evaluation_document(ev, lang, scorecard, inputs_source), fmt)
 
 
-def evaluation_document(ev: Evaluation, lang: str = "zh") -> Document:
+def over_budget(ev: Evaluation) -> Decimal | None:
+    """How much the year's fee (or what was paid, if more) exceeds the budget; None when within it."""
+    spent = max((x for x in (ev.paid, ev.year_net) if x is not None), default=None)
+    if ev.budget is None or spent is None or spent <= ev.budget:
+        return None
+    return spent - ev.budget
+
+
+def evaluation_document(
+    ev: Evaluation, lang: str = "zh", scorecard: Scorecard | None = None, inputs_source: str = ""
+) -> Document:
     def L(key: str, **kw: object) -> str:
         return label(key, lang, **kw)
 
@@ -52,6 +74,11 @@ def evaluation_document(ev: Evaluation, lang: str = "zh") -> Document:
     ]
     if ev.budget is not None and ev.paid is not None:
         actual = ev.paid if ev.year_net is None else L("cost_actual", paid=ev.paid, net=ev.year_net)
+        over = over_budget(ev)
+        if over is not None:
+            actual = (
+                f"{actual}{'；' if lang == 'zh' else '; '}{i18n_eval.label('over_budget', lang, amount=over)}"
+            )
         rows.append((L("ind.cost"), f"≤ {ev.budget}", actual, status(ev.cost_status)))
     indicators = table(L("eval.indicators"), [L("indicator"), L("target"), L("actual"), L("met")], rows, (2,))
 
@@ -98,12 +125,18 @@ def evaluation_document(ev: Evaluation, lang: str = "zh") -> Document:
             share=_pct(ev.availability.measured_share),
             minimum=ev.availability.min_measured_percent,
         ),
-        L("note.eval_unmeasured"),
     )
-    return Document(L("eval.title", year=ev.year), (indicators, coverage, availability, opened), notes)
+    tables = (indicators, coverage, availability, opened)
+    if scorecard is None:
+        return Document(
+            L("eval.title", year=ev.year), tables, (*notes, i18n_eval.label("note.satisfaction", lang))
+        )
+    notes += scorecard_notes(scorecard, lang, inputs_source)
+    title = i18n_eval.label("sc.doc_title", lang, year=ev.year)
+    return Document(title, (*scorecard_tables(scorecard, lang), *tables), notes)
 
 
-def evaluation_json(ev: Evaluation) -> dict[str, Any]:
+def evaluation_json(ev: Evaluation, scorecard: Scorecard | None = None) -> dict[str, Any]:
     def frac(x: Fraction | None) -> str | None:
         return None if x is None else truncate_percent(x, 6)
 
@@ -161,6 +194,8 @@ def evaluation_json(ev: Evaluation) -> dict[str, Any]:
             "within_budget": ev.within_budget,
             "year_gross": None if ev.year_gross is None else str(ev.year_gross),
             "year_net": None if ev.year_net is None else str(ev.year_net),
+            "over_budget": None if (over := over_budget(ev)) is None else str(over),
             "status": ev.cost_status,
         },
+        **({} if scorecard is None else {"scorecard": scorecard_json(scorecard)}),
     }

@@ -7,11 +7,11 @@ columns (east-asian wide), so Chinese labels line up in a terminal.
 
 from __future__ import annotations
 
-import csv
-import io
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+
+from slaprobe.report.xlsx import csv_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,17 +82,13 @@ def _md(text: str) -> str:
 
 
 def render_csv(doc: Document) -> str:
-    """Every table as its own block: a ``# title`` row, the header row, the rows, then an empty line."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
+    """Every table as its own block: a ``# title`` row, the header row, the rows, then an empty line.
+    Starts with a UTF-8 BOM (``xlsx.csv_text``) so Excel on Chinese Windows reads the labels right."""
+    rows: list[Sequence[str]] = []
     for table in doc.tables:
-        writer.writerow([f"# {table.title}"])
-        writer.writerow(table.headers)
-        writer.writerows(table.rows)
-        writer.writerow([])
-    for note in doc.notes:
-        writer.writerow([f"# {note}"])
-    return buf.getvalue()
+        rows += [[f"# {table.title}"], table.headers, *table.rows, []]
+    rows += [[f"# {note}"] for note in doc.notes]
+    return csv_text(rows)
 
 
 def render(doc: Document, fmt: str) -> str:

@@ -9,7 +9,11 @@ API
     One worksheet: a header row (frozen, bold), then ``rows``, then the ``notes`` one per row after a blank
     row. ``formats`` maps a column (its index or its header text) to a :class:`Fmt`.
 ``Fmt``
-    TEXT, INTEGER, MONEY (#,##0.00), PERCENT (0.00 %), PERCENT4 (0.0000 %), DATE, DATETIME.
+    TEXT, INTEGER, MONEY (#,##0.00), NUMBER1 (0.0), NUMBER2 (0.00), PERCENT (0.00 %), PERCENT4
+    (0.0000 %), DATE, DATETIME.
+``Formatted(value, fmt)``
+    One cell with its own format, for a column whose rows differ (a target that is a percentage in one
+    row and an amount in the next).
 ``csv_text(rows)`` / ``csv_rows(data)``
     Rows to CSV text that starts with a UTF-8 BOM, and back (bytes or str, BOM or not).
 
@@ -52,7 +56,7 @@ from typing import TYPE_CHECKING, BinaryIO, TypeAlias
 if TYPE_CHECKING:
     from openpyxl.worksheet.worksheet import Worksheet
 
-Cell: TypeAlias = "str | int | float | Decimal | Fraction | bool | dt.date | None"
+Cell: TypeAlias = "str | int | float | Decimal | Fraction | bool | dt.date | Formatted | None"
 
 BOM = "\ufeff"
 MAX_SHEET_NAME = 31
@@ -68,6 +72,8 @@ class Fmt(enum.Enum):
     TEXT = ("@", None)
     INTEGER = ("0", None)
     MONEY = ("#,##0.00", None)
+    NUMBER1 = ("0.0", None)
+    NUMBER2 = ("0.00", None)
     PERCENT = ("0.00%", 4)
     PERCENT4 = ("0.0000%", 6)
     DATE = ("yyyy-mm-dd", None)
@@ -80,6 +86,14 @@ class Fmt(enum.Enum):
     @property
     def places(self) -> int | None:
         return self.value[1]
+
+
+@dataclass(frozen=True, slots=True)
+class Formatted:
+    """A cell value with its own format (overrides the column's)."""
+
+    value: str | int | float | Decimal | Fraction | bool | dt.date | None
+    fmt: Fmt
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +149,8 @@ def display_width(text: str) -> int:
 
 def _cell_value(value: Cell, fmt: Fmt | None) -> tuple[object, str | None]:
     """(value openpyxl stores, number format or None for General)."""
+    if isinstance(value, Formatted):
+        value, fmt = value.value, value.fmt
     if value is None:
         return None, None
     if isinstance(value, str):

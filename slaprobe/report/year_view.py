@@ -19,18 +19,17 @@ from slaprobe.report.money_table import Document
 from slaprobe.report.province import province_document
 from slaprobe.report.reconcile import reconciliation_document
 from slaprobe.report.view import MonthSeries, YearView
-from slaprobe.settle import MoneyInputs, year_fees
-from slaprobe.sla.evaluation import evaluate
+from slaprobe.settle import MoneyInputs, evaluation_result
 from slaprobe.sla.periods import Period
 from slaprobe.sla.province import reconcile_book
 from slaprobe.sla.reconcile import ReconcileError, reconcile
 from slaprobe.sla.year_end import YearEndError
 
 
-def year_view(inputs: MoneyInputs, year: int, lang: str) -> YearView:
+def year_view(inputs: MoneyInputs, year: int, lang: str, inputs_file: str | None = None) -> YearView:
+    """``inputs_file``: the evaluation inputs (``--inputs``) for the scorecard on the page."""
     c = inputs.contract
-    if year != c.year:
-        raise ValueError(f"{c.source}: the contract (and its evaluation plan) is for {c.year}, not {year}")
+    ev, scorecard, source = evaluation_result(inputs, year, inputs_file)  # checks the year
     terminals = inputs.inventory.terminals
     carrier_of = {t.id: t.carrier for t in terminals}
     months = [m for m in Period.year(year).months if m in inputs.availability]
@@ -45,7 +44,6 @@ def year_view(inputs: MoneyInputs, year: int, lang: str) -> YearView:
     series = tuple(
         MonthSeries(k, tuple((m, a, u) for m, (a, u) in sorted(sums[k].items()))) for k in order if sums[k]
     )
-    ev = evaluate(c.evaluation, terminals, inputs.availability, year, c.payments, year_fees(inputs, year))
     coverage = tuple((group_name(g.group, lang, g.label.get(lang)), g.planned, g.open) for g in ev.coverage)
     money: Document | None = None
     try:
@@ -70,7 +68,7 @@ def year_view(inputs: MoneyInputs, year: int, lang: str) -> YearView:
         if targets
         else Fraction(Fraction(c.evaluation.availability_target_percent)),
         series=series,
-        evaluation=evaluation_document(ev, lang),
+        evaluation=evaluation_document(ev, lang, scorecard, source),
         coverage=coverage,
         money=money,
         names=names,

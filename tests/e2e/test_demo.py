@@ -83,6 +83,14 @@ def test_demo_ends_with_the_outage_in_its_report_and_the_follow_up_commands_work
         assert done.stdout.strip(), args
     status = _slaprobe(tmp_path, "status", "--json")
     assert json.loads(status.stdout)["samples_total"] == totals[-1]
+    # the printed evaluation follow-up scores the demo's year with the example inputs it left behind
+    evaluation = re.search(r" evaluation (--year (\d{4}) --inputs (\S+) --lang en)$", out, re.MULTILINE)
+    assert evaluation and evaluation.group(3) == "demo-state/evaluation-inputs.yaml", out[-800:]
+    done = _slaprobe(tmp_path, *evaluation.group(1).split(), "--format", "json")
+    assert done.returncode == 0, done.stderr[-2000:]
+    scored = json.loads(done.stdout)
+    assert scored["year"] == int(evaluation.group(2)) == int(month[:4])
+    assert scored["scorecard"]["parts"][0]["points"] == "20.00"  # the seed's 项目决策: review scores
     reconcile = _slaprobe(tmp_path, "reconcile", "--month", month, "--format", "json")
     deductions = [d for c in json.loads(reconcile.stdout)["carriers"] for d in c["deductions"]]
     assert VICTIM in {d["terminal"] for d in deductions}, deductions

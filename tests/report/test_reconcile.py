@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from fractions import Fraction
 
@@ -11,6 +9,7 @@ import pytest
 
 from slaprobe.report.money_table import Document, display_width, render_text, table
 from slaprobe.report.reconcile import render_reconciliation, truncate_percent
+from slaprobe.report.xlsx import csv_rows
 from slaprobe.sla.invoice import parse_invoice
 from slaprobe.sla.periods import Period
 from slaprobe.sla.reconcile import check_invoice, reconcile
@@ -72,7 +71,7 @@ def test_text_chinese(q1) -> None:  # type: ignore[no-untyped-def]
 def test_csv_blocks_parse(q1) -> None:  # type: ignore[no-untyped-def]
     text = render_reconciliation(q1, "csv", "en")
     assert text.startswith("\ufeff") and not text.startswith("\ufeff\ufeff")  # Excel on Chinese Windows
-    rows = list(csv.reader(io.StringIO(text.removeprefix("\ufeff"))))
+    rows = csv_rows(text)
     start = rows.index(["# Settlement by carrier"])
     header, tel, uni, total = rows[start + 1 : start + 5]
     assert header[0] == "Carrier" and total[0] == "Total"
