@@ -312,9 +312,9 @@ def check_settled(
     records = list(inputs.records)
     if invoice:
         records.append(InputRecord("invoice", str(invoice), file_digest(invoice)))
+    _check_earlier(st.rec.period, inputs, directory)
     path = statement_path(directory, st.rec.period.label)
-    doc = province_json(st.rec, None)
-    doc.pop("fees", None)
+    doc = province_json(st.rec, None, fees=False)
     if path.exists():
         settled = read_statement(path)
         found = drift(settled, records, doc)
@@ -330,3 +330,32 @@ def check_settled(
         return None
     write_statement(path, st.rec.period.label, records, doc, by)
     return f"{path}: {st.rec.period} settled by {by or '?'}"
+
+
+def _check_earlier(period: Period, inputs: MoneyInputs, directory: str | Path) -> None:
+    """Earlier settled periods of the same year must still give their settled figures: a later period's
+    balance is year to date, so an edit that moves a settled quarter would otherwise be absorbed
+    silently by the next one. Their inputs may have grown since (more months, new terminals), so only
+    the figures are compared."""
+    from slaprobe.report.province import province_json
+    from slaprobe.statement import DriftError, figure_drift, read_statement
+
+    folder = Path(directory)
+    if not folder.is_dir():
+        return
+    for path in sorted(folder.glob(f"{period.first.year:04d}*.json")):
+        try:
+            earlier = Period.parse(path.stem)
+        except ValueError:
+            continue
+        if earlier.first.year != period.first.year or earlier.last >= period.last:
+            continue
+        settled = read_statement(path)
+        rec = reconcile_book(inputs.contracts, inputs.billed_terminals, inputs.availability, earlier)
+        found = figure_drift(settled, province_json(rec, None, fees=False))
+        if found:
+            who, when = settled.get("settled_by") or "?", settled.get("settled_at")
+            raise DriftError(
+                f"{path}: {earlier}, settled by {who} at {when}, no longer gives its settled figures with "
+                f"these inputs, and {period} builds on it (no new figure is given):\n  " + "\n  ".join(found)
+            )

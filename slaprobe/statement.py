@@ -119,6 +119,11 @@ def drift(statement: Mapping[str, Any], inputs: list[InputRecord], doc: Mapping[
     return out
 
 
+def figure_drift(statement: Mapping[str, Any], doc: Mapping[str, Any]) -> list[str]:
+    """Only the figures: for an earlier settled period, whose inputs have legitimately grown since."""
+    return _figure_diff(statement.get("figures", {}), figures(doc), "")
+
+
 def _figure_diff(then: Mapping[str, Any], now: Mapping[str, Any], prefix: str) -> list[str]:
     out: list[str] = []
     for key in sorted(then.keys() | now.keys()):

@@ -44,3 +44,19 @@ def test_settled_statement_detects_an_edited_inventory(files: dict[str, str], tm
     assert "figure gross: settled 19460.00, now 19510.00" in drifted.stderr
     assert drifted.stdout == ""  # no new figure
     assert "input contract" not in drifted.stderr
+
+
+def test_a_later_period_refuses_to_absorb_a_changed_settled_quarter(
+    files: dict[str, str],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    settlements = tmp_path / "settled"
+    assert _run(files, settlements, "--settle").exit_code == 0  # 2022Q1
+    inv = Path(files["inv"])
+    inv.write_text(inv.read_text().replace("2022-02-15", "2022-03-01"))  # moves Q1's gross by +50 (above)
+    args = ["--contract", files["contract"], "--inventory", files["inv"], "--availability", files["avail"],
+            "--settlements", str(settlements), "--quarter", "2022Q2", "--allow-empty"]  # fmt: skip
+    res = CliRunner().invoke(cli, ["reconcile", *args])
+    assert res.exit_code == 3
+    assert "2022Q1, settled by" in res.stderr and "2022Q2 builds on it" in res.stderr
+    assert "figure gross: settled 19460.00, now 19510.00" in res.stderr

@@ -36,9 +36,13 @@ def province_json(
     found: dict[str, Sequence[Discrepancy]] | None = None,
     lang: str = "zh",
     tz: dt.tzinfo = CST,
+    fees: bool = True,
 ) -> dict[str, Any]:
     """Top-level figures of the province (sums of the contracts'), carriers merged, each contract whole."""
-    parts = [reconciliation_json(r, (found or {}).get(r.contract.id), lang=lang, tz=tz) for r in prov.parts]
+    parts = [
+        reconciliation_json(r, (found or {}).get(r.contract.id), fees=fees, lang=lang, tz=tz)
+        for r in prov.parts
+    ]
     if prov.book.single:
         return parts[0]
     carriers: dict[str, dict[str, Any]] = {}
