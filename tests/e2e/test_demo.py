@@ -86,7 +86,7 @@ def test_demo_ends_with_the_outage_in_its_report_and_the_follow_up_commands_work
     # the printed evaluation follow-up scores the demo's year with the example inputs it left behind
     evaluation = re.search(r" evaluation (--year (\d{4}) --inputs (\S+) --lang en)$", out, re.MULTILINE)
     assert evaluation and evaluation.group(3) == "demo-state/evaluation-inputs.yaml", out[-800:]
-    done = _slaprobe(tmp_path, *evaluation.group(1).split(), "--format", "json")
+    done = _slaprobe(tmp_path, "evaluation", *evaluation.group(1).split(), "--format", "json")
     assert done.returncode == 0, done.stderr[-2000:]
     scored = json.loads(done.stdout)
     assert scored["year"] == int(evaluation.group(2)) == int(month[:4])
