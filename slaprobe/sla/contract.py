@@ -255,7 +255,7 @@ class TerminalMonthCharge:
     deductions: tuple[Deduction, ...] = ()
     unmeasured: Fraction = ZERO  # share of the counted time nobody judged
     insufficient: bool = False  # below the contract's measured minimum: settled by its treatment
-    first_day: dt.date | None = None  # the slice of the month billed (None: the whole month)
+    first_day: dt.date | None = None  # the days billed (settle_month always sets them; None: whole month)
     last_day: dt.date | None = None
     version: str = "base"  # the contract version whose rules priced it ("base" or its effective date)
 
@@ -478,14 +478,11 @@ def settle_month(
         ta = availability.get(t.id)
         own = incidents.get(t.id, ())
         for first, last, rules, version in slices:
+            lo, hi = max(first, t.in_service_from), min(last, t.in_service_to or last)  # the days billed
             mine = list(own)
             if not whole or records.get(t.id, 0) > 1:  # the incident goes to the slice it began in
-                lo, hi = max(first, t.in_service_from), min(last, t.in_service_to or last)
                 mine = [i for i in own if i.month == month and lo <= incident_day(i, ta, month) <= hi]
-            charge = charge_terminal_month(
-                rules, t, month, n_open, ta, mine,
-                None if whole else first, None if whole else last, version,
-            )  # fmt: skip
+            charge = charge_terminal_month(rules, t, month, n_open, ta, mine, lo, hi, version)
             if charge is not None:
                 by_carrier.setdefault(t.carrier, []).append(charge)
     cap_pct = contract.at(month.last_day).caps.carrier_month_percent

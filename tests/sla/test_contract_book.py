@@ -142,6 +142,12 @@ def test_inventory_history_moves_a_terminal_mid_month() -> None:
     # unicom (its own basic price 300): 300 x 21/31 = 203.225806 -> 203.23
     assert rec.carrier_amounts("telecom").gross == Decimal("1322.58")
     assert rec.carrier_amounts("unicom").gross == Decimal("203.23")
+    march = [(c.carrier, c.tier, c.first_day, c.last_day, c.days) for p in rec.parts
+             for c in p.carriers[0].months[2].charges]  # fmt: skip
+    assert march == [
+        ("telecom", "gold", dt.date(2022, 3, 1), dt.date(2022, 3, 10), 10),
+        ("unicom", "basic", dt.date(2022, 3, 11), dt.date(2022, 3, 31), 21),
+    ]
 
 
 def test_payments_in_cash_years_attributed_to_service_periods() -> None:
