@@ -33,11 +33,11 @@ from slaprobe.settle import (
     check_data,
     evaluation_report,
     load_inputs,
-    reconcile_report,
 )
+from slaprobe.sla.maintenance import MaintenanceError
 from slaprobe.sla.periods import Month
 from slaprobe.sla_report import NoDataError as StoreNoDataError
-from slaprobe.sla_report import monthly_availability
+from slaprobe.sla_report import monthly_availability, store_label
 from slaprobe.store.influx import InfluxError
 from slaprobe.store.journal import JournalError, JournalStore
 from slaprobe.timeutil import parse_time
@@ -581,15 +581,25 @@ def _money_inputs(opts: dict[str, Any], months: Sequence[Month], allow_empty: bo
     if not contract:
         raise click.UsageError("no contract: pass --contract FILE or set sla.contract in the config")
     inventory = opts["inventory_path"] or config.resolve(config.inventory)
+    history, maintenance = opts.get("history"), opts.get("maintenance")
+    if maintenance and opts["availability"]:
+        raise click.UsageError(
+            "--maintenance applies when availability is computed from the store; a hand-over file "
+            "(--availability) already holds the maintenance it was computed with"
+        )
     try:
         if opts["availability"]:
-            return load_inputs(contract, inventory, opts["availability"], config.sla.timezone)
+            tz = config.sla.timezone
+            return load_inputs(contract, inventory, opts["availability"], tz, history=history)
         store, journal = opts.get("store_kind"), opts.get("journal")
         monthly = monthly_availability(config, months, store=store, journal=journal, inventory=inventory,
-                                       allow_empty=allow_empty)  # fmt: skip
-        source = f"computed from the {opts.get('store_kind') or config.store.kind} store"
-        return load_inputs(contract, inventory, monthly, config.sla.timezone, source)
-    except (ConfigError, JournalError, InfluxError) as exc:
+                                       allow_empty=allow_empty, maintenance=maintenance)  # fmt: skip
+        first, last = min(months), max(months)
+        source = f"computed from {store_label(config, store, journal)}, {first}..{last}"
+        if maintenance is None and config.sla.maintenance:
+            maintenance = config.resolve(config.sla.maintenance)
+        return load_inputs(contract, inventory, monthly, config.sla.timezone, source, history, maintenance)
+    except (ConfigError, JournalError, InfluxError, MaintenanceError) as exc:
         _fail(exc)
     except StoreNoDataError as exc:
         _no_data(exc)
@@ -611,7 +621,7 @@ _MONEY_OPTIONS = (
         "fmt",
         type=click.Choice(["table", "csv", "markdown", "json", "html", "xlsx"]),
         default="table",
-        help="xlsx: a workbook (needs --out); evaluation only for now.",
+        help="csv starts with a UTF-8 BOM (Excel on Chinese Windows); xlsx: a workbook (needs --out).",
     ),
     click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True),
     click.option("--out", type=click.Path(dir_okay=False), help="Write here instead of stdout."),
@@ -636,12 +646,40 @@ def _money_options(f: click.decorators.FC) -> click.decorators.FC:
 @click.option("--year", type=int, help="the whole contract year")
 @click.option("--month", help="e.g. 2022-03")
 @click.option("--invoice", type=click.Path(exists=True, dir_okay=False), help="A carrier's bill (CSV).")
+@click.option(
+    "--tolerance",
+    type=click.FloatRange(min=0),
+    help="Invoice amounts within this many currency units of ours are rounding differences "
+    "[default: half a quantum per terminal in the row; 0 for a terminal row].",
+)
+@click.option(
+    "--maintenance",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Maintenance windows YAML (availability computed from the store) [config sla.maintenance].",
+)
+@click.option(
+    "--inventory-history",
+    "history",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Dated changes, CSV: terminal,effective_from,tier,carrier,status (a period spanning one is split).",
+)
+@click.option("--settle", is_flag=True, help="Record this settlement as a statement (inputs, figures).")
+@click.option("--by", "settled_by", help="Who settles (with --settle) [env USER].")
+@click.option("--settlements", type=click.Path(file_okay=False),
+              help="Directory of settled statements [config state_dir/settlements].")  # fmt: skip
 @allow_empty_option
 @_money_options
-def reconcile_cmd(quarter, year, month, invoice, allow_empty, **opts):  # type: ignore[no-untyped-def]
-    """Settle a quarter or year per carrier: fees, deductions with reasons, installments, balance due."""
-    if opts["fmt"] == "xlsx":  # the contract branch adds reconcile's workbook (report/xlsx.py)
-        raise click.UsageError("--format xlsx: report and evaluation only for now")
+def reconcile_cmd(
+    quarter, year, month, invoice, tolerance, settle, settled_by, settlements, allow_empty, **opts
+):  # type: ignore[no-untyped-def]
+    """Settle a quarter or year per carrier: fees, deductions with reasons, installments, balance due.
+    A period with a settled statement is compared with it: any drift exits 3 naming what changed."""
+    import os
+    from decimal import Decimal
+
+    from slaprobe.settle import check_settled, render_statement, settle_statement
+    from slaprobe.statement import DriftError
+
     chosen = [p for p in (quarter, None if year is None else str(year), month) if p]
     if len(chosen) != 1:
         raise click.UsageError("give exactly one of --quarter, --year, --month")
@@ -649,18 +687,32 @@ def reconcile_cmd(quarter, year, month, invoice, allow_empty, **opts):  # type: 
         period = Period.parse(chosen[0])
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
+    fmt, lang = opts["fmt"] or "table", opts["lang"] or "zh"
+    if fmt == "xlsx" and not opts["out"]:
+        raise click.UsageError("--format xlsx needs --out FILE")
     warnings: list[str] = []
     try:
         inputs = _money_inputs(opts, period.year_to_date().months, allow_empty)  # year to date
         if not allow_empty:
             check_data(inputs, period)
-        fmt, lang = opts["fmt"] or "table", opts["lang"] or "zh"
-        text = reconcile_report(inputs, period, invoice, fmt, lang, warnings)
-        _emit(text, opts["out"])
+        tol = None if tolerance is None else Decimal(str(tolerance))
+        st = settle_statement(inputs, period, invoice, warnings, tol)
+        directory = settlements or str(Path(_load_config(opts["config_path"]).state_dir) / "settlements")
+        note = check_settled(st, inputs, invoice, directory, settle, settled_by or os.environ.get("USER", ""))
+        if note:
+            click.echo(note, err=True)
+        out = render_statement(st, fmt, lang, inputs.timezone)
+        if isinstance(out, bytes):
+            Path(opts["out"]).write_bytes(out)
+        else:
+            _emit(out, opts["out"])
     except (ConfigError, ReconcileError, FontError) as exc:
         _fail(exc)
     except NoDataError as exc:
         _no_data(exc)
+    except DriftError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(3)
     for warning in warnings:
         click.echo(warning, err=True)
 

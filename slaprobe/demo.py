@@ -122,6 +122,8 @@ def write_demo_setup(state_dir: Path, inventory: Inventory, cycle_s: float, toda
     contract = yaml.safe_load(EXAMPLE_CONTRACT.read_text(encoding="utf-8"))
     contract["year"] = today.year
     contract["payments"] = {"budget": contract.get("payments", {}).get("budget", "0")}
+    for signed in (contract.get("contracts") or {}).values():  # each signed contract's own payments
+        signed["payments"] = {"budget": signed.get("payments", {}).get("budget", "0")}
     # a demo measures minutes of the month: settle on them anyway (the example's treatment stays)
     contract.pop("min_measured_percent", None)
     contract.setdefault("unmeasured", {})["min_measured_percent"] = "0"

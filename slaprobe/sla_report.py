@@ -245,6 +245,7 @@ def monthly_availability(
     journal: str | None = None,
     inventory: str | None = None,
     allow_empty: bool = False,
+    maintenance: str | None = None,
 ) -> MonthlyAvailability:
     """Each month's per-terminal availability computed from the store: what the money commands settle.
 
@@ -255,7 +256,7 @@ def monthly_availability(
     out: MonthlyAvailability = {}
     empty: list[str] = []
     for month in months:
-        req = ReportRequest(str(month), store, journal, inventory, allow_empty=True)
+        req = ReportRequest(str(month), store, journal, inventory, maintenance, allow_empty=True)
         report = build_report(config, req)
         if unmeasured_month(report):
             empty.append(str(month))

@@ -133,6 +133,21 @@ def test_figures_equal_the_ground_truth_and_the_contract(setup, sla_month) -> No
             assert abs(Fraction(shown) - percent[tid]) < Fraction(1, 10**6)
 
 
+def test_reconcile_maintenance_option(setup, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # all of February announced as maintenance for T00001: its month counts nothing, so its 680.00
+    # availability deduction goes; T00002's 170.00 stays (under the 10 % cap of 6,800.00 = 680.00):
+    # net = 20,400.00 - 170.00 = 20,230.00
+    config, handover = setup
+    windows = tmp_path / "feb.yaml"
+    window = {"start": "2023-02-01 00:00", "end": "2023-03-01 00:00", "terminals": ["T00001"], "reason": "x"}
+    windows.write_text(yaml.safe_dump({"windows": [window]}))
+    args = ("reconcile", "--config", str(config), "--quarter", "2023Q1", "--settlements", str(tmp_path / "s"))
+    doc = _json(*args, "--maintenance", str(windows))
+    assert (doc["gross"], doc["deducted"], doc["net"]) == ("20400.00", "170.00", "20230.00")
+    res = CliRunner().invoke(cli, [*args, "--maintenance", str(windows), "--availability", str(handover)])
+    assert res.exit_code == 2 and "already holds the maintenance" in res.output
+
+
 def test_report_year_needs_evaluation_semantics() -> None:
     res = CliRunner().invoke(cli, ["report", "--year", "2023", "--month", "2023-01", "--evaluation"])
     assert res.exit_code == 2 and "--evaluation takes --year" in res.output

@@ -12,6 +12,49 @@ LANGS = ("zh", "en")
 
 _LABELS: dict[str, tuple[str, str]] = {
     # reconciliation
+    "fees": ("Fee listing per terminal", "终端服务费明细"),
+    "fee.month": ("Month", "月份"),
+    "fee.terminal": ("Terminal", "终端"),
+    "fee.carrier": ("Carrier", "运营商"),
+    "fee.tier": ("Tier", "档次"),
+    "fee.version": ("Rules version", "价目版本"),
+    "fee.billed_from": ("Billed from", "计费起"),
+    "fee.billed_to": ("Billed to", "计费止"),
+    "fee.days": ("Days", "计费天数"),
+    "fee.unit_price": ("Unit price / month", "月单价"),
+    "fee.gross": ("Gross fee", "应付服务费"),
+    "fee.deducted": ("Deductions", "扣减"),
+    "fee.net": ("Net fee", "实付服务费"),
+    "fee.deduction_reasons": ("Deductions and reasons", "扣减项及原因"),
+    "reason.year_end": (
+        "year-end count on {day}: annual {annual} - prorated {prorated}",
+        "按{day}开通数核算：全年 {annual} - 按天计 {prorated}",
+    ),
+    "note.versions": (
+        "Contract rules change on {days}: a month spanning such a day is billed in slices, each under its "
+        "own rules (see the per-terminal fee listing).",
+        "合同价目于 {days} 变更：跨越变更日的月份分段计费，各段按其适用价目计算（见终端服务费明细）。",
+    ),
+    "note.count_on_day": (
+        "Year end: the year's total is the count of terminals open on {day} x 12 x the monthly unit price; "
+        "December carries the difference from the day-prorated fees (year-end adjustment).",
+        "年末按 {day} 开通终端数 x 12 x 月单价核算全年服务费总价；与按天计费之差计入12月（年末核算调整）。",
+    ),
+    "year_end_adjustment": ("Year-end count adjustment", "年末开通数核算调整"),
+    "province": ("Province: all signed contracts", "全省：各分签合同合计"),
+    "contract": ("Contract", "合同"),
+    "signer": ("Signer", "签约方"),
+    "contract_part": ("Contract {id}", "合同 {id}"),
+    "outstanding": ("Outstanding after later payments", "计入期后支付后余额"),
+    "balance_treatment": ("Negative balance", "负余额处理"),
+    "treatment.due": ("due", "应付"),
+    "treatment.refund": ("refunded by the carrier", "运营商退还"),
+    "treatment.offset": ("offset against the next payment", "抵扣下期付款"),
+    "rounding_difference": ("Rounding difference (within tolerance){tol}", "舍入差额（容差内）{tol}"),
+    "disc.rounding_difference": ("rounding difference (within tolerance)", "舍入差额（容差内）"),
+    "overbilled": ("Over-billed", "多计"),
+    "underbilled": ("Under-billed", "少计"),
+    "invoice_totals": ("Invoice differences by carrier", "按运营商账单差额"),
     "reconcile.title": ("Reconciliation {period}: {contract}", "{contract} 对账 {period}"),
     "summary": ("Settlement by carrier", "按运营商结算"),
     "by_tier": ("Billable terminal-days by tier", "按档次计费终端天数"),
@@ -117,11 +160,14 @@ _LABELS: dict[str, tuple[str, str]] = {
     ),
     "duration": ("{h} h {m:02d} min", "{h}小时{m:02d}分"),
     "note.rounding": (
-        "Amounts in {currency}, computed exactly. Each carrier's gross fee and deductions for the period are "
-        "rounded once to {quantum} ({mode}); net = gross - deductions; totals add the carriers' figures. "
-        "Detail lines are each rounded on their own and may not add up to the carrier's figure exactly.",
+        "Amounts in {currency}, computed exactly. Each carrier's gross fee and deductions are rounded to "
+        "{quantum} ({mode}) as year-to-date figures; a period's figure = rounded year to date at its end - "
+        "rounded year to date before it, so periods add up exactly to the year; net = gross - deductions; "
+        "totals add the carriers' figures. Detail lines are each rounded on their own and may not add up "
+        "to the carrier's figure exactly.",
         "金额单位：{currency}，按精确值计算。"
-        "各运营商本期应付服务费与扣减额各舍入一次（精确到 {quantum}，{mode}）；实付 = 应付 - 扣减；"
+        "各运营商应付服务费与扣减额按年初至今累计值舍入（精确到 {quantum}，{mode}），"
+        "本期金额 = 期末累计舍入值 - 期初累计舍入值，各期之和恰等于全年；实付 = 应付 - 扣减；"
         "合计为各运营商金额之和。明细行各自舍入，其和与运营商金额可能略有差异。",
     ),
     "note.balance": (

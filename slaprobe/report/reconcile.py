@@ -19,7 +19,7 @@ from slaprobe.report.money_table import Document, Table, render, table
 from slaprobe.sla.contract import Deduction, DeductionKind
 from slaprobe.sla.contract_config import Installment
 from slaprobe.sla.periods import Month
-from slaprobe.sla.reconcile import Discrepancy, Reconciliation
+from slaprobe.sla.reconcile import Discrepancy, Reconciliation, billing_totals
 
 CST = dt.timezone(dt.timedelta(hours=8), "UTC+8")
 FORMATS = ("table", "csv", "markdown", "json")
@@ -43,13 +43,24 @@ def render_reconciliation(
     tz: dt.tzinfo = CST,
 ) -> str:
     if fmt == "json":
-        return json.dumps(reconciliation_json(rec, discrepancies), ensure_ascii=False, indent=2) + "\n"
+        data = reconciliation_json(rec, discrepancies, lang=lang, tz=tz)
+        return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
     doc = reconciliation_document(rec, lang, discrepancies, invoice_source, tz)
     if fmt == "html":  # the same tables as a self-contained page (report/html.py)
         from slaprobe.report.html import render_document
 
         return render_document(doc, lang)
+    if fmt == "csv":  # with the per-terminal listing; a BOM so Excel on Chinese Windows reads UTF-8
+        from slaprobe.report.fees import fee_table
+
+        doc = Document(doc.title, (*doc.tables, fee_table(rec, lang, tz)), doc.notes)
+        return with_bom(render(doc, fmt))
     return render(doc, fmt)
+
+
+def with_bom(text: str) -> str:
+    """CSV text starting with exactly one U+FEFF (utf-8-sig when written as UTF-8)."""
+    return text if text.startswith("\ufeff") else "\ufeff" + text
 
 
 def reconciliation_document(
@@ -126,6 +137,11 @@ def reconciliation_document(
         for cs in rec.carriers
         for line in cs.tiers()
     ]
+    tier_rows += [
+        (carrier_name(cs.carrier), L("year_end_adjustment"), "", "", "", m(adj), "")
+        for cs in rec.carriers
+        if (adj := sum((mo.year_end_adjustment for mo in cs.months), Fraction(0)))
+    ]
     tiers = table(
         L("by_tier"),
         [L(k) for k in ("carrier", "tier", "terminals", "terminal_days", "unit_price", "gross")]
@@ -173,8 +189,10 @@ def reconciliation_document(
         ]
     pay_rows += [
         (L("net_ytd"), rec.total_year_to_date.net, "", ""),
-        (L("balance_due"), rec.balance_due, "", ""),
+        (L("balance_due"), rec.balance_due, "", L(f"treatment.{rec.balance_treatment}")),
     ]
+    if rec.installments_later:
+        pay_rows.append((L("outstanding"), rec.outstanding, "", ""))
     payments = table(L("payments"), [L("quarter"), L("amount"), L("paid_on"), L("note")], pay_rows, (1,))
     tables = [summary, tiers, basis, deductions, unmeasured_table(rec, lang), payments]
     if discrepancies is not None:
@@ -193,6 +211,10 @@ def reconciliation_document(
     if unjudged:
         notes.append(L("note.unjudged", n=unjudged))
     notes.append(unmeasured_note(rec, lang))
+    if c.versions:  # a month spanning a version's day is billed in slices (the fee listing shows them)
+        notes.append(L("note.versions", days=", ".join(v.effective_from.isoformat() for v in c.versions)))
+    if c.year_end.rule.value == "count_on_day":
+        notes.append(L("note.count_on_day", day=c.year_end_day))
     title = L("reconcile.title", period=rec.period, contract=c.name.get(lang, str(c.year)))
     return Document(title, tuple(tables), tuple(notes))
 
@@ -270,6 +292,17 @@ def discrepancy_table(rec: Reconciliation, found: Sequence[Discrepancy], lang: s
         )
         for d in found
     ]
+    for t in billing_totals(found):
+        name = c.carriers[t.carrier].label.get(lang, t.carrier) if t.carrier in c.carriers else t.carrier
+        rows += [
+            ("", label(k, lang, tol=""), name, "", "", str(v), "")
+            for k, v in (
+                ("overbilled", t.overbilled),
+                ("underbilled", t.underbilled),
+                ("rounding_difference", t.rounding),
+            )
+            if v
+        ]
     if not rows:
         rows = [("", label("disc.none", lang), "", "", "", "", "")]
     heads = ("line", "kind", "carrier", "terminal", "tier", "billed", "expected")
@@ -331,7 +364,11 @@ def fee_bases(rec: Reconciliation) -> dict[tuple[str, Month, str | None], Fracti
 
 
 def reconciliation_json(
-    rec: Reconciliation, discrepancies: Sequence[Discrepancy] | None = None
+    rec: Reconciliation,
+    discrepancies: Sequence[Discrepancy] | None = None,
+    fees: bool = True,
+    lang: str = "zh",
+    tz: dt.tzinfo = CST,
 ) -> dict[str, Any]:
     """Machine-readable settlement: amounts as decimal strings rounded by the contract's rule."""
     m = rec.money
@@ -397,6 +434,7 @@ def reconciliation_json(
                     }
                     for line in cs.unmeasured(rec.contract.unmeasured.treatment)
                 ],
+                "year_end_adjustment": money(sum((mo.year_end_adjustment for mo in cs.months), Fraction(0))),
                 "tiers": [
                     {
                         "tier": t.tier,
@@ -438,9 +476,23 @@ def reconciliation_json(
         "installments_later": [_installment(i) for i in rec.installments_later],
         "paid_to_date": money(rec.paid_to_date),
         "balance_due": money(rec.balance_due),
+        "balance_treatment": rec.balance_treatment,
+        "paid_later": money(rec.paid_later),
+        "outstanding": money(rec.outstanding),
         "budget": money(c.payments.budget),
         "budget_remaining": money(rec.budget_remaining),
+        "year_end": {
+            "rule": c.year_end.rule.value,
+            "count_on": c.year_end_day.isoformat(),
+            "published_count": c.year_end.published_count,
+        },
+        "contract_id": c.id,
+        "versions": [v.effective_from.isoformat() for v in c.versions],
     }
+    if fees:
+        from slaprobe.report.fees import fee_lines
+
+        out["fees"] = fee_lines(rec, lang, tz)
     if discrepancies is not None:
         out["discrepancies"] = [
             {
@@ -451,8 +503,18 @@ def reconciliation_json(
                 "tier": d.tier,
                 "billed": d.billed,
                 "expected": d.expected,
+                "difference": None if d.difference is None else str(d.difference),
             }
             for d in discrepancies
+        ]
+        out["invoice_totals"] = [
+            {
+                "carrier": t.carrier,
+                "overbilled": str(t.overbilled),
+                "underbilled": str(t.underbilled),
+                "rounding_difference": str(t.rounding),
+            }
+            for t in billing_totals(discrepancies)
         ]
     return out
 
@@ -463,5 +525,6 @@ def _installment(i: Installment) -> dict[str, Any]:
         "amount": str(i.amount),
         "paid_on": i.paid_on.isoformat() if i.paid_on else None,
         "by_carrier": {k: str(v) for k, v in i.by_carrier.items()},
+        "service": {str(k): str(v) for k, v in i.service.items()},
         "note": i.note,
     }

@@ -16,11 +16,14 @@ from slaprobe.report.evaluation import evaluation_document
 from slaprobe.report.i18n_html import carrier_name
 from slaprobe.report.i18n_money import group_name
 from slaprobe.report.money_table import Document
+from slaprobe.report.province import province_document
 from slaprobe.report.reconcile import reconciliation_document
 from slaprobe.report.view import MonthSeries, YearView
 from slaprobe.settle import MoneyInputs, evaluation_result
 from slaprobe.sla.periods import Period
+from slaprobe.sla.province import reconcile_book
 from slaprobe.sla.reconcile import ReconcileError, reconcile
+from slaprobe.sla.year_end import YearEndError
 
 
 def year_view(inputs: MoneyInputs, year: int, lang: str, inputs_file: str | None = None) -> YearView:
@@ -44,8 +47,13 @@ def year_view(inputs: MoneyInputs, year: int, lang: str, inputs_file: str | None
     coverage = tuple((group_name(g.group, lang, g.label.get(lang)), g.planned, g.open) for g in ev.coverage)
     money: Document | None = None
     try:
-        money = reconciliation_document(reconcile(c, terminals, inputs.availability, Period.year(year)), lang)
-    except ReconcileError:
+        whole, billed = Period.year(year), inputs.billed_terminals
+        if inputs.contracts.single:
+            money = reconciliation_document(reconcile(c, billed, inputs.availability, whole), lang)
+        else:  # signed contracts: the province view with each carrier's balance, then each contract
+            prov = reconcile_book(inputs.contracts, inputs.billed_terminals, inputs.availability, whole)
+            money = province_document(prov, lang)
+    except (ReconcileError, YearEndError):
         money = None  # months missing: the page says so instead of settling a partial year
     names = {"province": "全省" if lang == "zh" else "Province"}
     for key in order[1:]:

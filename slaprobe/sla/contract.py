@@ -96,10 +96,14 @@ def price_band(bands: Sequence[PriceBand], open_terminals: int) -> PriceBand:
     return chosen
 
 
-def billable_days(terminal: Terminal, month: Month) -> int:
-    """In-service calendar days of ``month`` (opening day and retirement day both count)."""
-    start = max(terminal.in_service_from, month.first_day)
-    end = month.last_day if terminal.in_service_to is None else min(terminal.in_service_to, month.last_day)
+def billable_days(
+    terminal: Terminal, month: Month, first: dt.date | None = None, last: dt.date | None = None
+) -> int:
+    """In-service calendar days of ``month`` (opening day and retirement day both count), optionally only
+    those of the slice ``first..last`` of the month (a month cut by a contract version)."""
+    lo, hi = first or month.first_day, last or month.last_day
+    start = max(terminal.in_service_from, lo)
+    end = hi if terminal.in_service_to is None else min(terminal.in_service_to, hi)
     return max((end - start).days + 1, 0)
 
 
@@ -251,6 +255,9 @@ class TerminalMonthCharge:
     deductions: tuple[Deduction, ...] = ()
     unmeasured: Fraction = ZERO  # share of the counted time nobody judged
     insufficient: bool = False  # below the contract's measured minimum: settled by its treatment
+    first_day: dt.date | None = None  # the days billed (settle_month always sets them; None: whole month)
+    last_day: dt.date | None = None
+    version: str = "base"  # the contract version whose rules priced it ("base" or its effective date)
 
     @property
     def deducted(self) -> Fraction:
@@ -273,9 +280,19 @@ def charge_terminal_month(
     open_terminals: int,
     ta: TerminalAvailability | None,
     incidents: Sequence[Incident] = (),
+    first: dt.date | None = None,
+    last: dt.date | None = None,
+    version: str = "base",
 ) -> TerminalMonthCharge | None:
-    """Fee and capped deductions of one terminal for one month; None when it was not in service."""
-    days = billable_days(terminal, month)
+    """Fee and capped deductions of one terminal for one month (or the slice ``first..last`` of it, under
+    the rules ``contract`` holds for that slice); None when it was not in service.
+
+    A slice is billed and judged like a month of its own: fee = price × its days / days in the month;
+    the month's availability band applies to the slice's fee; the terminal cap limits the slice's
+    deductions to cap % of the slice's fee (percent caps add up, so two slices cap the month's fee
+    exactly unless one slice alone exceeds it).
+    """
+    days = billable_days(terminal, month, first, last)
     if days == 0:
         return None
     tier = contract.tier(terminal.tier)
@@ -349,6 +366,9 @@ def charge_terminal_month(
         tuple(lines),
         unmeasured,
         not enough,
+        first,
+        last,
+        version,
     )
 
 
@@ -365,9 +385,14 @@ class CarrierMonth:
     count_day: dt.date
     open_terminals: int  # province-wide on count_day: the volume band basis
     charges: tuple[TerminalMonthCharge, ...]
-    gross: Fraction
+    gross: Fraction  # fees, plus the year-end adjustment in the year's last month (count_on_day)
     deducted: Fraction  # after both caps
     cap: Deduction | None = None
+    year_end: tuple[YearEndLine, ...] = ()  # count_on_day: per terminal, year-end total − prorated fees
+
+    @property
+    def year_end_adjustment(self) -> Fraction:
+        return sum((y.amount for y in self.year_end), ZERO)
 
     @classmethod
     def build(
@@ -401,25 +426,66 @@ class CarrierMonth:
         return tuple(lines)
 
 
+@dataclass(frozen=True, slots=True)
+class YearEndLine:
+    """count_on_day: one terminal's year-end adjustment = its share of the year's total (12 × the annual
+    band's monthly price if open on the count day, else 0) − the day-prorated fees billed for it."""
+
+    terminal: str
+    carrier: str
+    tier: str | None  # its tier on the count day (None: not open then)
+    unit_price: Decimal  # monthly price of that tier at the count's band (0 when not open)
+    annual: Fraction  # 12 × unit_price, or 0
+    prorated: Fraction  # its day-prorated fees of the year under this contract
+    amount: Fraction  # annual − prorated
+
+
+def incident_day(inc: Incident, ta: TerminalAvailability | None, month: Month) -> dt.date:
+    """The local day an incident began (the engine's periods start at local midnight of the month)."""
+    if ta is None:
+        return month.first_day
+    offset = max(0, (inc.start_ns - ta.period_start_ns) // 86_400_000_000_000)
+    return min(month.first_day + dt.timedelta(days=offset), month.last_day)
+
+
 def settle_month(
     contract: Contract,
     terminals: Sequence[Terminal],
     month: Month,
     availability: Mapping[str, TerminalAvailability],
     incidents: Mapping[str, Sequence[Incident]] | None = None,
+    count_terminals: Sequence[Terminal] | None = None,
 ) -> dict[str, CarrierMonth]:
-    """Every carrier's month (carriers with no terminal in service get an empty month)."""
+    """Every carrier's month (carriers with no terminal in service get an empty month).
+
+    ``terminals`` may hold several records (slices of a dated history) per terminal id, with disjoint
+    in-service dates; ``count_terminals`` (default ``terminals``) are the province-wide terminals whose
+    count selects the price band. A month cut by a contract version is billed slice by slice; an
+    incident is charged to the slice in which it began.
+    """
     count_day = contract.volume_count_day(month)
-    n_open = open_count(terminals, count_day)
+    n_open = open_count(terminals if count_terminals is None else count_terminals, count_day)
     incidents = incidents or {}
     by_carrier: dict[str, list[TerminalMonthCharge]] = {c: [] for c in contract.carriers}
+    slices = [(a, b, contract.at(a) if contract.versions else contract, contract.version_label(a))
+              for a, b in contract.slices(month)]  # fmt: skip
+    whole = len(slices) == 1
+    records: dict[str, int] = {}
     for t in terminals:
-        charge = charge_terminal_month(
-            contract, t, month, n_open, availability.get(t.id), incidents.get(t.id, ())
-        )
-        if charge is not None:
-            by_carrier.setdefault(t.carrier, []).append(charge)
-    cap_pct = contract.caps.carrier_month_percent
+        if billable_days(t, month):
+            records[t.id] = records.get(t.id, 0) + 1
+    for t in terminals:
+        ta = availability.get(t.id)
+        own = incidents.get(t.id, ())
+        for first, last, rules, version in slices:
+            lo, hi = max(first, t.in_service_from), min(last, t.in_service_to or last)  # the days billed
+            mine = list(own)
+            if not whole or records.get(t.id, 0) > 1:  # the incident goes to the slice it began in
+                mine = [i for i in own if i.month == month and lo <= incident_day(i, ta, month) <= hi]
+            charge = charge_terminal_month(rules, t, month, n_open, ta, mine, lo, hi, version)
+            if charge is not None:
+                by_carrier.setdefault(t.carrier, []).append(charge)
+    cap_pct = contract.at(month.last_day).caps.carrier_month_percent
     return {
         carrier: CarrierMonth.build(carrier, month, count_day, n_open, charges, cap_pct)
         for carrier, charges in by_carrier.items()

@@ -135,23 +135,78 @@ class Unmeasured:
 
 @dataclass(frozen=True, slots=True)
 class Installment:
-    """A payment actually made: the quarter it was paid in, the amount, optionally its carrier split."""
+    """A payment actually made: the (cash) quarter it was paid in, the amount, optionally its carrier split
+    and the service periods it pays for.
 
-    quarter: str  # e.g. 2022Q1
+    Cash year and service year differ: the 2022 Q4 settlement is paid in 2023 (``quarter: 2023Q1``,
+    ``service: {"2022Q4": ...}``) and a Q1 payment may include the previous year's settlement
+    (``service: {"2021": ..., "2022Q1": ...}``). Only the parts attributed to the contract's year count
+    toward its balance; without ``service`` the whole amount is for the contract year.
+    """
+
+    quarter: str  # e.g. 2022Q1: the quarter the money was paid in (cash)
     amount: Decimal
     paid_on: dt.date | None = None
     by_carrier: Mapping[str, Decimal] = field(default_factory=dict)
+    service: Mapping[str, Decimal] = field(default_factory=dict)  # service period label -> amount
     note: str = ""
 
     @property
     def period(self) -> Period:
         return Period.parse(self.quarter)
 
+    def for_year(self, year: int) -> Decimal:
+        """The part of this payment attributed to service in ``year``."""
+        if not self.service:
+            return self.amount
+        return sum(
+            (v for k, v in self.service.items() if Period.parse(str(k)).first.year == year), Decimal(0)
+        )
+
+    def carrier_share(self, carrier: str, year: int) -> Decimal:
+        """``by_carrier[carrier]`` scaled to the part of the payment that is for ``year`` (exact when the
+        payment is wholly for one year, which validation requires when both splits are given)."""
+        share = self.by_carrier.get(carrier, Decimal(0))
+        return share if self.for_year(year) == self.amount else Decimal(0)
+
+
+class NegativeBalance(enum.StrEnum):
+    """What a negative balance (paid more than the service settled so far) becomes."""
+
+    REFUND = "refund"  # the carrier pays it back
+    OFFSET = "offset"  # carried forward: deducted from the next payment
+
 
 @dataclass(frozen=True, slots=True)
 class Payments:
     budget: Decimal | None = None
     installments: tuple[Installment, ...] = ()
+    negative_balance: NegativeBalance = NegativeBalance.OFFSET
+
+
+class YearEndRule(enum.StrEnum):
+    """How the year's total fee is settled at year end (the seed's Q4 sentence can be read two ways)."""
+
+    DAY_PRORATED = "day_prorated"  # Σ monthly fees prorated by in-service days (price band: volume_count_on)
+    COUNT_ON_DAY = "count_on_day"  # terminals open on count_on × 12 × monthly unit price, for the whole year
+
+
+@dataclass(frozen=True, slots=True)
+class YearEnd:
+    """The year-end settlement rule.
+
+    ``count_on_day`` reads the seed's "以我局年末公布的全省开通终端服务数量所对应的服务单价为标准，
+    核算全年服务费用总价" as: the officially published count of open terminals on ``count_on``
+    (default: the year's last day) times the annual unit price (12 × the monthly price of the band that
+    count selects, tier by tier). The per-terminal breakdown comes from the inventory, so
+    ``published_count`` must equal the inventory's count on that day (a mismatch is an error, not a
+    silent choice). The difference from the day-prorated fees is one "year-end adjustment" line per
+    terminal in the contract year's last month (slaprobe.sla.year_end).
+    """
+
+    rule: YearEndRule = YearEndRule.DAY_PRORATED
+    count_on: dt.date | None = None  # None = 31 December of the contract year
+    published_count: int | None = opt(None, min=0)  # the count the province published (None = inventory)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,10 +238,28 @@ class EvaluationPlan:
 
 
 @dataclass(frozen=True, slots=True)
+class ContractVersion:
+    """Rules that take effect on ``effective_from`` (a price-list or catalogue update during the service
+    period, as the seed recommends): each key given replaces the contract's from that day on; tiers are
+    replaced one by one (a tier not listed keeps its earlier definition). A month that spans the day is
+    split into two slices, each billed and deducted under its own rules."""
+
+    effective_from: dt.date
+    tiers: Mapping[str, Tier] = field(default_factory=dict)
+    deductions: tuple[DeductionBand, ...] | None = None
+    incidents: tuple[IncidentRule, ...] | None = None
+    caps: Caps | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Contract:
     year: int = opt(min=2000, max=2100)
     carriers: Mapping[str, Carrier] = opt()
     tiers: Mapping[str, Tier] = opt()
+    id: str = "contract"  # the signed contract's id (several per province: "统招分签")
+    signer: Label = field(default_factory=Label)  # who signed it for the province
+    regions: tuple[str, ...] = ()  # only terminals of these regions (empty: all of its carriers')
     name: Label = field(default_factory=Label)
     currency: str = "CNY"
     rounding: Rounding = field(default_factory=Rounding)
@@ -197,6 +270,8 @@ class Contract:
     min_measured_percent: Decimal | None = None  # old spelling of unmeasured.min_measured_percent
     unmeasured: Unmeasured = field(default_factory=Unmeasured)
     payments: Payments = field(default_factory=Payments)
+    year_end: YearEnd = field(default_factory=YearEnd)
+    versions: tuple[ContractVersion, ...] = ()
     evaluation: EvaluationPlan = field(default_factory=EvaluationPlan)
     source: str = field(default="", metadata={"key": "__source__"})
 
@@ -223,6 +298,47 @@ class Contract:
         own = self.tiers[tier].incidents
         return self.incidents if own is None else own
 
+    def covers(self, carrier: str, region: str) -> bool:
+        """Whether a terminal of this carrier and region is billed under this contract."""
+        return carrier in self.carriers and (not self.regions or region in self.regions)
+
+    @property
+    def year_end_day(self) -> dt.date:
+        return self.year_end.count_on or dt.date(self.year, 12, 31)
+
+    def at(self, day: dt.date) -> Contract:
+        """The rules in effect on ``day``: the base contract with every version up to ``day`` applied."""
+        out = self
+        for v in self.versions:
+            if v.effective_from > day:
+                break
+            out = dataclasses.replace(
+                out,
+                tiers={**out.tiers, **v.tiers},
+                deductions=out.deductions if v.deductions is None else v.deductions,
+                incidents=out.incidents if v.incidents is None else v.incidents,
+                caps=out.caps if v.caps is None else v.caps,
+                versions=(),
+            )
+        return out if out is self else dataclasses.replace(out, versions=())
+
+    def version_label(self, day: dt.date) -> str:
+        """Which rules apply on ``day``: ``base`` or the effective date of the last version before it."""
+        label = "base"
+        for v in self.versions:
+            if v.effective_from <= day:
+                label = v.effective_from.isoformat()
+        return label
+
+    def slices(self, month: Month) -> tuple[tuple[dt.date, dt.date], ...]:
+        """``month`` cut at every version's effective day inside it (first..last day, inclusive)."""
+        cuts = sorted(
+            v.effective_from for v in self.versions if month.first_day < v.effective_from <= month.last_day
+        )
+        starts = [month.first_day, *cuts]
+        ends = [*(d - dt.timedelta(days=1) for d in cuts), month.last_day]
+        return tuple(zip(starts, ends, strict=True))
+
     def volume_count_day(self, month: Month) -> dt.date:
         """The day whose province-wide open-terminal count selects the price band for ``month``."""
         if self.volume_count_on == "year_end":
@@ -233,8 +349,16 @@ class Contract:
 
 
 def load_contract(path: str | Path) -> Contract:
-    """Read and validate a contract file; raise ConfigError listing every problem with its key path."""
-    return parse_contract(read_yaml(path), str(path))
+    """Read and validate a contract file; raise ConfigError listing every problem with its key path.
+
+    A file of several signed contracts (``contracts:``, see ``contract_book``) is checked whole and its
+    province-level contract returned (the tender's terms, the province's budget and installments)."""
+    data = read_yaml(path)
+    if isinstance(data, dict) and "contracts" in data:
+        from slaprobe.sla.contract_book import parse_book
+
+        return parse_book(data, str(path)).province
+    return parse_contract(data, str(path))
 
 
 def parse_contract(data: Any, source: str = "<contract>") -> Contract:
@@ -292,7 +416,43 @@ def validate_contract(c: Contract) -> list[str]:
             "(the top-level key is its old spelling)"
         )
     p += _check_payments(c)
+    p += _check_year_end(c)
+    p += _check_versions(c)
     p += _check_evaluation(c.evaluation)
+    return p
+
+
+def _check_year_end(c: Contract) -> list[str]:
+    p: list[str] = []
+    if c.year_end.count_on is not None and c.year_end.count_on.year != c.year:
+        p.append(f"year_end.count_on: {c.year_end.count_on} is outside the contract year {c.year}")
+    if c.year_end.rule is YearEndRule.COUNT_ON_DAY and c.volume_count_on == "month_end":
+        p.append(
+            "year_end.rule: count_on_day prices the year at one count; volume_count_on month_end "
+            "contradicts it (use year_end or a date)"
+        )
+    return p
+
+
+def _check_versions(c: Contract) -> list[str]:
+    p: list[str] = []
+    for i, v in enumerate(c.versions):
+        key = f"versions[{i}]"
+        if v.effective_from.year != c.year or v.effective_from == dt.date(c.year, 1, 1):
+            p.append(f"{key}.effective_from: {v.effective_from} must lie in {c.year} after 1 January")
+        if i and v.effective_from <= c.versions[i - 1].effective_from:
+            p.append(f"{key}.effective_from: versions must be listed in increasing order of date")
+        for name, tier in v.tiers.items():
+            if name not in c.tiers:
+                p.append(f"{key}.tiers.{name}: not a tier of the contract (known: {', '.join(c.tiers)})")
+            p += _check_prices(f"{key}.tiers.{name}.monthly_price", tier.monthly_price)
+            if tier.deductions is not None:
+                target = tier.availability_target
+                p += _check_deductions(f"{key}.tiers.{name}.deductions", tier.deductions, target)
+        if v.deductions is not None:
+            p += _check_deductions(f"{key}.deductions", v.deductions, None)
+        if v.incidents is not None:
+            p += _check_incidents(f"{key}.incidents", v.incidents)
     return p
 
 
@@ -364,6 +524,16 @@ def _check_payments(c: Contract) -> list[str]:
                 p.append(f"{key}.quarter: expected a quarter like {c.year}Q1, got {inst.quarter!r}")
         except ValueError:
             p.append(f"{key}.quarter: expected a quarter like {c.year}Q1, got {inst.quarter!r}")
+        for label in inst.service:
+            try:
+                Period.parse(str(label))
+            except ValueError:
+                p.append(f"{key}.service.{label}: not a service period (2022Q4, 2022 or 2022-03)")
+        if inst.service and sum(inst.service.values(), Decimal(0)) != inst.amount:
+            total = sum(inst.service.values(), Decimal(0))
+            p.append(f"{key}.service: the parts add up to {total}, not the amount {inst.amount}")
+        elif inst.service and inst.by_carrier and inst.for_year(c.year) not in (0, inst.amount):
+            p.append(f"{key}: give by_carrier only on a payment wholly for one service year")
         if inst.amount < 0:
             p.append(f"{key}.amount: must not be negative, got {inst.amount}")
         for carrier in inst.by_carrier:

@@ -1,4 +1,4 @@
-"""Quarter and year settlement per carrier, and the check of a carrier's invoice against it.
+"""Quarter and year settlement per carrier (the check of a carrier's invoice: ``invoice_check``, re-exported).
 
 Settlement model (the 2022 contract; see config/contract.example.yaml)
 ----------------------------------------------------------------------
@@ -24,7 +24,6 @@ above it that still had unmeasured time (paid as measured), each with its termin
 from __future__ import annotations
 
 import datetime as dt
-import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -41,10 +40,18 @@ from slaprobe.sla.contract import (
     round_money,
     settle_month,
 )
-from slaprobe.sla.contract_config import Contract, Installment, UnmeasuredTreatment
-from slaprobe.sla.invoice import Invoice, InvoiceLine
+from slaprobe.sla.contract_config import Contract, Installment, UnmeasuredTreatment, YearEndRule
+from slaprobe.sla.invoice_check import (  # the bill check: its own module, names re-exported here
+    BillingTotals,
+    Discrepancy,
+    DiscrepancyKind,
+    billing_totals,
+    check_invoice,
+    invoice_tolerance,
+)
 from slaprobe.sla.periods import Month, Period
 from slaprobe.sla.types import TerminalAvailability
+from slaprobe.sla.year_end import apply_year_end
 from slaprobe.terminal import Terminal
 
 MonthlyAvailability = Mapping[Month, Mapping[str, TerminalAvailability]]
@@ -225,8 +232,25 @@ class Reconciliation(_Summed):
         return round_money(Fraction(value), self.contract.rounding)
 
     def amounts(self, settlement: CarrierSettlement) -> Amounts:
-        """A carrier's payable figures: gross and deductions rounded once, net their difference."""
-        return Amounts(self.money(settlement.gross), self.money(settlement.deducted))
+        """A carrier's payable figures for the settlement's months, rounded so that periods add up.
+
+        Gross and deductions are rounded once as year-to-date figures; a period's figure is
+        round(January .. its last month) − round(January .. the month before its first), so the four
+        quarters (or twelve months) of a year sum exactly to the year's figure. Net = gross − deductions.
+        """
+        if not settlement.months:
+            return Amounts()
+        first, last = settlement.months[0].month, settlement.months[-1].month
+        ytd = next((c for c in self.year_to_date if c.carrier == settlement.carrier), settlement)
+        upto = [m for m in ytd.months if m.month <= last]
+        before = [m for m in ytd.months if m.month < first]
+
+        def cum(months: Sequence[CarrierMonth], attr: str) -> Decimal:
+            return self.money(sum((getattr(m, attr) for m in months), ZERO))
+
+        return Amounts(
+            cum(upto, "gross") - cum(before, "gross"), cum(upto, "deducted") - cum(before, "deducted")
+        )
 
     @property
     def total(self) -> Amounts:
@@ -245,11 +269,13 @@ class Reconciliation(_Summed):
 
     @property
     def paid_to_date(self) -> Decimal:
-        return sum((i.amount for i in self.installments_to_date), Decimal(0))
+        """Paid in cash quarters up to the period end, for service in the contract year."""
+        return sum((i.for_year(self.contract.year) for i in self.installments_to_date), Decimal(0))
 
     @property
     def paid_later(self) -> Decimal:
-        return sum((i.amount for i in self.installments_later), Decimal(0))
+        """Recorded as paid after the period end (e.g. Q4 settled in 2023), for the contract year."""
+        return sum((i.for_year(self.contract.year) for i in self.installments_later), Decimal(0))
 
     @property
     def balance_due(self) -> Decimal:
@@ -257,15 +283,29 @@ class Reconciliation(_Summed):
         return self.total_year_to_date.net - self.paid_to_date
 
     @property
+    def outstanding(self) -> Decimal:
+        """The balance once the payments recorded after the period end are counted too."""
+        return self.balance_due - self.paid_later
+
+    @property
+    def balance_treatment(self) -> str:
+        """``due`` (owed to the carrier or nothing), else the contract's negative-balance setting."""
+        return "due" if self.balance_due >= 0 else self.contract.payments.negative_balance.value
+
+    @property
     def budget_remaining(self) -> Decimal | None:
         budget = self.contract.payments.budget
         return None if budget is None else budget - self.paid_to_date
 
     def carrier_paid_to_date(self, carrier: str) -> Decimal | None:
-        """A carrier's share of the installments, known only when every one of them is split by carrier."""
-        if any(not i.by_carrier for i in self.installments_to_date):
+        """A carrier's share of the installments: known when every one of them is split by carrier, or
+        when the contract has this one carrier (a contract signed with it alone)."""
+        year = self.contract.year
+        if len(self.contract.carriers) == 1 and carrier in self.contract.carriers:
+            return self.paid_to_date
+        if any(not i.by_carrier for i in self.installments_to_date if i.for_year(year)):
             return None
-        return sum((i.by_carrier.get(carrier, Decimal(0)) for i in self.installments_to_date), Decimal(0))
+        return sum((i.carrier_share(carrier, year) for i in self.installments_to_date), Decimal(0))
 
     def carrier_balance_due(self, carrier: str) -> Decimal | None:
         paid = self.carrier_paid_to_date(carrier)
@@ -286,12 +326,15 @@ def reconcile(
     terminals: Sequence[Terminal],
     availability: MonthlyAvailability,
     period: Period,
+    count_terminals: Sequence[Terminal] | None = None,
 ) -> Reconciliation:
     """Settle ``period`` (a quarter, a month or the year) of the contract's year.
 
     ``availability`` must hold every month from January to the period's end (the balance is
     year-to-date); a month with no data must be passed as an empty mapping, so a forgotten month is an
-    error rather than a year without deductions.
+    error rather than a year without deductions. ``terminals`` are the records this contract bills
+    (history slices allowed); ``count_terminals`` the province's, whose open count selects the price
+    band (default: ``terminals``).
     """
     if period.first.year != contract.year or period.last.year != contract.year:
         raise ReconcileError(f"period {period} is outside the contract year {contract.year}")
@@ -303,7 +346,12 @@ def reconcile(
     if missing:
         raise ReconcileError(f"no availability given for {', '.join(missing)} (needed from January on)")
     incidents = join_incidents(ytd.months, availability)
-    months = {m: settle_month(contract, terminals, m, availability[m], incidents) for m in ytd.months}
+    everyone = terminals if count_terminals is None else count_terminals
+    months = {
+        m: settle_month(contract, terminals, m, availability[m], incidents, everyone) for m in ytd.months
+    }
+    if contract.year_end.rule is YearEndRule.COUNT_ON_DAY and Month(contract.year, 12) in ytd:
+        months = apply_year_end(contract, months, terminals, everyone)
 
     def settlements(p: Period) -> tuple[CarrierSettlement, ...]:
         return tuple(
@@ -311,161 +359,27 @@ def reconcile(
             for carrier in contract.carriers
         )
 
-    to_date = [i for i in contract.payments.installments if i.period.last <= period.last]
-    later = [i for i in contract.payments.installments if i.period.last > period.last]
+    mine = [i for i in contract.payments.installments if i.for_year(contract.year)]
+    to_date = [i for i in mine if i.period.last <= period.last]
+    later = [i for i in mine if i.period.last > period.last]
     return Reconciliation(
         contract, period, settlements(period), settlements(ytd), tuple(to_date), tuple(later)
     )
 
 
-class DiscrepancyKind(enum.StrEnum):
-    NOT_IN_INVENTORY = "not_in_inventory"  # billed terminal id unknown to the inventory
-    DUPLICATE = "duplicate"  # the same terminal billed on two rows
-    WRONG_CARRIER = "wrong_carrier"  # billed by a carrier that does not carry it
-    UNKNOWN_CARRIER = "unknown_carrier"  # a carrier the contract does not know
-    TIER_MISMATCH = "tier_mismatch"  # billed at another tier than the inventory's
-    OUTSIDE_PERIOD = "outside_period"  # billed dates outside the reconciled period
-    BILLED_BEFORE_OPENING = "billed_before_opening"
-    BILLED_AFTER_RETIREMENT = "billed_after_retirement"
-    NEVER_ANSWERED = "never_answered"  # probed in the period, not one available interval
-    NOT_MEASURED = "not_measured"  # no measured interval at all: we cannot confirm the service
-    DAYS_MISMATCH = "days_mismatch"
-    COUNT_MISMATCH = "count_mismatch"
-    AMOUNT_MISMATCH = "amount_mismatch"
-    NOT_BILLED = "not_billed"  # in service, but missing from a bill that lists terminals
-
-
-@dataclass(frozen=True, slots=True)
-class Discrepancy:
-    kind: DiscrepancyKind
-    line: int | None  # invoice line number, None for NOT_BILLED
-    carrier: str
-    terminal: str | None = None
-    tier: str | None = None
-    billed: str = ""
-    expected: str = ""
-
-
-def check_invoice(
-    rec: Reconciliation, invoice: Invoice, terminals: Sequence[Terminal], availability: MonthlyAvailability
-) -> tuple[Discrepancy, ...]:
-    """Every way the bill differs from the settlement of ``rec.period``.
-
-    Amounts are compared with the gross fee (before deductions) rounded by the contract's rule: a bill
-    is right to the quantum or it is listed. "Never answered" means the terminal was probed in the
-    period and not a single interval met the availability criterion (the engine's per-interval loss
-    threshold): the carrier billed a service nobody could reach.
-    """
-    by_id = {t.id: t for t in terminals}
-    settled = {c.carrier: c for c in rec.carriers}
-    out: list[Discrepancy] = []
-    first_line: dict[str, int] = {}
-    for row in invoice.lines:
-        if row.kind == "terminal":
-            out += _check_terminal_row(rec, row, by_id, settled, availability, first_line)
-        elif row.carrier not in settled:
-            out.append(Discrepancy(DiscrepancyKind.UNKNOWN_CARRIER, row.line, row.carrier, tier=row.tier))
-        elif row.kind == "tier":
-            out += _check_tier_row(rec, row, settled[row.carrier])
-        else:
-            _compare(
-                out, DiscrepancyKind.AMOUNT_MISMATCH, row, row.amount, rec.money(settled[row.carrier].gross)
-            )
-    listed = {row.carrier for row in invoice.lines if row.kind == "terminal"}
-    for carrier in sorted(listed & settled.keys()):
-        days: dict[str, int] = {}
-        for c in settled[carrier].charges:
-            days[c.terminal] = days.get(c.terminal, 0) + c.days
-        for tid in sorted(days.keys() - first_line.keys()):
-            out.append(
-                Discrepancy(
-                    DiscrepancyKind.NOT_BILLED, None, carrier, tid, by_id[tid].tier, "", f"{days[tid]} d"
-                )
-            )
-    return tuple(out)
-
-
-def _check_terminal_row(
-    rec: Reconciliation,
-    row: InvoiceLine,
-    by_id: Mapping[str, Terminal],
-    settled: Mapping[str, CarrierSettlement],
-    availability: MonthlyAvailability,
-    first_line: dict[str, int],
-) -> list[Discrepancy]:
-    tid = row.terminal or ""
-    kinds = DiscrepancyKind
-
-    def found(
-        kind: DiscrepancyKind, billed: object = "", expected: object = "", tier: str | None = None
-    ) -> None:
-        out.append(
-            Discrepancy(kind, row.line, row.carrier, tid, tier or row.tier, str(billed), str(expected))
-        )
-
-    out: list[Discrepancy] = []
-    if tid in first_line:
-        found(kinds.DUPLICATE, f"line {row.line}", f"once (first on line {first_line[tid]})")
-        return out
-    first_line[tid] = row.line
-    t = by_id.get(tid)
-    if t is None:
-        found(kinds.NOT_IN_INVENTORY)
-        return out
-    if row.carrier != t.carrier:
-        found(kinds.WRONG_CARRIER, row.carrier, t.carrier, t.tier)
-    if row.tier is not None and row.tier != t.tier:
-        found(kinds.TIER_MISMATCH, row.tier, t.tier)
-    period = rec.period
-    if row.billed_from is not None or row.billed_to is not None:  # a dated row bills its span
-        span_from, span_to = row.billed_from or period.first_day, row.billed_to or period.last_day
-        if span_from < period.first_day or span_to > period.last_day:
-            found(
-                kinds.OUTSIDE_PERIOD,
-                f"{span_from}..{span_to}",
-                f"{period.first_day}..{period.last_day}",
-                t.tier,
-            )
-        if span_from < t.in_service_from:
-            found(kinds.BILLED_BEFORE_OPENING, span_from, t.in_service_from, t.tier)
-        if t.in_service_to is not None and span_to > t.in_service_to:
-            found(kinds.BILLED_AFTER_RETIREMENT, span_to, t.in_service_to, t.tier)
-    else:  # an undated row claims service in the period; too many days show as days/amount mismatches
-        if t.in_service_from > period.last_day:
-            found(kinds.BILLED_BEFORE_OPENING, period, t.in_service_from, t.tier)
-        if t.in_service_to is not None and t.in_service_to < period.first_day:
-            found(kinds.BILLED_AFTER_RETIREMENT, period, t.in_service_to, t.tier)
-    own = settled.get(t.carrier)
-    days = own.days_of(tid) if own is not None else 0
-    if days > 0:
-        seen = [availability[m].get(tid) for m in period.months if m in availability]
-        measured = sum(ta.measured_s for ta in seen if ta is not None)
-        if measured == 0:
-            found(kinds.NOT_MEASURED, tier=t.tier)
-        elif sum(ta.available_s for ta in seen if ta is not None) == 0:
-            found(kinds.NEVER_ANSWERED, "", f"{measured} s probed, 0 s available", t.tier)
-    if row.terminal_days is not None and row.terminal_days != days:
-        found(kinds.DAYS_MISMATCH, row.terminal_days, days, t.tier)
-    if row.amount is not None and own is not None and row.amount != rec.money(own.gross_of(tid)):
-        found(kinds.AMOUNT_MISMATCH, row.amount, rec.money(own.gross_of(tid)), t.tier)
-    return out
-
-
-def _check_tier_row(
-    rec: Reconciliation, row: InvoiceLine, settlement: CarrierSettlement
-) -> list[Discrepancy]:
-    line = next((x for x in settlement.tiers() if x.tier == row.tier), None)
-    count, days, gross = (line.terminals, line.terminal_days, line.gross) if line else (0, 0, ZERO)
-    out: list[Discrepancy] = []
-    _compare(out, DiscrepancyKind.COUNT_MISMATCH, row, row.count, count)
-    _compare(out, DiscrepancyKind.DAYS_MISMATCH, row, row.terminal_days, days)
-    _compare(out, DiscrepancyKind.AMOUNT_MISMATCH, row, row.amount, rec.money(gross))
-    return out
-
-
-def _compare(
-    out: list[Discrepancy], kind: DiscrepancyKind, row: InvoiceLine, billed: object, expected: object
-) -> None:
-    """A tier or carrier-total row's figure, when the bill states it, must equal ours."""
-    if billed is not None and billed != expected:
-        out.append(Discrepancy(kind, row.line, row.carrier, None, row.tier, str(billed), str(expected)))
+__all__ = [
+    "Amounts",
+    "BillingTotals",
+    "CarrierSettlement",
+    "Discrepancy",
+    "DiscrepancyKind",
+    "MonthlyAvailability",
+    "ReconcileError",
+    "Reconciliation",
+    "TierLine",
+    "UnmeasuredLine",
+    "billing_totals",
+    "check_invoice",
+    "invoice_tolerance",
+    "reconcile",
+]

@@ -286,7 +286,8 @@ def test_every_discrepancy_kind_is_detected() -> None:
         (k.NOT_BILLED, None, "T03", "", "90 d"),
         (k.NOT_BILLED, None, "T08", "", "90 d"),
     ]
-    assert set(k) == {d[0] for d in found}  # the table covers every kind
+    # the table covers every kind (a rounding difference is not an error: tests/sla/test_invoice_tolerance.py)
+    assert set(k) - {k.ROUNDING_DIFFERENCE} == {d[0] for d in found}
 
 
 # --------------------------------------------------------------------------- the 2022 example
