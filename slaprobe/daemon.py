@@ -45,7 +45,7 @@ from slaprobe.configload import ConfigError
 from slaprobe.inventory import Inventory, load_inventory
 from slaprobe.live.events import EventSink, LiveEvent
 from slaprobe.live.tracker import LiveTracker
-from slaprobe.live.wiring import build_tracker, default_sinks, restore_state, save_state
+from slaprobe.live.wiring import build_tracker, default_sinks, reload_maintenance, restore_state, save_state
 from slaprobe.metrics import DaemonCollector, LatestSamples, LiveState, MetricsServer
 from slaprobe.model import Heartbeat, ProbeKind, Sample
 from slaprobe.notify import Notifier
@@ -389,6 +389,7 @@ class Daemon:
         self.latest.forget({t.id for t in inventory})
         self.specs = build_specs(self.config, inventory)
         if self.live is not None:
+            reload_maintenance(self.live, self.config)
             self.publish(self.live.set_terminals(tuple(inventory)))
             self.live.expect_cycles(self.config.vantage, self.specs, time.time_ns())
         self.state.reloads += 1

@@ -24,13 +24,34 @@ from slaprobe.configload import ConfigError
 from slaprobe.live.events import EventSink
 from slaprobe.live.sinks import JsonLinesSink, LogSink
 from slaprobe.live.tracker import LiveTracker, StateError
-from slaprobe.sla.maintenance import MaintenanceError, load_maintenance
+from slaprobe.sla.maintenance import MaintenanceError, MaintenanceWindow, load_maintenance
 from slaprobe.sla.rule import RuleError, rule_from_config
 from slaprobe.terminal import Terminal
 
 log = logging.getLogger("slaprobe.live")
 
 STATE_NOTE = "live.state"
+
+
+def maintenance_windows(config: Config) -> tuple[MaintenanceWindow, ...]:
+    """The config's ``sla.maintenance`` windows; a bad file raises ConfigError naming file and entry."""
+    sla = config.sla
+    if not sla.maintenance:
+        return ()
+    try:
+        return load_maintenance(config.resolve(sla.maintenance), ZoneInfo(sla.timezone))
+    except MaintenanceError as exc:
+        raise ConfigError(config.source or "config", [f"sla.maintenance: {exc}"]) from None
+
+
+def reload_maintenance(tracker: LiveTracker, config: Config) -> None:
+    """SIGHUP: announced work added since the start counts from now on; a broken file keeps the old
+    windows (logged with the problem), it never stops probing."""
+    try:
+        tracker.maintenance = maintenance_windows(config)
+    except ConfigError as exc:
+        log.error("live: maintenance windows not reloaded, keeping the %d in use: %s",
+                  len(tracker.maintenance), exc)  # fmt: skip
 
 
 def build_tracker(config: Config, terminals: tuple[Terminal, ...] | list[Terminal]) -> LiveTracker:
@@ -40,12 +61,7 @@ def build_tracker(config: Config, terminals: tuple[Terminal, ...] | list[Termina
         rule = rule_from_config(sla)
     except RuleError as exc:
         raise ConfigError(config.source or "config", [f"sla: {exc}"]) from None
-    windows = ()
-    if sla.maintenance:
-        try:
-            windows = load_maintenance(config.resolve(sla.maintenance), ZoneInfo(sla.timezone))
-        except MaintenanceError as exc:
-            raise ConfigError(config.source or "config", [f"sla.maintenance: {exc}"]) from None
+    windows = maintenance_windows(config)
     return LiveTracker(
         rule, terminals, timezone=sla.timezone, maintenance=windows, stale_s=config.live.stale_s
     )
