@@ -181,6 +181,8 @@ class LiveConfig:
     events_file: str = ""  # JSON lines of every event, relative to state_dir ("" = none)
     log_events: bool = True  # one log line per event
     stale_s: float = opt(600.0, min=60.0, max=86_400.0)  # a silent cycle stops holding intervals open
+    # a restart gap (UNKNOWN while the daemon was down) shorter than this is not announced; None = two Δt
+    restart_grace_s: float | None = opt(None, min=0.0, max=86_400.0)
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,19 @@ it probes (no heartbeat, reference targets failed, samples refused by the store,
 mass event is a ``PROBE_HOST`` event keyed by the vantage, firing at its first such interval and resolved
 at the first clean one. Those intervals are UNKNOWN for the terminals, never a terminal outage.
 
+**Starting is not a probe-host problem.** An interval that starts before this process's first cycle of a
+scheduling group lacks that group's heartbeats only because the daemon was not running yet (``starting``
+intervals; a group first probed later than the others, a group added by a reload, the interval the first
+cycle starts inside). An alert for them would page at every start and resolve a minute later, and
+operators would learn to ignore the one alert that says the measurement itself is blind. So: a first
+start (no saved state) announces nothing for them; after a restart from saved state they are the restart
+gap, a real blind spot of known bounds, announced once as a probe-host event that is already over (firing
+and resolved together: start = first UNKNOWN interval, end = first interval the new process covers),
+or not at all if it is shorter than ``restart_grace_s`` (default two Δt: a routine restart that misses a
+cycle pages nobody, a crash loop or a reboot is on record). Heartbeats that stop while the daemon runs
+still fire as above. The month report counts every one of these intervals UNKNOWN either way:
+only what is *announced* differs.
+
 The tracker is pure: no clock, no I/O. Its state (``to_dict``/``from_dict``) is small (open outages and
 pending runs) and the daemon persists it after each cycle, so a restart continues the runs; the restart
 gap is UNKNOWN, exactly what the report sees there.
@@ -66,20 +79,33 @@ class HostState:
     since: int | None = None  # first interval of the open probe-host problem
     last: int | None = None
     reasons: dict[str, int] = field(default_factory=dict)  # reason -> intervals, of the open problem
+    # the restart gap seen so far (first, last interval, reasons), announced once the new process covers an
+    # interval; saved, so a second restart inside the gap still announces all of it
+    gap: tuple[int, int, dict[str, int]] | None = None
+    # not saved: this process only
+    began: dict[str, int] = field(default_factory=dict)  # scheduling group -> its first cycle's start (ns)
+    resumed: bool = False  # restored from a saved state, and no interval of this process judged yet
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "cycles": {k: list(v) for k, v in self.cycles.items()},
             "since": self.since,
             "last": self.last,
             "reasons": self.reasons,
         }
+        if self.gap is not None:
+            out["gap"] = [self.gap[0], self.gap[1], self.gap[2]]
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> HostState:
         cycles = {str(k): (int(v[0]), int(v[1])) for k, v in data.get("cycles", {}).items()}
         reasons = {str(k): int(v) for k, v in data.get("reasons", {}).items()}
-        return cls(cycles, data.get("since"), data.get("last"), reasons)
+        gap = data.get("gap")
+        saved_gap = None
+        if gap is not None:
+            saved_gap = (int(gap[0]), int(gap[1]), {str(k): int(v) for k, v in gap[2].items()})
+        return cls(cycles, data.get("since"), data.get("last"), reasons, saved_gap, resumed=True)
 
 
 def _iso(ns: int) -> str:
@@ -98,13 +124,17 @@ class LiveTracker:
         timezone: str = "Asia/Shanghai",
         maintenance: Sequence[MaintenanceWindow] = (),
         stale_s: float = 600.0,
+        restart_grace_s: float | None = None,
     ) -> None:
+        """``restart_grace_s``: a restart gap shorter than this is not announced (None: two Δt)."""
         self.rule = rule
         self._rule0 = replace(rule, lookaround_s=0)  # the window is the tracker's own, not a month's
         self.timezone = timezone
         self.tz = ZoneInfo(timezone)
         self.maintenance = tuple(maintenance)
         self.stale_ns = round(stale_s * NS_PER_S)
+        grace = 2 * rule.interval_s if restart_grace_s is None else restart_grace_s
+        self.restart_grace_ns = round(grace * NS_PER_S)
         self.kinds = rule_kinds(rule)
         self.terminals: tuple[Terminal, ...] = ()
         self.buffer = CycleBuffer((), self.kinds)
@@ -160,6 +190,8 @@ class LiveTracker:
             interval_ns = round(hb.interval_s * NS_PER_S)
             old = host.cycles.get(hb.group, (0, 0))[0]
             host.cycles[hb.group] = (max(old, hb.time_ns + interval_ns), interval_ns)
+            base = split_cycle(hb.group)[0]
+            host.began[base] = min(host.began.get(base, hb.time_ns), hb.time_ns)
         if self.next_interval is None:  # the first interval that starts once probing started
             self.next_interval = -(-hb.time_ns // self.rule.interval_ns)
         return self._advance(now_ns)
@@ -300,16 +332,23 @@ class LiveTracker:
             vi = p.vantages.index(vantage) if vantage in p.vantages else -1
             mine = sorted({split_cycle(n)[0] for n in host.cycles} & groups)
             for i in range(first, last):
-                reasons = []
+                iv = a + i - first
+                reasons, starting = [], []
                 for group in mine:
                     cov = p.coverage.get((vi, group))
                     if cov is None or not cov[i]:
                         blind = p.blind.get((vi, group))
                         code = int(blind[i]) if blind is not None else 0
-                        reasons.append(DISTRUST_REASONS[code] or "no_heartbeat")
+                        why = DISTRUST_REASONS[code] or "no_heartbeat"
+                        (starting if self._starting(host, group, iv) else reasons).append(why)
                 if vi >= 0 and p.mass[vi, i]:
                     reasons.append(f"mass_event ({high_by.get(vantage, [0] * (last - first))[i - first]})")
-                iv = a + i - first
+                if starting and not reasons and host.since is None:
+                    if host.resumed:  # the restart gap: announced once it is over (_end_of_gap)
+                        self._extend_gap(host, iv, starting)
+                    continue  # a first start: nobody was looking yet, nothing to announce
+                events += self._end_of_gap(vantage, host, now_ns)
+                reasons += starting  # inside an open problem: it goes on (already announced)
                 if reasons:
                     if host.since is None:
                         host.since, host.reasons = iv, {}
@@ -323,6 +362,50 @@ class LiveTracker:
                     events.append(self._host_resolved(vantage, host, iv, now_ns))
                     host.since, host.last, host.reasons = None, None, {}
         return events
+
+    def _starting(self, host: HostState, group: str, iv: int) -> bool:
+        """Does interval ``iv`` start before this process probed ``group`` (its first cycle's start; for a
+        group not probed yet, the host's first cycle in this process)? Then its missing heartbeats say
+        the daemon was not running, not that the probe host failed while it ran."""
+        began = host.began.get(group, min(host.began.values(), default=None))
+        return began is not None and iv * self.rule.interval_ns < began
+
+    @staticmethod
+    def _extend_gap(host: HostState, iv: int, reasons: list[str]) -> None:
+        first, _, counts = host.gap if host.gap is not None else (iv, iv, {})
+        for r in sorted(set(reasons)):
+            counts[r] = counts.get(r, 0) + 1
+        host.gap = (first, iv, counts)
+
+    def _end_of_gap(self, vantage: str, host: HostState, now_ns: int) -> list[LiveEvent]:
+        """The first interval this process covers: the restart gap before it is over. Announce it once,
+        already resolved (firing and resolved together, so no alert is left firing), unless it is
+        shorter than ``restart_grace_s``."""
+        gap, host.gap, host.resumed = host.gap, None, False
+        if gap is None:
+            return []
+        first, last, counts = gap
+        if (last + 1 - first) * self.rule.interval_ns < self.restart_grace_ns:
+            return []
+        start, end = self._ns(first), self._ns(last + 1)
+        why = ", ".join(f"{r} x{c}" for r, c in sorted(counts.items()))
+        evidence = {"reasons": why, "intervals": str(last + 1 - first), "cause": "daemon not running"}
+        summary = (
+            f"probe host {vantage} was not probing {_iso(start)} .. {_iso(end)} (daemon stopped or "
+            f"restarting; {last + 1 - first} intervals UNKNOWN, not a carrier outage): probing again"
+        )
+        firing = LiveEvent(
+            kind=EventKind.PROBE_HOST,
+            firing=True,
+            key=vantage,
+            vantage=vantage,
+            start_ns=start,
+            labels={"vantage": vantage},
+            evidence=evidence,
+            summary=summary,
+            at_ns=now_ns,
+        )
+        return [firing, replace(firing, firing=False, end_ns=end)]
 
     # ------------------------------------------------------------------ events
     def _ns(self, interval: int) -> int:
@@ -442,7 +525,7 @@ class LiveTracker:
                 for tid, r in data.get("runs", {}).items()
                 if tid in self._by_id
             }
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
             raise StateError(f"malformed state: {exc}") from None
 
 

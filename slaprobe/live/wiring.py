@@ -9,7 +9,9 @@ closes it is stored. The tracker is fed only what the store accepted, so it sees
 The state (open outages, pending runs, next interval to judge; a few KB) is written to the journal's
 meta table (note ``live.state``) after every heartbeat, in the same SQLite file as the samples, so a
 restarted daemon continues each run where it stopped; the restart gap has no heartbeat and is UNKNOWN,
-which neither extends nor breaks a run, exactly as the month report sees it.
+which neither extends nor breaks a run, exactly as the month report sees it. The gap is announced once,
+already resolved, and only when it is at least ``live.restart_grace_s`` long (tracker docstring); a first
+start (no saved state) announces nothing for the time before its first cycle.
 """
 
 from __future__ import annotations
@@ -63,7 +65,12 @@ def build_tracker(config: Config, terminals: tuple[Terminal, ...] | list[Termina
         raise ConfigError(config.source or "config", [f"sla: {exc}"]) from None
     windows = maintenance_windows(config)
     return LiveTracker(
-        rule, terminals, timezone=sla.timezone, maintenance=windows, stale_s=config.live.stale_s
+        rule,
+        terminals,
+        timezone=sla.timezone,
+        maintenance=windows,
+        stale_s=config.live.stale_s,
+        restart_grace_s=config.live.restart_grace_s,
     )
 
 

@@ -7,6 +7,7 @@ the first Δt boundary at least ``LEAD_S`` after the daemon said READY; edges ar
     B+5  .. B+25   full outage of OUT (2 of 12 terminals)              -> one terminal alert each, resolved
     B+35 .. B+50   everything dark: all 12 terminals and the reference -> one probe-host alert, resolved,
                    target (a mass event and a failed reference)           and NO terminal alert
+    the daemon's start                                                 -> no probe-host alert
 
 The bound for each alert, from the issue: firing within n·Δt + one cycle of the outage start, resolved
 within the same bound after its end; the measured latencies are printed (run with ``-s`` to see them).
@@ -260,6 +261,10 @@ def test_a_probe_host_outage_is_one_probe_host_alert_and_no_terminal_alert(run: 
     }
     terminal_alerts = {k for k in run.timeline.episodes if k.startswith("SlaprobeTerminalOutage:")}
     assert terminal_alerts == {f"SlaprobeTerminalOutage:{tid}" for tid in run.out}, terminal_alerts
+    # the daemon's (first) start is not a probe-host problem: the scripted outage is the only episode,
+    # and the only one the tracker published (one firing and one resolved log line)
+    assert len(run.timeline.episodes[key]) == 1, run.timeline.episodes[key]
+    assert run.log.count('"live probe_host ') == 2, run.log[-3000:]
 
 
 def test_prometheus_scrapes_the_live_state_and_the_probe_figures(run: Run) -> None:
