@@ -104,9 +104,12 @@ class AlertDispatcher:
     def stop(self) -> None:
         """Stop the threads; what is undelivered stays in the queue file for the next start."""
         for w in self.workers:
-            w.stop(timeout_s=0)
-        for w in self.workers:
-            w.stop(timeout_s=max(r.timeout_s for r in self.config.alerts.receivers) + 1)
+            w.stop(timeout_s=0)  # all of them asked at once, then each awaited
+        wait_s = max(r.timeout_s for r in self.config.alerts.receivers) + 1
+        busy = [w.name for w in self.workers if not w.stop(timeout_s=wait_s)]
+        if busy:  # closing SQLite under a thread that still uses it crashes the process
+            log.warning("alerts: %s still delivering after %.0f s; queue left open", ", ".join(busy), wait_s)
+            return
         self.queue.close()
 
 

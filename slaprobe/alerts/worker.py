@@ -163,9 +163,14 @@ class ReceiverWorker:
             wait = self.step()
             self._wake.wait(min(wait, IDLE_S))
 
-    def stop(self, timeout_s: float = 5.0) -> None:
+    def stop(self, timeout_s: float = 5.0) -> bool:
+        """Ask the thread to stop and wait up to ``timeout_s``; True once it has ended. A thread still
+        running is kept (a later call waits for it again): its queue must not be closed under it."""
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout_s)
+            if self._thread.is_alive():
+                return False
             self._thread = None
+        return True
