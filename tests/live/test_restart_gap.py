@@ -31,13 +31,16 @@ def _minute(ns: int | None) -> float | None:
     return None if ns is None else (ns - at(0)) / MIN_NS
 
 
-def _cycle(tracker: LiveTracker, group: str, minute: float, cycle_s: float) -> list[LiveEvent]:
-    """One cycle of ``group`` starting at ``minute``: its terminal answered (5/5), then its heartbeat."""
+def _cycle(tracker: LiveTracker, cycle: str, minute: float, cycle_s: float) -> list[LiveEvent]:
+    """One cycle (``group`` or ``group/kind``, icmp by default) starting at ``minute``: its terminal
+    answered (5/5), then its heartbeat."""
+    group, _, kind_name = cycle.partition("/")
+    kind = ProbeKind(kind_name or "icmp")
     start = at(0) + round(minute * MIN_NS)
     tid = {"a": "T1", "b": "T2", "default": "T1"}[group]
-    sample = Sample(start + NS_PER_S, tid, "v1", ProbeKind.ICMP, 5, 5, rtt_avg_ms=20.0, jitter_ms=1.0)
+    sample = Sample(start + NS_PER_S, tid, "v1", kind, 5, 5, rtt_avg_ms=20.0, jitter_ms=1.0)
     hb = cycle_heartbeat(
-        vantage="v1", group=group, kind=ProbeKind.ICMP, interval_s=cycle_s, start_ns=start,
+        vantage="v1", group=group, kind=kind, interval_s=cycle_s, start_ns=start,
         stats=CycleStats(due=1, probed=1), duration_s=1.0,
     )  # fmt: skip
     return tracker.feed([sample], hb, now_ns=start + round(cycle_s * NS_PER_S))
@@ -49,7 +52,8 @@ def _process(
     """Run ``cycles`` (group -> cycle start minutes) through ``tracker``; its probe-host events as
     (minute decided, firing, start minute, end minute). The process starts 10 s before its first cycle."""
     first = min(m for starts in cycles.values() for m in starts)
-    tracker.expect_cycles("v1", [f"{g}/icmp" for g in cycles], at(0) + round(first * MIN_NS) - 10 * NS_PER_S)
+    names = [g if "/" in g else f"{g}/icmp" for g in cycles]
+    tracker.expect_cycles("v1", names, at(0) + round(first * MIN_NS) - 10 * NS_PER_S)
     order = sorted((m + cycle_s / 60, g, m) for g, starts in cycles.items() for m in starts)
     out = []
     for _, group, minute in order:
@@ -125,6 +129,21 @@ def test_the_interval_a_restarted_daemon_starts_inside_is_part_of_the_gap() -> N
     after = _restarted(before)
     events = _process(after, {"default": _minutes(20.5, 30, 0.5)}, cycle_s=30.0)
     assert events == [(22.0, True, 17.0, None), (22.0, False, 17.0, 21.0)]
+
+
+def test_the_gap_starts_where_the_old_process_stopped_judging() -> None:
+    """Group default probes icmp and stamp (the rule counts both). The old process stopped after icmp's
+    cycle 16 but stamp's cycle 16 never finished, so it judged intervals up to 15 only. The new process
+    (back at 20) holds none of the old rows in memory: for it, 16 has no heartbeat like 17..19, and the
+    gap it announces is 16..20 (the first interval not judged before the stop .. the first it covers),
+    once, when interval 20 closes (minute 21)."""
+    before = LiveTracker(RULE, [terminal("T1")])
+    old = {"default/icmp": _minutes(10, 17), "default/stamp": _minutes(10, 16)}
+    assert _process(before, old) == []
+    assert before.next_interval == at(16) // MIN_NS
+    after = _restarted(before)
+    events = _process(after, {"default/icmp": _minutes(20, 25), "default/stamp": _minutes(20, 25)})
+    assert events == [(21.0, True, 16.0, None), (21.0, False, 16.0, 20.0)]
 
 
 def test_a_second_restart_inside_the_gap_still_announces_all_of_it() -> None:
