@@ -60,14 +60,15 @@ import pyarrow.parquet as pq
 from slaprobe.model import NS_PER_S, Heartbeat, Outcome, ProbeKind, Sample
 from slaprobe.sla.kpi import SCALARS
 from slaprobe.sla.rollup_columns import daily_hists, hourly_rollups
-from slaprobe.store.journal import _HEARTBEAT_COLUMNS, _SAMPLE_VALUE_COLUMNS, ZERO_IF_NULL
+from slaprobe.store.journal import HEARTBEAT_COLUMNS as _HEARTBEAT_COLUMNS
+from slaprobe.store.journal import SAMPLE_VALUE_COLUMNS, ZERO_IF_NULL
 
 TIER_VERSION = 1
 DAY_NS = 86_400 * NS_PER_S
 MANIFEST = "manifest.json"
 SERIES_TAGS: tuple[str, ...] = ("terminal", "vantage", "kind", "carrier", "region", "level", "tier")
 ENGINE_VALUES: tuple[str, ...] = ("sent", "received")
-VALUE_COLUMNS: tuple[str, ...] = _SAMPLE_VALUE_COLUMNS
+VALUE_COLUMNS: tuple[str, ...] = SAMPLE_VALUE_COLUMNS
 DETAIL_COLUMNS: tuple[str, ...] = tuple(c for c in VALUE_COLUMNS if c not in ENGINE_VALUES)
 HEARTBEAT_COLUMNS: tuple[str, ...] = _HEARTBEAT_COLUMNS
 ROLLUP_KEYS: tuple[str, ...] = ("terminal", "vantage", "kind")
