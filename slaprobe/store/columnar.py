@@ -502,6 +502,26 @@ class Tier:
         (self.day_dir(day) / "detail.parquet").unlink(missing_ok=True)
         return freed
 
+    def drop_day(self, day: str) -> int:
+        """Delete a whole day (retention); returns the bytes freed. Manifest first, as :meth:`drop_raw`."""
+        data = json.loads(json.dumps(self.manifest()))
+        entry = data["days"].pop(day, None)
+        if entry is None:
+            return 0
+        self._write_manifest(data)
+        shutil.rmtree(self.day_dir(day), ignore_errors=True)
+        return sum(int(b) for b in entry.get("bytes", {}).values())
+
+    def reported(self) -> list[str]:
+        """The months recorded as reported from this store (``retention.mark_reported``)."""
+        return list(self.manifest().get("reported", []))
+
+    def set_reported(self, month: str) -> None:
+        data = json.loads(json.dumps(self.manifest()))
+        if month not in data.setdefault("reported", []):
+            data["reported"] = sorted([*data["reported"], month])
+            self._write_manifest(data)
+
     def day_dir(self, day: str) -> Path:
         return self.root / f"day={day}"
 

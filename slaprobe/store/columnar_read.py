@@ -296,7 +296,8 @@ class TieredSlaSource:
     """The journal (recent hours) and the columnar tier (closed days) as one :class:`SlaSource`."""
 
     def __init__(self, journal: JournalSlaSource, tier: Tier) -> None:
-        self.journal = journal
+        self.journal_source = journal
+        self.journal = journal.journal  # the JournalStore (``sla_report.refuse_pruned`` reads its notes)
         self.tier = tier
         self.columnar = ColumnarSlaSource(tier)
 
@@ -307,19 +308,19 @@ class TieredSlaSource:
     def problem_samples(self, start_ns: int, end_ns: int, kinds: Sequence[ProbeKind]) -> SampleColumns:
         ranges = self._split(start_ns, end_ns)
         if ranges is None:
-            return self.journal.problem_samples(start_ns, end_ns, kinds)
+            return self.journal_source.problem_samples(start_ns, end_ns, kinds)
         parts = [self.columnar.problem_samples(start_ns, end_ns, kinds)]
-        parts += [self.journal.problem_samples(a, b, kinds) for a, b in ranges]
+        parts += [self.journal_source.problem_samples(a, b, kinds) for a, b in ranges]
         return concat_samples(parts)
 
     def hour_samples(self, keys: Sequence[tuple[str, int]], kinds: Sequence[ProbeKind]) -> SampleColumns:
         held = set(self.tier.days())
         mine = [key for key in keys if _iso(key[1]) not in held]
         if len(mine) == len(keys):
-            return self.journal.hour_samples(keys, kinds)
+            return self.journal_source.hour_samples(keys, kinds)
         parts = [self.columnar.hour_samples([k for k in keys if _iso(k[1]) in held], kinds)]
         if mine:
-            parts.append(self.journal.hour_samples(mine, kinds))
+            parts.append(self.journal_source.hour_samples(mine, kinds))
         return concat_samples(parts)
 
     def rollups(
@@ -332,24 +333,24 @@ class TieredSlaSource:
     ) -> RollupSummary:
         ranges = self._split(start_ns, end_ns)
         if ranges is None:
-            return self.journal.rollups(start_ns, end_ns, kinds, terminals, period)
+            return self.journal_source.rollups(start_ns, end_ns, kinds, terminals, period)
         reducer = RollupReducer(start_ns, end_ns, kinds, terminals, period)
         rows = [
             self.columnar.rollup_rows(start_ns, end_ns, reducer),
-            self.journal.rollup_rows(ranges, reducer),
+            self.journal_source.rollup_rows(ranges, reducer),
         ]
         fold_rows(reducer, RollupRows.concat(rows))
         self.columnar.add_hists(*period, reducer)
         period_ranges = [
             (max(a, period[0]), min(b, period[1])) for a, b in journal_ranges(self.tier, *period)
         ]
-        self.journal.add_hists([(a, b) for a, b in period_ranges if b > a], reducer)
+        self.journal_source.add_hists([(a, b) for a, b in period_ranges if b > a], reducer)
         return reducer.build()
 
     def sla_heartbeats(self, start_ns: int, end_ns: int) -> HeartbeatColumns:
         ranges = self._split(start_ns, end_ns)
         if ranges is None:
-            return self.journal.sla_heartbeats(start_ns, end_ns)
-        rows = [row for a, b in ranges for row in self.journal.heartbeat_rows(a, b)]
+            return self.journal_source.sla_heartbeats(start_ns, end_ns)
+        rows = [row for a, b in ranges for row in self.journal_source.heartbeat_rows(a, b)]
         table = pa.concat_tables([self.columnar.heartbeat_table(start_ns, end_ns), _hb_table(rows)])
         return _hb_columns(table)

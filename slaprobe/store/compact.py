@@ -211,10 +211,11 @@ def compact_day(
             if not tier.has_raw(day):
                 return "late rows for a day whose raw detail retention removed"
             samples = plain(tier.read(day, "samples"))
-            detail = tier.read(day, "detail")
+            detail = plain(tier.read(day, "detail"))
             for c in detail.column_names:
                 samples = samples.append_column(c, detail.column(c))
-            merged = pa.concat_tables([samples.select(late.column_names), late], promote_options="permissive")
+            old_rows = samples.select(late.column_names)
+            merged = pa.concat_tables([old_rows, late.cast(old_rows.schema)])
             old = plain(tier.read(day, "heartbeats"))
             beats = pa.concat_tables([old, late_hb.select(old.column_names)], promote_options="permissive")
             ids = {"max_sample_id": max_s, "max_heartbeat_id": max_h}
