@@ -85,7 +85,7 @@ def test_the_report_is_unchanged_after_raw_detail_is_pruned(few_days, tmp_path: 
 
 
 def test_store_retention_command_names_what_it_keeps(few_days, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    journal, tier = _compacted(few_days, tmp_path)
+    _compacted(few_days, tmp_path)
     config = tmp_path / "slaprobe.yaml"
     config.write_text(yaml.safe_dump({"state_dir": str(tmp_path), "store": {"raw_days": 10}}))
     run = CliRunner().invoke(cli, ["store", "retention", "--config", str(config), "--json"])
