@@ -35,7 +35,6 @@ from slaprobe.store.columnar import (  # noqa: E402
     ENGINE_VALUES,
     SERIES_TAGS,
     Tier,
-    _encode_floats,
     _rollup_table,
     day_start_ns,
     prepare_day,
@@ -43,6 +42,7 @@ from slaprobe.store.columnar import (  # noqa: E402
 )
 from slaprobe.store.compact import _select_day  # noqa: E402
 from slaprobe.store.journal import JournalStore  # noqa: E402
+from slaprobe.store.parquet_codec import encode_floats  # noqa: E402
 
 
 def median_s(fn, runs: int = 3) -> float:  # type: ignore[no-untyped-def]
@@ -57,7 +57,7 @@ def median_s(fn, runs: int = 3) -> float:  # type: ignore[no-untyped-def]
 def write_duckdb(path: Path, table: pa.Table, codes) -> None:  # type: ignore[no-untyped-def]
     """The day as DuckDB tables: the same rows, order and scaled integers the Parquet tier gets."""
     engine = table.select([*SERIES_TAGS, "time_ns", *ENGINE_VALUES, "error"])
-    detail, _meta, _packed = _encode_floats(table.select(list(DETAIL_COLUMNS)))
+    detail, _meta, _packed = encode_floats(table.select(list(DETAIL_COLUMNS)))
     sent, received = table.column("sent"), table.column("received")
     problems = engine.filter(pc.or_(pc.greater(pc.subtract(sent, received), 0), pc.equal(sent, 0)))
     hourly, _daily = _rollup_table(table, codes)

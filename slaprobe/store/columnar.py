@@ -62,6 +62,7 @@ from slaprobe.sla.kpi import SCALARS
 from slaprobe.sla.rollup_columns import daily_hists, hourly_rollups
 from slaprobe.store.journal import HEARTBEAT_COLUMNS as _HEARTBEAT_COLUMNS
 from slaprobe.store.journal import SAMPLE_VALUE_COLUMNS, ZERO_IF_NULL
+from slaprobe.store.parquet_codec import decode_floats, encode_floats, fsync_dir, write_parquet
 
 TIER_VERSION = 1
 DAY_NS = 86_400 * NS_PER_S
@@ -75,10 +76,6 @@ ROLLUP_KEYS: tuple[str, ...] = ("terminal", "vantage", "kind")
 PARTS: tuple[str, ...] = ("samples", "detail", "problems", "heartbeats", "hourly", "daily")
 _INT = frozenset({"sent", "received", "duplicates", "reordered", "late", "max_loss_burst", "malformed"})
 _TEXT = frozenset({"malformed_reason"})
-_FLOAT = tuple(c for c in VALUE_COLUMNS if c not in _INT and c not in _TEXT)
-_SCALES = (1, 10, 100, 1_000, 10_000, 100_000, 1_000_000)
-_DICT = pa.dictionary(pa.int32(), pa.string())
-ROW_GROUP = 65_536
 HB_TYPES: dict[str, pa.DataType] = {
     "time_ns": pa.int64(),
     "vantage": pa.string(),
@@ -172,102 +169,6 @@ def as_table(data: pa.Table | Mapping[str, Any], columns: Sequence[str], types: 
 
 
 # ---------------------------------------------------------------------------------------- writing
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-# a column stored as its difference to another (both scaled alike): the RTT figures of one sample are
-# close to its minimum, p50 to the mean, PDV and RFC 3550 jitter to the mean jitter; the differences are
-# small integers (measured: 7.7 instead of 15.5 bytes per sample for these seven columns)
-_DIFF_OF: dict[str, str] = {
-    "rtt_avg_ms": "rtt_min_ms",
-    "rtt_max_ms": "rtt_min_ms",
-    "rtt_p50_ms": "rtt_avg_ms",
-    "pdv_ms": "jitter_ms",
-    "jitter_rfc3550_ms": "jitter_ms",
-}
-
-
-def _encode_floats(table: pa.Table) -> tuple[pa.Table, dict[bytes, bytes], list[str]]:
-    """Float columns exact at a decimal scale become scaled int64 (lossless, far smaller), some as the
-    difference to a related column (:data:`_DIFF_OF`); returns the table, its metadata and the columns
-    to delta-encode."""
-    meta: dict[bytes, bytes] = {}
-    ints: dict[str, tuple[np.ndarray, np.ndarray, int]] = {}  # column -> (ints, valid, scale)
-    for c in _FLOAT:
-        values = table.column(c).to_numpy(zero_copy_only=False).astype(np.float64)
-        valid = ~np.isnan(values)
-        v = values[valid]
-        for scale in _SCALES:
-            scaled = np.rint(v * scale)
-            if np.all(np.abs(scaled) < 2**52) and np.array_equal(scaled / scale, v):
-                full = np.zeros(len(values), np.int64)
-                full[valid] = scaled.astype(np.int64)
-                ints[c] = (full, valid, scale)
-                meta[f"slaprobe.scale.{c}".encode()] = str(scale).encode()
-                break
-    for c, (full, valid, scale) in ints.items():
-        base = _DIFF_OF.get(c)
-        stored = full
-        if base in ints and ints[base][2] == scale and not np.any(valid & ~ints[base][1]):
-            stored = full - ints[base][0]
-            meta[f"slaprobe.diff.{c}".encode()] = base.encode()
-        table = table.set_column(table.column_names.index(c), c, pa.array(stored, mask=~valid))
-    return table, meta, list(ints)
-
-
-def _decode_floats(table: pa.Table, meta: Mapping[bytes, bytes] | None) -> pa.Table:
-    meta = meta or {}
-    ints: dict[str, np.ndarray] = {}
-    for c in _FLOAT:  # bases come before the columns stored as differences to them
-        scale = meta.get(f"slaprobe.scale.{c}".encode())
-        if scale is None or c not in table.column_names:
-            continue
-        col = table.column(c).combine_chunks()
-        full = col.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
-        base = meta.get(f"slaprobe.diff.{c}".encode())
-        if base is not None:
-            full = full + ints[base.decode()]
-        ints[c] = full
-        floats = full.astype(np.float64) / float(int(scale))
-        arr = pa.array(floats, mask=col.is_null().to_numpy(zero_copy_only=False))
-        table = table.set_column(table.column_names.index(c), c, arr)
-    return table
-
-
-def _write_parquet(
-    table: pa.Table, path: Path, meta: Mapping[bytes, bytes] | None = None, delta: Sequence[str] = ()
-) -> int:
-    """One file, zstd, dictionary-encoded strings and counters, delta-encoded times (and ``delta``
-    columns: bit-packed, which beats a dictionary for high-cardinality integers); fsynced."""
-    if meta:
-        table = table.replace_schema_metadata({**(table.schema.metadata or {}), **meta})
-    for c in table.column_names:  # strings as dictionaries (tags, error)
-        if pa.types.is_string(table.column(c).type):
-            table = table.set_column(table.column_names.index(c), c, table.column(c).dictionary_encode())
-    packed = [c for c in (*delta, "time_ns", "hour_ns", "day_ns") if c in table.column_names]
-    dict_cols = [c for c in table.column_names if c not in packed]
-    encoding = {c: "DELTA_BINARY_PACKED" for c in packed}
-    with open(path, "wb") as fh:
-        pq.write_table(
-            table,
-            fh,
-            compression="zstd",
-            compression_level=6,
-            use_dictionary=dict_cols,
-            column_encoding=encoding or None,
-            row_group_size=ROW_GROUP,
-            write_statistics=True,
-        )
-        fh.flush()
-        os.fsync(fh.fileno())
-    return path.stat().st_size
-
-
 @dataclass(frozen=True, slots=True)
 class DayInfo:
     """A day as the manifest records it."""
@@ -391,31 +292,31 @@ def write_day(
     sent, received = table.column("sent").fill_null(0), table.column("received").fill_null(0)
     problem = pc.or_(pc.greater(pc.subtract(sent, received), 0), pc.equal(sent, 0))
     engine = table.select([*SERIES_TAGS, "time_ns", *ENGINE_VALUES, "error"])
-    detail, meta, packed = _encode_floats(table.select(list(DETAIL_COLUMNS)))
+    detail, meta, packed = encode_floats(table.select(list(DETAIL_COLUMNS)))
     tmp = tier.root / f".day={key}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     sizes = {
-        "samples": _write_parquet(engine, tmp / "samples.parquet"),
-        "detail": _write_parquet(detail, tmp / "detail.parquet", meta, packed),
-        "problems": _write_parquet(
+        "samples": write_parquet(engine, tmp / "samples.parquet"),
+        "detail": write_parquet(detail, tmp / "detail.parquet", meta, packed),
+        "problems": write_parquet(
             engine.filter(problem).select(
                 ["terminal", "vantage", "kind", "time_ns", *ENGINE_VALUES, "error"]
             ),
             tmp / "problems.parquet",
         ),
-        "heartbeats": _write_parquet(hb, tmp / "heartbeats.parquet"),
-        "hourly": _write_parquet(hourly, tmp / "hourly.parquet"),
-        "daily": _write_parquet(daily, tmp / "daily.parquet"),
+        "heartbeats": write_parquet(hb, tmp / "heartbeats.parquet"),
+        "hourly": write_parquet(hourly, tmp / "hourly.parquet"),
+        "daily": write_parquet(daily, tmp / "daily.parquet"),
     }
-    _fsync_dir(tmp)
+    fsync_dir(tmp)
     if hook:
         hook("files_written")
     final = tier.day_dir(key)
     if final.exists():  # a leftover of a crash before the manifest named it, or replace=True
         shutil.rmtree(final)
     tmp.rename(final)
-    _fsync_dir(tier.root)
+    fsync_dir(tier.root)
     if hook:
         hook("renamed")
     info = DayInfo(
@@ -480,7 +381,7 @@ class Tier:
             fh.flush()
             os.fsync(fh.fileno())
         tmp.replace(path)
-        _fsync_dir(self.root)
+        fsync_dir(self.root)
         with self._lock:
             self._cache = None
 
@@ -549,7 +450,7 @@ class Tier:
         """One part of one day (``PARTS``), only ``columns``, rows matching the pyarrow ``filters``."""
         path = self.day_dir(day) / f"{part}.parquet"
         if part == "detail":  # whole: a column may be stored as a difference to another
-            return _decode_floats(pq.read_table(path, filters=filters), pq.read_schema(path).metadata)
+            return decode_floats(pq.read_table(path, filters=filters), pq.read_schema(path).metadata)
         return pq.read_table(path, columns=list(columns) if columns else None, filters=filters)
 
     def bytes_on_disk(self) -> int:

@@ -1,0 +1,122 @@
+"""How the columnar tier encodes a Parquet file (``store/columnar.py`` decides what goes in which).
+
+Lossless compaction of probe figures: a float column whose values are all exact at a decimal scale is
+stored as scaled integers (file metadata ``slaprobe.scale.<column>``), some as differences to a related
+column (``slaprobe.diff.<column>``), bit-packed (``DELTA_BINARY_PACKED``); strings and counters as
+dictionaries; times delta-encoded; zstd; every file fsynced before it is renamed into place.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from slaprobe.store.journal import SAMPLE_VALUE_COLUMNS
+
+_INT = frozenset({"sent", "received", "duplicates", "reordered", "late", "max_loss_burst", "malformed"})
+_TEXT = frozenset({"malformed_reason"})
+FLOAT_COLUMNS = tuple(c for c in SAMPLE_VALUE_COLUMNS if c not in _INT and c not in _TEXT)
+_FLOAT = FLOAT_COLUMNS
+_SCALES = (1, 10, 100, 1_000, 10_000, 100_000, 1_000_000)
+ROW_GROUP = 65_536
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+# a column stored as its difference to another (both scaled alike): the RTT figures of one sample are
+# close to its minimum, p50 to the mean, PDV and RFC 3550 jitter to the mean jitter; the differences are
+# small integers (measured: 7.7 instead of 15.5 bytes per sample for these seven columns)
+_DIFF_OF: dict[str, str] = {
+    "rtt_avg_ms": "rtt_min_ms",
+    "rtt_max_ms": "rtt_min_ms",
+    "rtt_p50_ms": "rtt_avg_ms",
+    "pdv_ms": "jitter_ms",
+    "jitter_rfc3550_ms": "jitter_ms",
+}
+
+
+def encode_floats(table: pa.Table) -> tuple[pa.Table, dict[bytes, bytes], list[str]]:
+    """Float columns exact at a decimal scale become scaled int64 (lossless, far smaller), some as the
+    difference to a related column (:data:`_DIFF_OF`); returns the table, its metadata and the columns
+    to delta-encode."""
+    meta: dict[bytes, bytes] = {}
+    ints: dict[str, tuple[np.ndarray, np.ndarray, int]] = {}  # column -> (ints, valid, scale)
+    for c in _FLOAT:
+        values = table.column(c).to_numpy(zero_copy_only=False).astype(np.float64)
+        valid = ~np.isnan(values)
+        v = values[valid]
+        for scale in _SCALES:
+            scaled = np.rint(v * scale)
+            if np.all(np.abs(scaled) < 2**52) and np.array_equal(scaled / scale, v):
+                full = np.zeros(len(values), np.int64)
+                full[valid] = scaled.astype(np.int64)
+                ints[c] = (full, valid, scale)
+                meta[f"slaprobe.scale.{c}".encode()] = str(scale).encode()
+                break
+    for c, (full, valid, scale) in ints.items():
+        base = _DIFF_OF.get(c)
+        stored = full
+        if base in ints and ints[base][2] == scale and not np.any(valid & ~ints[base][1]):
+            stored = full - ints[base][0]
+            meta[f"slaprobe.diff.{c}".encode()] = base.encode()
+        table = table.set_column(table.column_names.index(c), c, pa.array(stored, mask=~valid))
+    return table, meta, list(ints)
+
+
+def decode_floats(table: pa.Table, meta: Mapping[bytes, bytes] | None) -> pa.Table:
+    meta = meta or {}
+    ints: dict[str, np.ndarray] = {}
+    for c in _FLOAT:  # bases come before the columns stored as differences to them
+        scale = meta.get(f"slaprobe.scale.{c}".encode())
+        if scale is None or c not in table.column_names:
+            continue
+        col = table.column(c).combine_chunks()
+        full = col.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
+        base = meta.get(f"slaprobe.diff.{c}".encode())
+        if base is not None:
+            full = full + ints[base.decode()]
+        ints[c] = full
+        floats = full.astype(np.float64) / float(int(scale))
+        arr = pa.array(floats, mask=col.is_null().to_numpy(zero_copy_only=False))
+        table = table.set_column(table.column_names.index(c), c, arr)
+    return table
+
+
+def write_parquet(
+    table: pa.Table, path: Path, meta: Mapping[bytes, bytes] | None = None, delta: Sequence[str] = ()
+) -> int:
+    """One file, zstd, dictionary-encoded strings and counters, delta-encoded times (and ``delta``
+    columns: bit-packed, which beats a dictionary for high-cardinality integers); fsynced."""
+    if meta:
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), **meta})
+    for c in table.column_names:  # strings as dictionaries (tags, error)
+        if pa.types.is_string(table.column(c).type):
+            table = table.set_column(table.column_names.index(c), c, table.column(c).dictionary_encode())
+    packed = [c for c in (*delta, "time_ns", "hour_ns", "day_ns") if c in table.column_names]
+    dict_cols = [c for c in table.column_names if c not in packed]
+    encoding = {c: "DELTA_BINARY_PACKED" for c in packed}
+    with open(path, "wb") as fh:
+        pq.write_table(
+            table,
+            fh,
+            compression="zstd",
+            compression_level=6,
+            use_dictionary=dict_cols,
+            column_encoding=encoding or None,
+            row_group_size=ROW_GROUP,
+            write_statistics=True,
+        )
+        fh.flush()
+        os.fsync(fh.fileno())
+    return path.stat().st_size
