@@ -19,6 +19,7 @@ Rollups of parts are folded by ``rollups.fold_rows``, one definition for every c
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pyarrow as pa
@@ -110,6 +111,15 @@ def _sample_columns(table: pa.Table) -> SampleColumns:
     )
 
 
+_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="tier-read")
+
+
+def _each(fn, calls: Sequence[tuple]) -> list:  # type: ignore[type-arg, no-untyped-def]
+    """``fn(*args)`` for every tuple of ``calls``, in order, a few days at a time: a day's read is a
+    file open and decode that releases the GIL, so the days overlap instead of queueing."""
+    return list(_POOL.map(lambda args: fn(*args), calls))
+
+
 def _in(lo: int, hi: int, column: str = "time_ns") -> pc.Expression:
     return (pc.field(column) >= lo) & (pc.field(column) < hi)
 
@@ -125,10 +135,10 @@ class ColumnarSlaSource:
         self.tier = tier
 
     def problem_samples(self, start_ns: int, end_ns: int, kinds: Sequence[ProbeKind]) -> SampleColumns:
-        parts = [
-            self.tier.read(day, "problems", filters=_in(start_ns, end_ns) & _kinds_expr(kinds))
-            for day in self.tier.days_in(start_ns, end_ns)
-        ]
+        expr = _in(start_ns, end_ns) & _kinds_expr(kinds)
+        parts = _each(
+            self.tier.read, [(day, "problems", None, expr) for day in self.tier.days_in(start_ns, end_ns)]
+        )
         return concat_samples([_sample_columns(p) for p in parts if p.num_rows])
 
     def hour_samples(self, keys: Sequence[tuple[str, int]], kinds: Sequence[ProbeKind]) -> SampleColumns:
@@ -140,24 +150,25 @@ class ColumnarSlaSource:
             day = _iso(hour)
             if day in held:
                 by_day.setdefault(day, []).append((terminal, hour))
-        parts = []
-        for day, wanted in sorted(by_day.items()):
-            terms = sorted({t for t, _ in wanted})
-            hours = [h for _, h in wanted]
-            expr = (
-                pc.field("terminal").isin(terms) & _in(min(hours), max(hours) + HOUR_NS) & _kinds_expr(kinds)
-            )
-            cols = ["terminal", "vantage", "kind", "time_ns", "sent", "received", "error"]
-            table = self.tier.read(day, "samples", cols, expr)
-            if not table.num_rows:
-                continue
-            t, names = _coded(table.column("terminal"))
-            t_index = {n: i for i, n in enumerate(names)}
-            time_ns = table.column("time_ns").to_numpy()
-            pair = t * (1 << 40) + (time_ns - time_ns % HOUR_NS) // HOUR_NS
-            asked = np.array([t_index.get(n, -1) * (1 << 40) + h // HOUR_NS for n, h in wanted], np.int64)
-            parts.append(_sample_columns(table.filter(pa.array(np.isin(pair, asked)))))
-        return concat_samples(parts)
+        return concat_samples(_each(self._day_hours, [(d, w, kinds) for d, w in sorted(by_day.items())]))
+
+    def _day_hours(
+        self, day: str, wanted: list[tuple[str, int]], kinds: Sequence[ProbeKind]
+    ) -> SampleColumns:
+        """One day's share of :meth:`hour_samples`."""
+        terms = sorted({t for t, _ in wanted})
+        hours = [h for _, h in wanted]
+        expr = pc.field("terminal").isin(terms) & _in(min(hours), max(hours) + HOUR_NS) & _kinds_expr(kinds)
+        cols = ["terminal", "vantage", "kind", "time_ns", "sent", "received", "error"]
+        table = self.tier.read(day, "samples", cols, expr)
+        if not table.num_rows:
+            return SampleColumns.empty()
+        t, names = _coded(table.column("terminal"))
+        t_index = {n: i for i, n in enumerate(names)}
+        time_ns = table.column("time_ns").to_numpy()
+        pair = t * (1 << 40) + (time_ns - time_ns % HOUR_NS) // HOUR_NS
+        asked = np.array([t_index.get(n, -1) * (1 << 40) + h // HOUR_NS for n, h in wanted], np.int64)
+        return _sample_columns(table.filter(pa.array(np.isin(pair, asked))))
 
     # ------------------------------------------------------------------ rollups
     def rollup_rows(self, start_ns: int, end_ns: int, reducer: RollupReducer) -> RollupRows:
@@ -165,13 +176,12 @@ class ColumnarSlaSource:
         t_lookup = {n: i for i, n in enumerate(reducer.terminals)}
         k_lookup = {k: i for k, i in _KIND_INDEX.items() if reducer.wants(k)}
         parts = []
-        for day in self.tier.days_in(start_ns, end_ns):
-            table = self.tier.read(
-                day,
-                "hourly",
-                ["terminal", "vantage", "kind", "hour_ns", *SCALARS],
-                _in(start_ns, end_ns, "hour_ns"),
-            )
+        cols = ["terminal", "vantage", "kind", "hour_ns", *SCALARS]
+        calls = [
+            (day, "hourly", cols, _in(start_ns, end_ns, "hour_ns"))
+            for day in self.tier.days_in(start_ns, end_ns)
+        ]
+        for table in _each(self.tier.read, calls):
             if not table.num_rows:
                 continue
             t, _ = _coded(table.column("terminal"), t_lookup)
@@ -192,19 +202,21 @@ class ColumnarSlaSource:
         days, edges = hist_ranges(start_ns, end_ns)
         reads: list[tuple[str, str, tuple[int, int]]] = [("daily", "day_ns", days)] if days else []
         reads += [("hourly", "hour_ns", edge) for edge in edges]
-        for part, col, (a_ns, b_ns) in reads:
-            for day in self.tier.days_in(a_ns, b_ns):
-                table = self.tier.read(
-                    day, part, ["terminal", "kind", "rtt_hist", "jit_hist"], _in(a_ns, b_ns, col)
-                )
-                if not table.num_rows:
-                    continue
-                t, _ = _coded(table.column("terminal"), t_lookup)
-                k, _ = _coded(table.column("kind"), k_lookup)
-                t = np.where(k >= 0, t, -1)
-                for which in ("rtt", "jit"):
-                    sizes, pairs = _binary_pairs(table.column(f"{which}_hist"))
-                    reducer.add_hist_pairs(t, which, sizes, pairs)
+        cols = ["terminal", "kind", "rtt_hist", "jit_hist"]
+        calls = [
+            (day, part, cols, _in(a_ns, b_ns, col))
+            for part, col, (a_ns, b_ns) in reads
+            for day in self.tier.days_in(a_ns, b_ns)
+        ]
+        for table in _each(self.tier.read, calls):
+            if not table.num_rows:
+                continue
+            t, _ = _coded(table.column("terminal"), t_lookup)
+            k, _ = _coded(table.column("kind"), k_lookup)
+            t = np.where(k >= 0, t, -1)
+            for which in ("rtt", "jit"):
+                sizes, pairs = _binary_pairs(table.column(f"{which}_hist"))
+                reducer.add_hist_pairs(t, which, sizes, pairs)
 
     def rollups(
         self,
@@ -221,10 +233,11 @@ class ColumnarSlaSource:
 
     def heartbeat_table(self, start_ns: int, end_ns: int) -> pa.Table:
         """The tier's heartbeats of ``[start_ns, end_ns)``, the :data:`HB_COLUMNS` only."""
-        parts = [
-            plain(self.tier.read(day, "heartbeats", list(HB_COLUMNS), _in(start_ns, end_ns)))
+        calls = [
+            (day, "heartbeats", list(HB_COLUMNS), _in(start_ns, end_ns))
             for day in self.tier.days_in(start_ns, end_ns)
         ]
+        parts = [plain(t) for t in _each(self.tier.read, calls)]
         return pa.concat_tables(parts) if parts else _hb_table([])
 
     def sla_heartbeats(self, start_ns: int, end_ns: int) -> HeartbeatColumns:
