@@ -18,6 +18,7 @@ Rollups of parts are folded by ``rollups.fold_rows``, one definition for every c
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -37,7 +38,7 @@ from slaprobe.sla.inputs import (
 )
 from slaprobe.sla.kpi import HIST_DTYPE, HOUR_NS, SCALARS
 from slaprobe.sla.rollups import RollupReducer, RollupRows, RollupSummary, fold_rows, hist_ranges
-from slaprobe.store.columnar import DAY_NS, Tier, day_start_ns, plain
+from slaprobe.store.columnar import DAY_NS, Tier, day_of, day_start_ns, plain
 from slaprobe.store.sla_journal import JournalSlaSource
 
 _KIND_INDEX = {k.value: i for i, k in enumerate(KIND_CODES)}
@@ -284,8 +285,6 @@ def _hb_columns(table: pa.Table) -> HeartbeatColumns:
 
 
 def _iso(ns: int) -> str:
-    from slaprobe.store.columnar import day_of
-
     return day_of(ns).isoformat()
 
 
@@ -294,8 +293,6 @@ def journal_ranges(tier: Tier, start_ns: int, end_ns: int) -> list[tuple[int, in
     out: list[tuple[int, int]] = []
     cur = start_ns
     for day in tier.days_in(start_ns, end_ns):
-        import datetime as dt
-
         d0 = day_start_ns(dt.date.fromisoformat(day))
         if d0 > cur:
             out.append((cur, min(d0, end_ns)))
