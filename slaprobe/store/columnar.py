@@ -62,7 +62,13 @@ from slaprobe.sla.kpi import SCALARS
 from slaprobe.sla.rollup_columns import daily_hists, hourly_rollups
 from slaprobe.store.journal import HEARTBEAT_COLUMNS as _HEARTBEAT_COLUMNS
 from slaprobe.store.journal import SAMPLE_VALUE_COLUMNS, ZERO_IF_NULL
-from slaprobe.store.parquet_codec import decode_floats, encode_floats, fsync_dir, write_parquet
+from slaprobe.store.parquet_codec import (
+    STRING_COLUMNS,
+    decode_floats,
+    encode_floats,
+    fsync_dir,
+    write_parquet,
+)
 
 TIER_VERSION = 1
 DAY_NS = 86_400 * NS_PER_S
@@ -450,8 +456,10 @@ class Tier:
         """One part of one day (``PARTS``), only ``columns``, rows matching the pyarrow ``filters``."""
         path = self.day_dir(day) / f"{part}.parquet"
         if part == "detail":  # whole: a column may be stored as a difference to another
-            return decode_floats(pq.read_table(path, filters=filters), pq.read_schema(path).metadata)
-        return pq.read_table(path, columns=list(columns) if columns else None, filters=filters)
+            table = pq.read_table(path, filters=filters, read_dictionary=["malformed_reason"])
+            return decode_floats(table, pq.read_schema(path).metadata)
+        cols = list(columns) if columns else None
+        return pq.read_table(path, columns=cols, filters=filters, read_dictionary=STRING_COLUMNS)
 
     def bytes_on_disk(self) -> int:
         return sum(p.stat().st_size for p in self.root.glob("day=*/*.parquet"))

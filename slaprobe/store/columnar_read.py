@@ -18,6 +18,7 @@ Rollups of parts are folded by ``rollups.fold_rows``, one definition for every c
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -173,27 +174,30 @@ class ColumnarSlaSource:
 
     # ------------------------------------------------------------------ rollups
     def rollup_rows(self, start_ns: int, end_ns: int, reducer: RollupReducer) -> RollupRows:
-        """The tier's hourly rows of ``[start_ns, end_ns)`` coded for ``reducer``."""
+        """The tier's hourly rows of ``[start_ns, end_ns)`` coded for ``reducer``, each day reduced in
+        its own thread (series maxima, period sums) so only presence stays row by row."""
         t_lookup = {n: i for i, n in enumerate(reducer.terminals)}
         k_lookup = {k: i for k, i in _KIND_INDEX.items() if reducer.wants(k)}
-        parts = []
         cols = ["terminal", "vantage", "kind", "hour_ns", *SCALARS]
-        calls = [
-            (day, "hourly", cols, _in(start_ns, end_ns, "hour_ns"))
-            for day in self.tier.days_in(start_ns, end_ns)
-        ]
-        for table in _each(self.tier.read, calls):
+
+        def day_rows(day: str) -> tuple[RollupRows, list[str]] | None:
+            table = self.tier.read(day, "hourly", cols, _in(start_ns, end_ns, "hour_ns"))
             if not table.num_rows:
-                continue
+                return None
             t, _ = _coded(table.column("terminal"), t_lookup)
             k, _ = _coded(table.column("kind"), k_lookup)
             v, vnames = _coded(table.column("vantage"))
-            v_map = np.array([reducer.vantage(n) for n in vnames] or [0], np.int64)
-            t = np.where(k >= 0, t, -1)
             scalars = np.stack([table.column(c).to_numpy().astype(np.int64) for c in SCALARS], axis=1)
-            parts.append(
-                RollupRows(t, v_map[v], k, table.column("hour_ns").to_numpy().astype(np.int64), scalars)
-            )
+            hour = table.column("hour_ns").to_numpy().astype(np.int64)
+            return RollupRows.from_rows(np.where(k >= 0, t, -1), v, k, hour, scalars, reducer.period), vnames
+
+        parts = []
+        for got in _each(day_rows, [(day,) for day in self.tier.days_in(start_ns, end_ns)]):
+            if got is None:
+                continue
+            rows, vnames = got
+            v_map = np.array([reducer.vantage(n) for n in vnames] or [0], np.int64)  # local -> reducer codes
+            parts.append(dataclasses.replace(rows, v=v_map[rows.v], mv=v_map[rows.mv]))
         return RollupRows.concat(parts)
 
     def add_hists(self, start_ns: int, end_ns: int, reducer: RollupReducer) -> None:

@@ -23,7 +23,9 @@ _TEXT = frozenset({"malformed_reason"})
 FLOAT_COLUMNS = tuple(c for c in SAMPLE_VALUE_COLUMNS if c not in _INT and c not in _TEXT)
 _FLOAT = FLOAT_COLUMNS
 _SCALES = (1, 10, 100, 1_000, 10_000, 100_000, 1_000_000)
-ROW_GROUP = 65_536
+ROW_GROUP = 65_536  # smaller groups prune finer but cost more per group: slower here, measured
+# string columns read back as dictionaries (codes, not a Python string per row)
+STRING_COLUMNS = ("terminal", "vantage", "kind", "carrier", "region", "level", "tier", "error", "grp")
 
 
 def fsync_dir(path: Path) -> None:
@@ -100,9 +102,9 @@ def write_parquet(
     columns: bit-packed, which beats a dictionary for high-cardinality integers); fsynced."""
     if meta:
         table = table.replace_schema_metadata({**(table.schema.metadata or {}), **meta})
-    for c in table.column_names:  # strings as dictionaries (tags, error)
-        if pa.types.is_string(table.column(c).type):
-            table = table.set_column(table.column_names.index(c), c, table.column(c).dictionary_encode())
+    for i, f in enumerate(table.schema):  # strings are declared plain (the file still dictionary-encodes
+        if pa.types.is_dictionary(f.type):  # them): a dictionary type would stop row-group pruning
+            table = table.set_column(i, f.name, table.column(i).cast(f.type.value_type))
     packed = [c for c in (*delta, "time_ns", "hour_ns", "day_ns") if c in table.column_names]
     dict_cols = [c for c in table.column_names if c not in packed]
     encoding = {c: "DELTA_BINARY_PACKED" for c in packed}
