@@ -42,7 +42,9 @@ API (what producers and readers use):
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import json
 import os
 import shutil
@@ -50,7 +52,7 @@ import threading
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pyarrow as pa
@@ -350,25 +352,68 @@ def plain(table: pa.Table) -> pa.Table:
     return table
 
 
+class _FileLock:
+    """An exclusive ``flock`` on ``<root>/.lock``, re-entrant within this process (one per root)."""
+
+    _all: ClassVar[dict[Path, _FileLock]] = {}
+    _guard: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.rlock = threading.RLock()
+        self.depth = 0
+        self.fd: int | None = None
+
+    @classmethod
+    def of(cls, root: Path) -> _FileLock:
+        with cls._guard:
+            return cls._all.setdefault(root.resolve(), cls(root / ".lock"))
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        with self.rlock:
+            if self.depth == 0:
+                self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+                fcntl.flock(self.fd, fcntl.LOCK_EX)
+            self.depth += 1
+            try:
+                yield
+            finally:
+                self.depth -= 1
+                if self.depth == 0 and self.fd is not None:
+                    os.close(self.fd)  # closing releases the flock
+                    self.fd = None
+
+
 class Tier:
-    """The tier's directory: its manifest (re-read when the file changes) and its day files."""
+    """The tier's directory: its manifest (re-read when the file changes) and its day files.
+
+    Every change of the manifest is a read-modify-write under :meth:`writing` (an exclusive file lock):
+    the daemon's compaction, ``slaprobe store compact|retention`` and ``report`` may run at once.
+    """
 
     def __init__(self, root: str | Path, *, create: bool = False) -> None:
         self.root = Path(root)
         self._lock = threading.Lock()
-        self._cache: tuple[float, dict[str, Any]] | None = None
+        self._cache: tuple[tuple[int, int, int], dict[str, Any]] | None = None
         if create:
             self.root.mkdir(parents=True, exist_ok=True)
 
     def exists(self) -> bool:
         return (self.root / MANIFEST).exists()
 
+    def writing(self) -> contextlib.AbstractContextManager[None]:
+        """Hold the tier's write lock (re-entrant in this process)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        return _FileLock.of(self.root).held()
+
     def manifest(self) -> dict[str, Any]:
         path = self.root / MANIFEST
         try:
-            mtime = path.stat().st_mtime_ns
+            st = path.stat()
         except FileNotFoundError:
             return {"version": TIER_VERSION, "days": {}}
+        mtime = (st.st_ino, st.st_mtime_ns, st.st_size)  # every write is a new file (rename)
         with self._lock:
             if self._cache is None or self._cache[0] != mtime:
                 data = json.loads(path.read_text("utf-8"))
@@ -391,32 +436,39 @@ class Tier:
         with self._lock:
             self._cache = None
 
+    def _edit(self) -> dict[str, Any]:
+        """A private copy of the manifest to change (call under :meth:`writing`)."""
+        return json.loads(json.dumps(self.manifest()))
+
     def record(self, info: DayInfo) -> None:
-        data = json.loads(json.dumps(self.manifest()))
-        data["days"][info.day] = info.to_dict()
-        self._write_manifest(data)
+        with self.writing():
+            data = self._edit()
+            data["days"][info.day] = info.to_dict()
+            self._write_manifest(data)
 
     def drop_raw(self, day: str) -> int:
         """Delete a day's raw detail (retention); returns the bytes freed. Manifest first: a crash
         between the two leaves an unlisted file, never a listed missing one."""
-        data = json.loads(json.dumps(self.manifest()))
-        entry = data["days"].get(day)
-        if not entry or not entry.get("raw"):
-            return 0
-        entry["raw"] = False
-        freed = int(entry["bytes"].pop("detail", 0))
-        self._write_manifest(data)
-        (self.day_dir(day) / "detail.parquet").unlink(missing_ok=True)
+        with self.writing():
+            data = self._edit()
+            entry = data["days"].get(day)
+            if not entry or not entry.get("raw"):
+                return 0
+            entry["raw"] = False
+            freed = int(entry["bytes"].pop("detail", 0))
+            self._write_manifest(data)
+            (self.day_dir(day) / "detail.parquet").unlink(missing_ok=True)
         return freed
 
     def drop_day(self, day: str) -> int:
         """Delete a whole day (retention); returns the bytes freed. Manifest first, as :meth:`drop_raw`."""
-        data = json.loads(json.dumps(self.manifest()))
-        entry = data["days"].pop(day, None)
-        if entry is None:
-            return 0
-        self._write_manifest(data)
-        shutil.rmtree(self.day_dir(day), ignore_errors=True)
+        with self.writing():
+            data = self._edit()
+            entry = data["days"].pop(day, None)
+            if entry is None:
+                return 0
+            self._write_manifest(data)
+            shutil.rmtree(self.day_dir(day), ignore_errors=True)
         return sum(int(b) for b in entry.get("bytes", {}).values())
 
     def reported(self) -> list[str]:
@@ -424,10 +476,11 @@ class Tier:
         return list(self.manifest().get("reported", []))
 
     def set_reported(self, month: str) -> None:
-        data = json.loads(json.dumps(self.manifest()))
-        if month not in data.setdefault("reported", []):
-            data["reported"] = sorted([*data["reported"], month])
-            self._write_manifest(data)
+        with self.writing():
+            data = self._edit()
+            if month not in data.setdefault("reported", []):
+                data["reported"] = sorted([*data["reported"], month])
+                self._write_manifest(data)
 
     def day_dir(self, day: str) -> Path:
         return self.root / f"day={day}"

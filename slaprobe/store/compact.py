@@ -250,6 +250,11 @@ def compact_day(
 
 def compact(journal: JournalStore, tier: Tier, before: dt.date, *, shipping: bool = False) -> CompactResult:
     """Compact every journal day before ``before`` (UTC), oldest first; see the module doc."""
+    with tier.writing():  # one compaction at a time (the daemon's, a command's)
+        return _compact(journal, tier, before, shipping)
+
+
+def _compact(journal: JournalStore, tier: Tier, before: dt.date, shipping: bool) -> CompactResult:
     result = CompactResult()
     days = sorted(set(journal_days(journal, before)) | {d for d in tier.days() if d < before.isoformat()})
     for day in days:
