@@ -42,6 +42,7 @@ API (what producers and readers use):
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import datetime as dt
 import fcntl
@@ -65,6 +66,7 @@ from slaprobe.sla.rollup_columns import daily_hists, hourly_rollups
 from slaprobe.store.journal import HEARTBEAT_COLUMNS as _HEARTBEAT_COLUMNS
 from slaprobe.store.journal import SAMPLE_VALUE_COLUMNS, ZERO_IF_NULL
 from slaprobe.store.parquet_codec import (
+    KEYED_ROW_GROUP,
     STRING_COLUMNS,
     decode_floats,
     encode_floats,
@@ -305,7 +307,7 @@ def write_day(
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     sizes = {
-        "samples": write_parquet(engine, tmp / "samples.parquet"),
+        "samples": write_parquet(engine, tmp / "samples.parquet", row_group=KEYED_ROW_GROUP),
         "detail": write_parquet(detail, tmp / "detail.parquet", meta, packed),
         "problems": write_parquet(
             engine.filter(problem).select(
@@ -513,6 +515,31 @@ class Tier:
             return decode_floats(table, pq.read_schema(path).metadata)
         cols = list(columns) if columns else None
         return pq.read_table(path, columns=cols, filters=filters, read_dictionary=STRING_COLUMNS)
+
+    def read_terminals(
+        self, day: str, part: str, columns: Sequence[str], terminals: Sequence[str], lo: int, hi: int
+    ) -> pa.Table:
+        """The row groups of a day's ``part`` that may hold any of ``terminals`` with a time in
+        ``[lo, hi)``, chosen by their statistics (the rows are sorted by terminal): a handful of small
+        groups instead of the day. The caller filters the rows exactly."""
+        path = self.day_dir(day) / f"{part}.parquet"
+        f = pq.ParquetFile(path, read_dictionary=[c for c in STRING_COLUMNS if c in columns])
+        md = f.metadata
+        names = [md.schema.column(i).name for i in range(md.num_columns)]
+        ti, tt = names.index("terminal"), names.index("time_ns")
+        wanted = sorted(terminals)
+        groups = []
+        for g in range(md.num_row_groups):
+            rg = md.row_group(g)
+            st, tm = rg.column(ti).statistics, rg.column(tt).statistics
+            if tm is not None and tm.has_min_max and (tm.max < lo or tm.min >= hi):
+                continue
+            if st is not None and st.has_min_max:
+                i = bisect.bisect_left(wanted, st.min)
+                if i == len(wanted) or wanted[i] > st.max:
+                    continue
+            groups.append(g)
+        return f.read_row_groups(groups, columns=list(columns))
 
     def bytes_on_disk(self) -> int:
         return sum(p.stat().st_size for p in self.root.glob("day=*/*.parquet"))

@@ -49,26 +49,20 @@ def _coded(
     col: pa.ChunkedArray, lookup: dict[str, int] | None = None, default: int = -1
 ) -> tuple[np.ndarray, list[str]]:
     """(codes, names) of a string column read as dictionary chunks: ``codes`` index ``names`` (or, with
-    ``lookup``, are ``lookup[name]``, ``default`` when absent)."""
-    names: list[str] = []
-    index: dict[str, int] = {}
-    parts = []
-    for chunk in col.chunks:
-        if not pa.types.is_dictionary(chunk.type):
-            chunk = chunk.dictionary_encode()
-        local = []
-        for name in chunk.dictionary.to_pylist():
-            if lookup is not None:
-                local.append(lookup.get(name, default))
-            else:
-                if name not in index:
-                    index[name] = len(names)
-                    names.append(name)
-                local.append(index[name])
-        lut = np.array(local, dtype=np.int64) if local else np.zeros(1, np.int64)
-        parts.append(lut[chunk.indices.fill_null(0).to_numpy(zero_copy_only=False)])
-    codes = np.concatenate(parts) if parts else np.zeros(0, np.int64)
-    return codes, names
+    ``lookup``, are ``lookup[name]``, ``default`` when absent). One lookup table for all the chunks
+    (a day read by row groups comes as hundreds of them)."""
+    if not col.num_chunks:
+        return np.zeros(0, np.int64), []
+    if not pa.types.is_dictionary(col.type):
+        col = pa.chunked_array([c.dictionary_encode() for c in col.chunks])
+    col = col.unify_dictionaries()
+    names = col.chunks[0].dictionary.to_pylist()
+    if lookup is not None:
+        lut = np.array([lookup.get(n, default) for n in names] or [default], np.int64)
+    else:
+        lut = np.arange(max(len(names), 1), dtype=np.int64)
+    indices = pa.concat_arrays([c.indices for c in col.chunks]).fill_null(0)
+    return lut[indices.to_numpy(zero_copy_only=False)], names
 
 
 def _binary_pairs(col: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
@@ -88,17 +82,21 @@ def _binary_pairs(col: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     )
 
 
-def _sample_columns(table: pa.Table) -> SampleColumns:
-    """SampleColumns of a tier table with terminal, vantage, kind, time_ns, sent, received, error."""
+def _sample_columns(table: pa.Table, keep: np.ndarray | None = None, t_coded=None) -> SampleColumns:  # type: ignore[no-untyped-def]
+    """SampleColumns of a tier table with terminal, vantage, kind, time_ns, sent, received, error
+    (only the rows where ``keep``; ``t_coded``: the terminal column's ``_coded`` if already done)."""
     if not table.num_rows:
         return SampleColumns.empty()
-    t, terminals = _coded(table.column("terminal"))
+    if keep is None:
+        keep = np.ones(table.num_rows, bool)
+    t, terminals = t_coded or _coded(table.column("terminal"))
     v, vantages = _coded(table.column("vantage"))
     k, _ = _coded(table.column("kind"), _KIND_INDEX)
     errors, names = _coded(table.column("error"))
+    t, v, k, errors = t[keep], v[keep], k[keep], errors[keep]
     unmeasured = np.array([n in UNMEASURED_ERRORS for n in names] or [False])[errors]
-    sent = table.column("sent").to_numpy().astype(np.int64)
-    received = table.column("received").to_numpy().astype(np.int64)
+    sent = table.column("sent").to_numpy().astype(np.int64)[keep]
+    received = table.column("received").to_numpy().astype(np.int64)[keep]
     measured = (sent > 0) & ~unmeasured
     return SampleColumns(
         terminals=tuple(terminals),
@@ -106,7 +104,7 @@ def _sample_columns(table: pa.Table) -> SampleColumns:
         t=t.astype(np.int32),
         v=v.astype(np.int32),
         k=k.astype(np.int8),
-        time_ns=table.column("time_ns").to_numpy().astype(np.int64),
+        time_ns=table.column("time_ns").to_numpy().astype(np.int64)[keep],
         sent=np.where(measured, sent, 0),
         received=np.where(measured, np.minimum(received, sent), 0),
         measured=measured,
@@ -160,17 +158,17 @@ class ColumnarSlaSource:
         """One day's share of :meth:`hour_samples`."""
         terms = sorted({t for t, _ in wanted})
         hours = [h for _, h in wanted]
-        expr = pc.field("terminal").isin(terms) & _in(min(hours), max(hours) + HOUR_NS) & _kinds_expr(kinds)
         cols = ["terminal", "vantage", "kind", "time_ns", "sent", "received", "error"]
-        table = self.tier.read(day, "samples", cols, expr)
+        table = self.tier.read_terminals(day, "samples", cols, terms, min(hours), max(hours) + HOUR_NS)
         if not table.num_rows:
             return SampleColumns.empty()
-        t, names = _coded(table.column("terminal"))
+        t, names = coded = _coded(table.column("terminal"))
         t_index = {n: i for i, n in enumerate(names)}
         time_ns = table.column("time_ns").to_numpy()
         pair = t * (1 << 40) + (time_ns - time_ns % HOUR_NS) // HOUR_NS
         asked = np.array([t_index.get(n, -1) * (1 << 40) + h // HOUR_NS for n, h in wanted], np.int64)
-        return _sample_columns(table.filter(pa.array(np.isin(pair, asked))))
+        kind_ok = _coded(table.column("kind"), {ProbeKind(k).value: 1 for k in kinds}, 0)[0] > 0
+        return _sample_columns(table, np.isin(pair, asked) & kind_ok, coded)
 
     # ------------------------------------------------------------------ rollups
     def rollup_rows(self, start_ns: int, end_ns: int, reducer: RollupReducer) -> RollupRows:

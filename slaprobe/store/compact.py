@@ -250,6 +250,8 @@ def compact_day(
 
 def compact(journal: JournalStore, tier: Tier, before: dt.date, *, shipping: bool = False) -> CompactResult:
     """Compact every journal day before ``before`` (UTC), oldest first; see the module doc."""
+    if not tier.exists() and not journal_days(journal, before):
+        return CompactResult()  # nothing to move: no tier directory is created
     with tier.writing():  # one compaction at a time (the daemon's, a command's)
         return _compact(journal, tier, before, shipping)
 

@@ -23,7 +23,11 @@ _TEXT = frozenset({"malformed_reason"})
 FLOAT_COLUMNS = tuple(c for c in SAMPLE_VALUE_COLUMNS if c not in _INT and c not in _TEXT)
 _FLOAT = FLOAT_COLUMNS
 _SCALES = (1, 10, 100, 1_000, 10_000, 100_000, 1_000_000)
-ROW_GROUP = 65_536  # smaller groups prune finer but cost more per group: slower here, measured
+ROW_GROUP = 65_536
+# samples.parquet is read by (terminal, hour) for pooled hours: row groups of ~6 terminal-days, chosen
+# by their statistics (``Tier.read_terminals``). Measured on a 1,820-terminal day, 35 terminals: 8 Ki
+# rows 0.031 s (42 of 314 groups), 16 Ki 0.064 s, 64 Ki 0.39 s; the file grows 0.12 -> 0.32 bytes/sample.
+KEYED_ROW_GROUP = 8_192
 # string columns read back as dictionaries (codes, not a Python string per row)
 STRING_COLUMNS = ("terminal", "vantage", "kind", "carrier", "region", "level", "tier", "error", "grp")
 
@@ -96,7 +100,11 @@ def decode_floats(table: pa.Table, meta: Mapping[bytes, bytes] | None) -> pa.Tab
 
 
 def write_parquet(
-    table: pa.Table, path: Path, meta: Mapping[bytes, bytes] | None = None, delta: Sequence[str] = ()
+    table: pa.Table,
+    path: Path,
+    meta: Mapping[bytes, bytes] | None = None,
+    delta: Sequence[str] = (),
+    row_group: int = 0,
 ) -> int:
     """One file, zstd, dictionary-encoded strings and counters, delta-encoded times (and ``delta``
     columns: bit-packed, which beats a dictionary for high-cardinality integers); fsynced."""
@@ -116,7 +124,7 @@ def write_parquet(
             compression_level=6,
             use_dictionary=dict_cols,
             column_encoding=encoding or None,
-            row_group_size=ROW_GROUP,
+            row_group_size=row_group or ROW_GROUP,
             write_statistics=True,
         )
         fh.flush()
