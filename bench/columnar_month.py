@@ -112,10 +112,11 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "slp-columnar-bench")
     ap.add_argument("--reuse", action="store_true", help="reuse the tier in --workdir")
+    ap.add_argument("--build-only", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     work = args.workdir / str(args.terminals)
     marker = work / ".done"
-    if not (args.reuse and marker.exists()):
+    if args.build_only:
         import shutil
 
         shutil.rmtree(work, ignore_errors=True)
@@ -123,6 +124,14 @@ def main() -> None:
         total, took = build(args.terminals, args.month, work)
         print(f"  tier written: {total} samples in {took:.0f} s", file=sys.stderr)
         marker.touch()
+        return
+    if not (args.reuse and marker.exists()):
+        # in a child: the reports' peak RSS (wait4) would otherwise start at this process's, full of
+        # generated samples, since a forked child counts its parent's pages until it execs
+        import subprocess
+
+        cmd = [sys.executable, __file__, "--build-only", "--terminals", str(args.terminals)]
+        subprocess.run([*cmd, "--month", args.month, "--workdir", str(args.workdir)], check=True)
     config = work / "columnar.yaml"
     config.write_text(
         yaml.safe_dump(
