@@ -81,5 +81,6 @@ def test_runtime_dependencies_are_what_slaprobe_imports() -> None:
         "fonttools",
         "openpyxl",
         "prometheus-client",
+        "pyarrow",
     }
     assert any(d.startswith("scapy") for d in project["optional-dependencies"]["test"])

@@ -18,7 +18,7 @@ hourly ones per series instead of 744 hourly ones, and the sums are the same.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -131,18 +131,103 @@ class RollupReducer:
 
     def add_hists(self, t: np.ndarray, rtt: Sequence[bytes], jit: Sequence[bytes]) -> None:
         """Packed period histograms of terminals ``t`` (any split of the period, they add up)."""
-        t = np.asarray(t, np.int64)
-        for blobs, dense in ((rtt, self.rtt), (jit, self.jit)):
+        for blobs, which in ((rtt, "rtt"), (jit, "jit")):
             sizes = np.fromiter((len(b or b"") for b in blobs), dtype=np.int64, count=len(blobs))
-            hist = np.frombuffer(b"".join(b or b"" for b in blobs), dtype=HIST_DTYPE)
-            owner = np.repeat(t, sizes // HIST_DTYPE.itemsize)
-            ok = owner >= 0
-            np.add.at(
-                dense, (owner[ok], hist["bucket"][ok].astype(np.int64)), hist["count"][ok].astype(np.int64)
-            )
+            self.add_hist_pairs(t, which, sizes, np.frombuffer(b"".join(b or b"" for b in blobs), HIST_DTYPE))
+
+    def add_hist_pairs(self, t: np.ndarray, which: str, sizes: np.ndarray, pairs: np.ndarray) -> None:
+        """Packed histograms already concatenated: ``sizes`` bytes per row of ``t``, ``pairs`` all of them
+        (``HIST_DTYPE``); ``which`` is ``"rtt"`` or ``"jit"``. For stores that hold them as Arrow binary."""
+        dense = self.rtt if which == "rtt" else self.jit
+        owner = np.repeat(np.asarray(t, np.int64), np.asarray(sizes, np.int64) // HIST_DTYPE.itemsize)
+        ok = owner >= 0
+        np.add.at(
+            dense, (owner[ok], pairs["bucket"][ok].astype(np.int64)), pairs["count"][ok].astype(np.int64)
+        )
 
     def build(self) -> RollupSummary:
         vantages = tuple(sorted(self._v, key=self._v.__getitem__))
         return RollupSummary(
             self.terminals, vantages, self.start_ns, self.counts, self.scalars, self.rtt, self.jit, self.rows
         )
+
+
+@dataclass(frozen=True, slots=True)
+class RollupRows:
+    """A store part's share of a window's hourly rollups, coded for one :class:`RollupReducer`.
+
+    ``t`` is the reducer's terminal row (-1: not asked for, or a kind not asked for), ``v`` its vantage
+    code, ``k`` the kind's index in ``ProbeKind``. Three pieces, each any split of the part's rows:
+
+    * presence: ``t, v, k, hour_ns`` of every hourly row in the window;
+    * series maxima: ``mt, mv, mk, mmax``, the largest hourly ``samples`` per (terminal, vantage, kind);
+    * period sums: ``st`` and ``sums`` [M, len(SCALARS)], the KPI counters over the reducer's period.
+
+    A part pre-reduces what it can (per day, in its own thread) so the fold handles small arrays.
+    """
+
+    t: np.ndarray
+    v: np.ndarray
+    k: np.ndarray
+    hour_ns: np.ndarray
+    mt: np.ndarray
+    mv: np.ndarray
+    mk: np.ndarray
+    mmax: np.ndarray
+    st: np.ndarray
+    sums: np.ndarray
+
+    @staticmethod
+    def concat(parts: Sequence[RollupRows]) -> RollupRows:
+        def cat(name: str) -> np.ndarray:
+            arrays = [getattr(p, name) for p in parts]
+            if arrays:
+                return np.concatenate(arrays)
+            return np.zeros((0, len(SCALARS)) if name == "sums" else 0, np.int64)
+
+        return RollupRows(*(cat(f.name) for f in fields(RollupRows)))
+
+    @staticmethod
+    def from_rows(
+        t: np.ndarray,
+        v: np.ndarray,
+        k: np.ndarray,
+        hour_ns: np.ndarray,
+        scalars: np.ndarray,
+        period: tuple[int, int],
+    ) -> RollupRows:
+        """From hourly rows with their ``SCALARS`` (column 0 = ``samples``): maxima and period sums."""
+        t, v, k = np.asarray(t, np.int64), np.asarray(v, np.int64), np.asarray(k, np.int64)
+        hour_ns, scalars = np.asarray(hour_ns, np.int64), np.asarray(scalars, np.int64)
+        ok = t >= 0
+        t, v, k, hour_ns, scalars = t[ok], v[ok], k[ok], hour_ns[ok], scalars[ok]
+        width_v, width_k = int(v.max(initial=0)) + 1, int(k.max(initial=0)) + 1
+        key = (t * width_v + v) * width_k + k
+        series, inverse = np.unique(key, return_inverse=True)
+        mmax = np.zeros(len(series), np.int64)
+        np.maximum.at(mmax, inverse.reshape(-1), scalars[:, 0])
+        mt, rest = np.divmod(series, width_v * width_k)
+        mv, mk = np.divmod(rest, width_k)
+        inside = (hour_ns >= period[0]) & (hour_ns < period[1])
+        st, at = np.unique(t[inside], return_inverse=True)
+        sums = np.zeros((len(st), len(SCALARS)), np.int64)
+        np.add.at(sums, at.reshape(-1), scalars[inside])
+        return RollupRows(t, v, k, hour_ns, mt, mv, mk, mmax, st, sums)
+
+
+def fold_rows(reducer: RollupReducer, rows: RollupRows) -> None:
+    """Presence and period sums from any number of store parts: every present hour counts at its
+    series' largest hourly count over all the parts, as ``sla_journal.JournalSlaSource.rollups`` counts
+    it over the journal's rows."""
+    ok = rows.t >= 0
+    t, v, k, hour = rows.t[ok], rows.v[ok], rows.k[ok], rows.hour_ns[ok]
+    if len(t):
+        width_v = int(max(v.max(initial=0), rows.mv.max(initial=0))) + 1
+        width_k = int(max(k.max(initial=0), rows.mk.max(initial=0))) + 1
+        mkey = (rows.mt * width_v + rows.mv) * width_k + rows.mk
+        series, inverse = np.unique(mkey, return_inverse=True)
+        most = np.zeros(len(series), np.int64)
+        np.maximum.at(most, inverse.reshape(-1), rows.mmax)
+        at = np.searchsorted(series, (t * width_v + v) * width_k + k)
+        reducer.add_presence(t, v, hour, most[at])
+    reducer.add_scalars(rows.st, rows.sums)
