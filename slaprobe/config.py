@@ -230,6 +230,7 @@ class Config:
         p = Path(relative)
         return p if p.is_absolute() else Path(self.state_dir) / p
 
+    @property
     def columnar_path(self) -> Path:
         return Path(self.state_dir) / self.store.columnar_dir
 
