@@ -1,46 +1,38 @@
 """The command line: a click group whose commands are a few lines each over the library.
 
 Sections below are grouped by area; each command parses options, calls one library function and renders.
+The SLA and money commands live in ``cli_money.py`` (report, reconcile, evaluation), the store commands in
+``cli_store.py`` and ``outages`` in ``cli_outages.py``; their shared options are in ``cli_common.py``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
-import re
 import sys
 import time
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
 
 import click
 
 from slaprobe import __version__, sample_network
-from slaprobe.config import Config, load_config, with_overrides
+from slaprobe.cli_common import (
+    _fail,
+    _load_config,
+    config_option,
+    journal_option,
+)
+from slaprobe.cli_money import evaluation_cmd, reconcile_cmd, report_cmd
+from slaprobe.cli_outages import outages_cmd
+from slaprobe.cli_store import store
+from slaprobe.config import with_overrides
 from slaprobe.configload import ConfigError
 from slaprobe.daemon import run_daemon
 from slaprobe.inventory import load_inventory, summarize, write_csv
 from slaprobe.logs import setup_logging
 from slaprobe.model import ProbeKind
-from slaprobe.report.fonts import FontError
 from slaprobe.report.inventory import render_summary
 from slaprobe.report.samples import render_samples_json, render_samples_table
-from slaprobe.settle import (
-    MoneyInputs,
-    NoDataError,
-    Period,
-    ReconcileError,
-    check_data,
-    evaluation_report,
-    load_inputs,
-)
-from slaprobe.sla.maintenance import MaintenanceError
-from slaprobe.sla.periods import Month
-from slaprobe.sla_report import NoDataError as StoreNoDataError
-from slaprobe.sla_report import monthly_availability, store_label
-from slaprobe.store.influx import InfluxError
 from slaprobe.store.journal import JournalError, JournalStore
 from slaprobe.timeutil import parse_time
 
@@ -52,65 +44,6 @@ def cli() -> None:
 
 
 # ---------------------------------------------------------------- inventory, run, samples (core)
-
-
-def _fail(exc: Exception) -> NoReturn:
-    """Config/inventory problems: print every one, exit 2, touch nothing."""
-    click.echo(str(exc), err=True)
-    sys.exit(2)
-
-
-config_option = click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False),
-    envvar="SLAPROBE_CONFIG",
-    help="Config YAML [env SLAPROBE_CONFIG; else ./slaprobe.yaml, ./demo-state/slaprobe.yaml, "
-    "/etc/slaprobe/slaprobe.yaml; else built-in defaults].",
-)
-
-
-store_option = click.option(
-    "--store", "store_kind", type=click.Choice(["embedded", "influx"]), help="[config store.kind]"
-)
-journal_option = click.option(
-    "--journal", type=click.Path(dir_okay=False), help="Journal file [config state_dir/journal]."
-)
-# `evaluation` and `report --year Y --evaluation` take the same file, so every format of either shows the
-# same scorecard (slaprobe/sla/evaluation_inputs.py checks it; settle.evaluation_result against the year).
-evaluation_inputs_option = click.option(
-    "--inputs",
-    "inputs_file",
-    type=click.Path(dir_okay=False),
-    help="Evaluation inputs YAML: what probes cannot measure (funds, satisfaction survey, platform "
-    "availability, timeliness, review scores). A template: slaprobe evaluation --example-inputs.",
-)
-allow_empty_option = click.option(
-    "--allow-empty",
-    is_flag=True,
-    help="A month with no judged interval is reported / settled as unmeasured instead of exit 1.",
-)
-
-
-def _no_data(exc: Exception) -> NoReturn:
-    """Nothing could be judged: say what was found, exit 1 (not a usage error, not a success)."""
-    click.echo(str(exc), err=True)
-    sys.exit(1)
-
-
-def _load_config(path: str | None) -> Config:
-    """``--config`` / ``$SLAPROBE_CONFIG``, else the first file on the search path (named on stderr)."""
-    if path is None:
-        from slaprobe.configpath import find_config
-
-        found = find_config()
-        if found is not None:
-            click.echo(f"config: {found} (found on the search path; --config FILE to choose)", err=True)
-            path = str(found)
-    try:
-        return load_config(path)
-    except ConfigError as exc:
-        _fail(exc)
 
 
 @cli.group()
@@ -412,86 +345,7 @@ def reflect(
     click.echo(counters.line())
 
 
-# ---------------------------------------------------------------- store check, status (InfluxDB, shipper)
-
-
-@cli.group()
-def store() -> None:
-    """The stores: check InfluxDB, compact closed days into the columnar tier, apply its retention."""
-
-
-@store.command("compact")
-@config_option
-@journal_option
-@click.option(
-    "--before", "before", help="Compact UTC days before this one, YYYY-MM-DD [today - compact_keep_days]."
-)
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable result.")
-def store_compact(config_path: str | None, journal: str | None, before: str | None, as_json: bool) -> None:
-    """Move closed UTC days from the SQLite journal into the columnar tier (crash-safe, idempotent)."""
-    from slaprobe.storage import run_compaction
-    from slaprobe.store.columnar import TierError
-
-    cfg = _load_config(config_path)
-    try:
-        day = dt.date.fromisoformat(before) if before else None
-    except ValueError:
-        raise click.BadParameter(f"{before!r}: expected YYYY-MM-DD", param_hint="--before") from None
-    try:
-        result = run_compaction(cfg, journal, day)
-    except (JournalError, TierError, OSError) as exc:
-        _fail(exc)
-    if as_json:
-        click.echo(json.dumps(result.to_dict(), indent=2))
-        return
-    click.echo(
-        f"compacted {len(result.days)} UTC days: {result.samples} samples, {result.heartbeats} heartbeats"
-    )
-    for day_, why in sorted(result.skipped.items()):
-        click.echo(f"kept {day_} in the journal: {why}")
-
-
-@store.command("retention")
-@config_option
-@journal_option
-@click.option(
-    "--force", "force", multiple=True, metavar="YYYY-MM", help="Also prune days of this unreported month."
-)
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable result.")
-def store_retention(
-    config_path: str | None, journal: str | None, force: tuple[str, ...], as_json: bool
-) -> None:
-    """Apply store.raw_days / store.sla_days to the columnar tier; days an unreported month reads are kept
-    unless that month is named with --force."""
-    from slaprobe.storage import run_tier_retention
-
-    cfg = _load_config(config_path)
-    for month in force:
-        if not re.fullmatch(r"\d{4}-\d{2}", month):
-            raise click.BadParameter(f"{month!r}: expected YYYY-MM", param_hint="--force")
-    result = run_tier_retention(cfg, journal, force)
-    if as_json:
-        click.echo(json.dumps(result.to_dict(), indent=2))
-        return
-    click.echo(
-        f"dropped raw detail of {len(result.raw_dropped)} days and {len(result.days_dropped)} whole days"
-        f" ({result.bytes_freed / 2**20:.1f} MB)"
-    )
-    for day_, months in sorted(result.held.items()):
-        click.echo(f"kept {day_}: month(s) {', '.join(months)} not reported (--force MONTH to prune anyway)")
-
-
-@store.command("check")
-@config_option
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable report.")
-def store_check(config_path: str | None, as_json: bool) -> None:
-    """Is InfluxDB reachable, which API does it speak, can these credentials write and read? Exit 1 if not."""
-    from slaprobe.store.check import check_store
-
-    cfg = _load_config(config_path)
-    report = check_store(cfg.influx, cfg.vantage)
-    click.echo(json.dumps(report.to_dict(), indent=2) if as_json else report.render())
-    sys.exit(0 if report.ok else 1)
+# ---------------------------------------------------------------- status (store: cli_store.py)
 
 
 @cli.command("status")
@@ -517,351 +371,10 @@ def status_cmd(config_path: str | None, journal: str | None, as_json: bool) -> N
     click.echo(json.dumps(st.to_dict(), indent=2) if as_json else render_status(st, time.time_ns()))
 
 
-# ---------------------------------------------------------------- report, reconcile (SLA engine, money)
-
-
-@cli.command("report")
-@config_option
-@click.option("--month", help="Local calendar month, YYYY-MM (time zone: config sla.timezone).")
-@click.option("--year", type=int, help="With --evaluation: the annual evaluation's indicators for this year.")
-@click.option("--evaluation", is_flag=True, help="The evaluation indicators (coverage, availability).")
-@click.option("--contract", type=click.Path(dir_okay=False), help="Contract YAML [config sla.contract].")
-@click.option("--availability", type=click.Path(dir_okay=False), help="--evaluation: a hand-over file.")
-@evaluation_inputs_option
-@click.option("--carrier", help="Only this carrier's terminals.")
-@click.option("--region", help="Only this region's terminals.")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "csv", "json", "markdown", "html", "pdf", "xlsx"]),
-    default="table",
-    help="html: one self-contained page with charts; pdf: that page printed to A4 (needs chromium); "
-    "xlsx: a workbook, one sheet per section (needs --out).",
-)
-@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
-@click.option("--out", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
-@store_option
-@journal_option
-@click.option("--inventory", "inventory_path", type=click.Path(dir_okay=False), help="[config inventory]")
-@click.option("--maintenance", type=click.Path(dir_okay=False), help="Windows YAML [config sla.maintenance].")
-@click.option("--preset", type=click.Choice(["mef10.3", "y1540", "strict"]), help="[config sla.preset]")
-@click.option(
-    "--availability-out", type=click.Path(dir_okay=False), help="Also merge this month into a hand-over file."
-)
-@allow_empty_option
-def report_cmd(config_path, fmt, lang, out, availability_out, **opts):  # type: ignore[no-untyped-def]
-    """Availability per terminal, region, carrier, level and tier for one month, with every outage;
-    or, with --year Y --evaluation, the annual performance evaluation's output indicators."""
-    if opts["evaluation"] or opts["year"] is not None:
-        if opts["year"] is None or opts["month"]:
-            raise click.UsageError("--evaluation takes --year YYYY (not --month)")
-        if fmt == "pdf":
-            raise click.UsageError("--evaluation renders table, csv, markdown, json, html or xlsx")
-        _evaluation(opts["year"], {**opts, "config_path": config_path, "fmt": fmt, "lang": lang, "out": out})
-        return
-    if not opts["month"]:
-        raise click.UsageError("give --month YYYY-MM (or --year YYYY --evaluation)")
-    if opts["inputs_file"]:  # a month report has no scorecard: the file would be silently unused
-        raise click.UsageError("--inputs goes with --year YYYY --evaluation (the scorecard), not --month")
-    _check_binary_out(fmt, out)
-    from slaprobe.report.availability_json import coverage_warning
-    from slaprobe.report.availability_text import render
-    from slaprobe.sla.engine import PeriodError
-    from slaprobe.sla.maintenance import MaintenanceError
-    from slaprobe.sla.reconcile import ReconcileError
-    from slaprobe.sla.rule import RuleError
-    from slaprobe.sla_report import NoDataError, ReportRequest, build_report, merge_handover
-    from slaprobe.store.influx import InfluxError
-
-    if availability_out and (opts["carrier"] or opts["region"]):
-        raise click.UsageError("--availability-out takes whole months: drop --carrier / --region")
-    cfg = _load_config(config_path)
-    req = ReportRequest(
-        opts["month"], opts["store_kind"], opts["journal"], opts["inventory_path"], opts["maintenance"],
-        opts["preset"], opts["carrier"], opts["region"], opts["allow_empty"],
-    )  # fmt: skip
-    try:
-        if fmt in ("html", "pdf"):  # self-contained page with charts (slaprobe/report/html.py)
-            from slaprobe.report.html import render_month
-            from slaprobe.report.month_view import build_month_view
-
-            if fmt == "pdf" and not out:
-                raise click.UsageError("--format pdf needs --out FILE")
-            view, report = build_month_view(cfg, req, lang, availability_out)
-            text = render_month(view, lang)
-        elif fmt == "xlsx":
-            from slaprobe.report.availability_text import xlsx_sheets
-
-            report = build_report(cfg, req)
-            text = ""
-            _write_xlsx(out, xlsx_sheets(report, lang))
-        else:
-            report = build_report(cfg, req)
-            text = render(report, fmt, lang)
-        if availability_out:
-            merge_handover(availability_out, report)
-        if not (opts["carrier"] or opts["region"]):
-            _mark_reported(cfg, req, opts["month"])
-    except NoDataError as exc:
-        _no_data(exc)
-    except (
-        ConfigError,
-        JournalError,
-        InfluxError,
-        PeriodError,
-        RuleError,
-        MaintenanceError,
-        ReconcileError,
-        FontError,
-    ) as exc:
-        _fail(exc)
-    warning = coverage_warning(report)
-    if warning:
-        click.echo(warning, err=True)
-    if fmt == "pdf":
-        from slaprobe.report.pdf import PdfError, html_to_pdf
-
-        try:
-            html_to_pdf(text, out)
-        except PdfError as exc:
-            _fail(exc)
-    elif fmt == "xlsx":
-        pass  # written above, before the coverage warning
-    elif out:
-        Path(out).write_text(text, encoding="utf-8")
-    else:
-        click.echo(text, nl=False)
-
-
-def _write_xlsx(out: str, sheets: Any) -> None:
-    from slaprobe.report.xlsx import write_workbook
-
-    try:
-        write_workbook(out, sheets)
-    except OSError as exc:
-        _fail(ValueError(f"{out}: cannot write the workbook: {exc.strerror or exc}"))
-
-
-def _check_binary_out(fmt: str | None, out: str | None) -> None:
-    """A workbook is binary: it goes to a file, never to the terminal."""
-    if fmt == "xlsx" and not out:
-        raise click.UsageError("--format xlsx writes a binary workbook: give --out FILE.xlsx")
-
-
-def _mark_reported(cfg: Config, req: Any, month: str) -> None:
-    """Record in the columnar tier, if there is one, that ``month`` was reported from this store (tier
-    retention may then prune its days). Nothing is created for a journal-only store; a tier that cannot
-    be written only means retention keeps the month's days: the safe side."""
-    if (req.store or cfg.store.kind) == "influx" and not req.journal:
-        return
-    from slaprobe.storage import tier_path
-    from slaprobe.store.columnar import Tier, TierError
-
-    tier = Tier(tier_path(cfg, req.journal))
-    if tier.exists():
-        with contextlib.suppress(OSError, TierError):
-            tier.set_reported(month)
-
-
-def _money_inputs(opts: dict[str, Any], months: Sequence[Month], allow_empty: bool = True) -> MoneyInputs:
-    """Contract and inventory default to the config's ``sla.contract`` and ``inventory``; availability
-    is the ``--availability`` hand-over file if given, else ``months`` computed from the store (months
-    with nothing judged exit 1 unless ``allow_empty``)."""
-    config = _load_config(opts["config_path"])
-    contract = opts["contract"] or (config.resolve(config.sla.contract) if config.sla.contract else None)
-    if not contract:
-        raise click.UsageError("no contract: pass --contract FILE or set sla.contract in the config")
-    inventory = opts["inventory_path"] or config.resolve(config.inventory)
-    history, maintenance = opts.get("history"), opts.get("maintenance")
-    if maintenance and opts["availability"]:
-        raise click.UsageError(
-            "--maintenance applies when availability is computed from the store; a hand-over file "
-            "(--availability) already holds the maintenance it was computed with"
-        )
-    try:
-        if opts["availability"]:
-            tz = config.sla.timezone
-            return load_inputs(contract, inventory, opts["availability"], tz, history=history)
-        store, journal = opts.get("store_kind"), opts.get("journal")
-        monthly = monthly_availability(config, months, store=store, journal=journal, inventory=inventory,
-                                       allow_empty=allow_empty, maintenance=maintenance)  # fmt: skip
-        first, last = min(months), max(months)
-        source = f"computed from {store_label(config, store, journal)}, {first}..{last}"
-        if maintenance is None and config.sla.maintenance:
-            maintenance = config.resolve(config.sla.maintenance)
-        return load_inputs(contract, inventory, monthly, config.sla.timezone, source, history, maintenance)
-    except (ConfigError, JournalError, InfluxError, MaintenanceError) as exc:
-        _fail(exc)
-    except StoreNoDataError as exc:
-        _no_data(exc)
-
-
-_MONEY_OPTIONS = (
-    config_option,
-    click.option("--contract", type=click.Path(dir_okay=False), help="Contract YAML [config sla.contract]."),
-    click.option("--inventory", "inventory_path", type=click.Path(dir_okay=False), help="[config inventory]"),
-    click.option(
-        "--availability",
-        type=click.Path(dir_okay=False),
-        help="Hand-over file (JSON lines, from report --availability-out) [default: from the store].",
-    ),
-    store_option,
-    journal_option,
-    click.option(
-        "--format",
-        "fmt",
-        type=click.Choice(["table", "csv", "markdown", "json", "html", "xlsx"]),
-        default="table",
-        help="csv starts with a UTF-8 BOM (Excel on Chinese Windows); xlsx: a workbook (needs --out).",
-    ),
-    click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True),
-    click.option("--out", type=click.Path(dir_okay=False), help="Write here instead of stdout."),
-)
-
-
-def _emit(text: str, out: str | None) -> None:
-    if out:
-        Path(out).write_text(text, encoding="utf-8")
-    else:
-        click.echo(text, nl=False)
-
-
-def _money_options(f: click.decorators.FC) -> click.decorators.FC:
-    for option in reversed(_MONEY_OPTIONS):
-        f = option(f)
-    return f
-
-
-@cli.command("reconcile")
-@click.option("--quarter", help="e.g. 2022Q4")
-@click.option("--year", type=int, help="the whole contract year")
-@click.option("--month", help="e.g. 2022-03")
-@click.option("--invoice", type=click.Path(exists=True, dir_okay=False), help="A carrier's bill (CSV).")
-@click.option(
-    "--tolerance",
-    type=click.FloatRange(min=0),
-    help="Invoice amounts within this many currency units of ours are rounding differences "
-    "[default: half a quantum per terminal in the row; 0 for a terminal row].",
-)
-@click.option(
-    "--maintenance",
-    type=click.Path(exists=True, dir_okay=False),
-    help="Maintenance windows YAML (availability computed from the store) [config sla.maintenance].",
-)
-@click.option(
-    "--inventory-history",
-    "history",
-    type=click.Path(exists=True, dir_okay=False),
-    help="Dated changes, CSV: terminal,effective_from,tier,carrier,status (a period spanning one is split).",
-)
-@click.option("--settle", is_flag=True, help="Record this settlement as a statement (inputs, figures).")
-@click.option("--by", "settled_by", help="Who settles (with --settle) [env USER].")
-@click.option("--settlements", type=click.Path(file_okay=False),
-              help="Directory of settled statements [config state_dir/settlements].")  # fmt: skip
-@allow_empty_option
-@_money_options
-def reconcile_cmd(
-    quarter, year, month, invoice, tolerance, settle, settled_by, settlements, allow_empty, **opts
-):  # type: ignore[no-untyped-def]
-    """Settle a quarter or year per carrier: fees, deductions with reasons, installments, balance due.
-    A period with a settled statement is compared with it: any drift exits 3 naming what changed."""
-    import os
-    from decimal import Decimal
-
-    from slaprobe.settle import check_settled, render_statement, settle_statement
-    from slaprobe.statement import DriftError
-
-    chosen = [p for p in (quarter, None if year is None else str(year), month) if p]
-    if len(chosen) != 1:
-        raise click.UsageError("give exactly one of --quarter, --year, --month")
-    try:
-        period = Period.parse(chosen[0])
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from exc
-    fmt, lang = opts["fmt"] or "table", opts["lang"] or "zh"
-    if fmt == "xlsx" and not opts["out"]:
-        raise click.UsageError("--format xlsx needs --out FILE")
-    warnings: list[str] = []
-    try:
-        inputs = _money_inputs(opts, period.year_to_date().months, allow_empty)  # year to date
-        if not allow_empty:
-            check_data(inputs, period)
-        tol = None if tolerance is None else Decimal(str(tolerance))
-        st = settle_statement(inputs, period, invoice, warnings, tol)
-        directory = settlements or str(Path(_load_config(opts["config_path"]).state_dir) / "settlements")
-        note = check_settled(st, inputs, invoice, directory, settle, settled_by or os.environ.get("USER", ""))
-        if note:
-            click.echo(note, err=True)
-        out = render_statement(st, fmt, lang, inputs.timezone)
-        if isinstance(out, bytes):
-            Path(opts["out"]).write_bytes(out)
-        else:
-            _emit(out, opts["out"])
-    except (ConfigError, ReconcileError, FontError) as exc:
-        _fail(exc)
-    except NoDataError as exc:
-        _no_data(exc)
-    except DriftError as exc:
-        click.echo(str(exc), err=True)
-        sys.exit(3)
-    for warning in warnings:
-        click.echo(warning, err=True)
-
-
-@cli.command("evaluation")
-@click.option("--year", type=int, help="The evaluated year (the contract's).")
-@evaluation_inputs_option
-@click.option(
-    "--example-inputs",
-    is_flag=True,
-    help="Print the example inputs file (the 2022 report's values, every key explained) to stdout or "
-    "--out, and exit: the template to fill in.",
-)
-@_money_options
-def evaluation_cmd(year: int | None, example_inputs: bool, **opts: Any) -> None:
-    """The annual evaluation: every indicator scored, part scores and grade, with the output indicators
-    slaprobe measures (``report --year Y --evaluation`` shows the same, with the same ``--inputs``)."""
-    if example_inputs:
-        if year is not None or opts["inputs_file"]:
-            raise click.UsageError("--example-inputs prints the template only: drop --year / --inputs")
-        from slaprobe.examples import EXAMPLE_EVALUATION_INPUTS
-
-        _emit(EXAMPLE_EVALUATION_INPUTS.read_text(encoding="utf-8"), opts["out"])
-        return
-    if year is None:
-        raise click.UsageError("give --year YYYY (or --example-inputs for a template of --inputs)")
-    _evaluation(year, opts)
-
-
-def _evaluation(year: int, opts: dict[str, Any]) -> None:
-    lang = opts["lang"] or "zh"
-    _check_binary_out(opts["fmt"], opts["out"])
-    try:
-        inputs = _money_inputs(opts, Period.year(year).months)
-        if opts["fmt"] == "html":  # monthly availability chart, coverage, indicators, the year's money
-            from slaprobe.report.html_year import render_year
-            from slaprobe.report.year_view import year_view
-
-            text = render_year(year_view(inputs, year, lang, opts.get("inputs_file")), lang)
-        elif opts["fmt"] == "xlsx":
-            from slaprobe.report.evaluation_xlsx import evaluation_sheets
-            from slaprobe.settle import evaluation_result
-
-            ev, scorecard, source = evaluation_result(inputs, year, opts.get("inputs_file"))
-            _write_xlsx(opts["out"], evaluation_sheets(ev, lang, scorecard, source))
-            return
-        else:
-            text = evaluation_report(inputs, year, opts["fmt"] or "table", lang, opts.get("inputs_file"))
-        _emit(text, opts["out"])
-    except (ValueError, FontError, ConfigError) as exc:
-        _fail(exc)
-
-
 def main() -> None:
     cli()
 
 
-# registered last: the command module imports the shared options and helpers defined above
-from slaprobe.cli_outages import outages_cmd  # noqa: E402
-
-cli.add_command(outages_cmd)
+# Commands kept in their own modules (cli.py stays a table of contents): each imports only cli_common.
+for _command in (report_cmd, reconcile_cmd, evaluation_cmd, outages_cmd, store):
+    cli.add_command(_command)

@@ -10,14 +10,13 @@ import time
 
 import click
 
-from slaprobe.cli import (
+from slaprobe.cli_common import (
     _check_binary_out,
     _emit,
     _fail,
     _load_config,
     config_option,
-    journal_option,
-    store_option,
+    store_read_options,
 )
 from slaprobe.configload import ConfigError
 from slaprobe.store.influx import InfluxError
@@ -35,11 +34,7 @@ from slaprobe.timeutil import parse_time
     "--format", "fmt", type=click.Choice(["table", "csv", "json", "xlsx"]), default="table", show_default=True
 )
 @click.option("--out", type=click.Path(dir_okay=False), help="Write here instead of stdout (xlsx: required).")
-@store_option
-@journal_option
-@click.option("--inventory", "inventory_path", type=click.Path(dir_okay=False), help="[config inventory]")
-@click.option("--maintenance", type=click.Path(dir_okay=False), help="Windows YAML [config sla.maintenance].")
-@click.option("--preset", type=click.Choice(["mef10.3", "y1540", "strict"]), help="[config sla.preset]")
+@store_read_options
 def outages_cmd(config_path, since, until, carrier, region, fmt, out, **opts):  # type: ignore[no-untyped-def]
     """Outages open now or overlapping --since .. --until, judged by the month report's rule, with the
     evidence per interval and vantage (open = still unavailable at the end of the data)."""
