@@ -318,7 +318,8 @@ def lab_month(config_path, n, month, profile_path, store_kind, journal, out_dir,
 
     Cycles are shaped by the config's ``schedule`` (slot_ms, spread, reference_targets) like the daemon's.
     """
-    from slaprobe.lab.month import MonthProfileError, generate_month, load_month_profile
+    from slaprobe.lab.month import MonthProfileError, load_month_profile
+    from slaprobe.lab.month_output import generate_month
 
     try:
         profile = load_month_profile(profile_path)

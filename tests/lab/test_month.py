@@ -12,14 +12,13 @@ from pathlib import Path
 import pytest
 
 from slaprobe.lab.month import (
-    MonthOutputError,
     MonthProfile,
-    generate_month,
     load_month_profile,
     month_network,
     plan_month,
     write_month,
 )
+from slaprobe.lab.month_output import MonthOutputError, generate_month
 from slaprobe.store.journal import JournalStore
 from slaprobe.terminal import Level, Terminal
 

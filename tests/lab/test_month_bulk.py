@@ -1,0 +1,123 @@
+"""``lab month`` in bulk writes exactly what the per-sample path writes (issue #14: an hour for 1,820
+terminals sample by sample). The per-sample path (``month.write_month`` through ``JournalStore``, whose
+``Sample`` builders ``tests/lab/test_month_vs_daemon.py`` ties to a real daemon) is the reference:
+every sample column, heartbeat, series and rollup row must be equal, for months that hold every kind
+(icmp with reference targets, stamp, rtp), every outcome, slot ties, a probe-host outage, two vantages
+and a time zone whose midnight is not a UTC hour."""
+
+from __future__ import annotations
+
+import dataclasses
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from slaprobe.inventory import Inventory
+from slaprobe.lab.month import (
+    MonthPlan,
+    MonthProfile,
+    hour_arrays,
+    month_network,
+    plan_month,
+    samples_for,
+    write_month,
+)
+from slaprobe.lab.month_bulk import to_samples
+from slaprobe.lab.month_cycles import CycleSettings
+from slaprobe.lab.month_journal import JournalBulkWriter
+from slaprobe.lab.month_output import iter_days
+from slaprobe.model import ProbeKind
+from slaprobe.store.journal import JournalStore
+
+# 10 slots of 5 s for up to 9 targets a cycle: several targets share a slot (the sort's tie-break)
+TIGHT = CycleSettings(60.0, slot_s=5.0, references=("198.18.200.1", "198.18.200.2"))
+BUSY = dataclasses.replace(
+    MonthProfile(),
+    vantages=("probe-1", "probe-2"),
+    outages_per_terminal=4.0,
+    blackouts_per_terminal=3.0,
+    skipped_per_terminal=40.0,
+    degraded_share=0.5,
+    degraded_probability=0.3,
+    host_outage_day=1,
+)
+
+
+def _plan(profile: MonthProfile, days: int) -> MonthPlan:
+    terms = month_network(8, seed=7)
+    terms[1] = dataclasses.replace(terms[1], probes=(ProbeKind.ICMP, ProbeKind.STAMP))
+    terms[2] = dataclasses.replace(terms[2], probes=(ProbeKind.RTP,))
+    plan = plan_month(terms, "2022-12", profile)
+    plan.count = days * 24 * 60  # the day before the month and the first days are enough
+    return plan
+
+
+def test_columns_are_the_per_sample_builders_samples() -> None:
+    plan = _plan(BUSY, 2)
+    first_day = 24 * 60  # December 1 (local): the host outage, the boundary outage
+    for a in range(first_day, first_day + 24 * 60, 60):
+        for vantage in BUSY.vantages:
+            want = samples_for(plan, a, a + 60, vantage, np.random.default_rng(a), TIGHT)
+            arrays, _ = hour_arrays(plan, a, a + 60, vantage, np.random.default_rng(a), TIGHT)
+            assert to_samples(arrays) == want
+
+
+def _dump(path: Path) -> dict[str, list[tuple]]:
+    """Every stored row, ids of samples replaced by their series' key (multi-vantage order differs)."""
+    db = sqlite3.connect(path)
+    try:
+        key = "r.terminal, r.vantage, r.kind, r.carrier, r.region, r.level, r.tier"
+        samples = db.execute(
+            f"SELECT {key}, s.* FROM samples s JOIN series r ON r.id = s.series ORDER BY r.vantage, s.id"
+        ).fetchall()
+        return {
+            "samples": [(*row[:7], row[8], *row[10:]) for row in samples],  # without id and series id
+            "series": db.execute("SELECT * FROM series ORDER BY id").fetchall(),
+            "heartbeats": db.execute("SELECT * FROM heartbeats ORDER BY vantage, time_ns, grp").fetchall(),
+            "hourly": db.execute(
+                f"SELECT {key}, h.* FROM sla_hourly h JOIN series r ON r.id = h.series"
+            ).fetchall(),
+            "daily": db.execute(
+                f"SELECT {key}, d.* FROM sla_daily d JOIN series r ON r.id = d.series"
+            ).fetchall(),
+        }
+    finally:
+        db.close()
+
+
+def _without_ids(rows: dict[str, list[tuple]]) -> dict[str, set[tuple]]:
+    """Rows as sets, without the columns that count batches (row ids, series ids, last_id)."""
+    return {
+        "samples": set(rows["samples"]),
+        "series": {r[1:] for r in rows["series"]},
+        "heartbeats": {r[1:] for r in rows["heartbeats"]},
+        "hourly": {r[:8] + r[9:-1] for r in rows["hourly"]},
+        "daily": {r[:8] + r[9:-1] for r in rows["daily"]},
+    }
+
+
+@pytest.mark.parametrize("timezone", ["Asia/Shanghai", "Asia/Kolkata"])
+def test_bulk_journal_equals_the_per_sample_journal(tmp_path: Path, timezone: str) -> None:
+    profile = dataclasses.replace(BUSY, timezone=timezone)
+    plan = _plan(profile, 3)
+    tags = Inventory(tuple(plan.terminals)).tags()
+    with JournalStore(tmp_path / "ref.sqlite") as js:
+        js.set_terminal_tags(tags)
+        n_ref = write_month(plan, js, settings=TIGHT)
+    n = 0
+    with JournalBulkWriter(tmp_path / "bulk.sqlite", tags) as writer:
+        for batch in iter_days(plan, TIGHT):
+            assert {s - s % 86_400_000_000_000 for s in batch.samples.time_ns.tolist()} == {batch.day_ns}
+            writer.write(batch.samples, batch.heartbeats)
+            n += len(batch.samples)
+    assert n == n_ref > 3 * 24 * 60 * 8
+    ref, bulk = _dump(tmp_path / "ref.sqlite"), _dump(tmp_path / "bulk.sqlite")
+    assert _without_ids(bulk) == _without_ids(ref)
+    # and in the daemon's order: per vantage, samples in the order they were written
+    assert bulk["samples"] == ref["samples"]
+    assert len(ref["hourly"]) == len(bulk["hourly"]) and len(ref["daily"]) == len(bulk["daily"])
+    errors = {r[9] for r in ref["samples"]}
+    assert errors == {"ok", "partial", "timeout", "not_scheduled"}, errors
+    assert {r[2] for r in ref["samples"]} == {"icmp", "stamp", "rtp"}
