@@ -16,7 +16,7 @@ verdict; measured on this machine for 1,820 terminals):
 received, rtt_n, jit_n, mos_n, mos_milli, y0_n, y0_ok``; string fields ``rtt_hist, jit_hist`` (hex of the
 packed little-endian (u16 bucket, u32 count) pairs of ``sla/kpi.py``); timestamp = the UTC hour, ms
 precision. Each point holds the hour's full totals, so writing it again overwrites it identically; the
-journal's ``sla_hourly`` table is the source (``sla_journal.rollups_after``), and ``lab month`` writes
+journal's ``sla_hourly`` table is the source (``rollup_tables.rollups_after``), and ``lab month`` writes
 the same rows when it fills InfluxDB directly.
 """
 

@@ -31,7 +31,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from slaprobe.model import Heartbeat, Outcome, ProbeKind, Sample
-from slaprobe.store.sla_journal import create_rollup_table, merge_split_rollups, update_rollups
+from slaprobe.store.rollup_tables import (
+    FROM_KEY,
+    RollupError,
+    create_rollup_table,
+    merge_split_rollups,
+    update_rollups,
+)
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +157,9 @@ def _sample_select(have: set[str] | None = None) -> str:
 
 
 _SAMPLE_SELECT = _sample_select()
+# public names of the column layouts (the columnar tier stores the same fields)
+SAMPLE_VALUE_COLUMNS = _SAMPLE_VALUE_COLUMNS
+HEARTBEAT_COLUMNS = _HEARTBEAT_COLUMNS
 
 
 class JournalError(Exception):
@@ -253,6 +262,38 @@ class JournalStore:
             raise JournalError(
                 f"{self.path}: journal schema version {found}, this slaprobe needs {SCHEMA_VERSION}"
             )
+
+    def ensure_rollups(self) -> int:
+        """Roll up samples stored before the rollup tables existed (once); returns how many were added."""
+        db = self._db
+        with self._lock:
+            row = db.execute("SELECT value FROM meta WHERE key = ?", (FROM_KEY,)).fetchone()
+            upto = int(row[0]) if row else 0
+            if upto <= 1:
+                return 0
+            done = 0
+            try:
+                db.execute("BEGIN")
+            except sqlite3.OperationalError as exc:
+                raise RollupError(f"{self.path}: cannot roll up old samples ({exc})") from exc
+            try:
+                select = _SAMPLE_SELECT.replace("SELECT s.id", "SELECT s.series, s.id", 1)
+                cursor = db.execute(f"{select} WHERE s.id < ?", (upto,))
+                while batch := cursor.fetchmany(50_000):
+                    update_rollups(db, [r[0] for r in batch], [_row_to_sample(r[1:]) for r in batch])
+                    done += len(batch)
+                db.execute("UPDATE meta SET value = '0' WHERE key = ?", (FROM_KEY,))
+                db.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                db.execute("ROLLBACK")
+                raise RollupError(
+                    f"{self.path}: samples stored before the SLA rollups existed must be rolled up once;"
+                    f" open the journal writable ({exc})"
+                ) from exc
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return done
 
     def set_terminal_tags(self, tags: Mapping[str, Mapping[str, str]]) -> None:
         """Tags (carrier, region, level, tier) to attach to the series of each terminal from now on.

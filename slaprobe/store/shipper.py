@@ -54,7 +54,7 @@ from slaprobe.store.lineproto import (
     series_key,
     stored_fields_encoder,
 )
-from slaprobe.store.sla_journal import SHIPPER_ROLLUP_CURSOR, rollups_after
+from slaprobe.store.rollup_tables import SHIPPER_ROLLUP_CURSOR, rollups_after
 
 log = logging.getLogger(__name__)
 

@@ -123,13 +123,13 @@ def test_rollups_split_by_an_older_version_are_folded_on_open(tmp_path: Path, mo
     """Journals written before the canonical keying hold one rollup row per series of a re-tagged
     terminal; a writable open folds them into one per (terminal, vantage, kind, hour), totals kept, and
     moves the shipper's rollup cursor back so InfluxDB gets the full totals."""
-    from slaprobe.store import sla_journal
+    from slaprobe.store import rollup_tables
     from slaprobe.store.shipper import CURSOR_ROLLUPS
 
     path = tmp_path / "old.sqlite"
     minute = 60 * 10**9
     with monkeypatch.context() as m:  # the old keying: every series its own rollup rows
-        m.setattr(sla_journal, "canonical_series", lambda db, ids: {i: i for i in ids})
+        m.setattr(rollup_tables, "canonical_series", lambda db, ids: {i: i for i in ids})
         j = JournalStore(path)
         j.set_terminal_tags({"T1": {"carrier": "telecom"}})
         j.write_samples([Sample(T0 + k * minute, "T1", "v1", ProbeKind.ICMP, 5, 5) for k in range(30)])
@@ -148,7 +148,7 @@ def test_rollups_split_by_an_older_version_are_folded_on_open(tmp_path: Path, mo
     assert len(rollups_after(j, j.get_cursor(CURSOR_ROLLUPS))[0]) == 2
     j.close()
     with JournalStore(path) as again:  # folded once: nothing left to fold
-        assert sla_journal.merge_split_rollups(again._db) == 0
+        assert rollup_tables.merge_split_rollups(again._db) == 0
 
 
 # ---------------------------------------------------------------- heartbeats: unstored
