@@ -4,11 +4,10 @@ Why not ``JournalStore.write_samples``: it takes ``Sample`` objects and rolls ea
 (``RollupRow.add``), which is most of the hour a 1,820-terminal month used to take. Here a UTC day of one
 vantage is one transaction: the series rows the daemon's writer would create (same key, same tags, in
 order of first appearance), the sample rows through ``executemany`` in chunks, and the ``sla_hourly`` /
-``sla_daily`` rows computed with numpy by the definitions of ``sla/kpi.py`` (``RollupRow.add``:
-measured = sent > 0 and a measured outcome; histogram bucket = ``bisect_right(EDGES, v)``; MOS in
-rounded thousandths; Y.1541 class 0). Then the day's heartbeats, in a second transaction, as the daemon
-writes a cycle's heartbeat after its samples. ``tests/lab/test_month_bulk.py`` compares every sample,
-heartbeat and rollup row with the per-sample path.
+``sla_daily`` rows computed from the columns by ``sla.rollup_columns`` (the vectorised twin of
+``kpi.RollupRow.add`` that the columnar tier's writer uses too). Then the day's heartbeats, in a second
+transaction, as the daemon writes a cycle's heartbeat after its samples.
+``tests/lab/test_month_bulk.py`` compares every sample, heartbeat and rollup row with the per-sample path.
 
 A fresh journal only (``lab month`` refuses an existing one): each (hour, series) rollup row is
 inserted once, and a second insert of the same key fails loudly instead of double counting.
@@ -25,27 +24,14 @@ import numpy as np
 
 from slaprobe.lab.month_bulk import FLOAT_COLUMNS, INT_COLUMNS, KINDS, OUTCOMES, SampleArrays
 from slaprobe.model import Heartbeat
-from slaprobe.sla.kpi import (
-    _EDGES_NP,
-    HIST_DTYPE,
-    HOUR_NS,
-    N_BUCKETS,
-    SCALARS,
-    Y1541_CLASS0_IPDV_MS,
-    Y1541_CLASS0_LOSS,
-    Y1541_CLASS0_OWD_MS,
-)
-from slaprobe.sla.rollups import DAY_NS
+from slaprobe.sla.kpi import SCALARS
+from slaprobe.sla.rollup_columns import daily_hists, hourly_rollups
+from slaprobe.store.journal import HEARTBEAT_COLUMNS as _HB_COLUMNS
 from slaprobe.store.journal import STORED_COLUMNS, JournalStore
-from slaprobe.store.sla_journal import canonical_series
+from slaprobe.store.rollup_tables import canonical_series
 
 CHUNK = 100_000  # rows per executemany: bounded memory (a 20,000-terminal day is 29 M rows)
-_UNMEASURED = np.array([not o.measured for o in OUTCOMES])
 _ERROR_NAMES = np.array([o.value for o in OUTCOMES], dtype=object)
-_HB_COLUMNS = (
-    "time_ns", "vantage", "grp", "interval_s", "due", "probed", "late", "skipped", "duration_s",
-    "reference_ok", "reference_total", "unstored",
-)  # fmt: skip
 
 
 class JournalBulkWriter:
@@ -170,89 +156,36 @@ def _rows(arrays: SampleArrays, series: np.ndarray, lo: int, hi: int) -> Iterato
 
 
 # ---------------------------------------------------------------- rollups
-def _buckets(values: np.ndarray) -> np.ndarray:
-    """``kpi.RollupRow.add``'s bucket: ``bisect_right(EDGES, v)`` for v >= 0, else 0."""
-    return np.where(values >= 0.0, np.searchsorted(_EDGES_NP, values, side="right"), 0)
-
-
-def _hists(group: np.ndarray, values: np.ndarray, keep: np.ndarray, n_groups: int) -> list[bytes]:
-    """Per group, the ``kpi.pack_hist`` bytes of the kept values' buckets (empty: ``b''``)."""
-    key = group[keep].astype(np.int64) * N_BUCKETS + _buckets(values[keep])
-    uniq, counts = np.unique(key, return_counts=True)
-    owner = uniq // N_BUCKETS
-    packed = np.empty(len(uniq), dtype=HIST_DTYPE)
-    packed["bucket"] = uniq % N_BUCKETS
-    packed["count"] = counts
-    bounds = np.searchsorted(owner, np.arange(n_groups + 1))
-    raw = packed.tobytes()
-    size = HIST_DTYPE.itemsize
-    return [raw[lo * size : hi * size] for lo, hi in itertools.pairwise(bounds.tolist())]
-
-
 def _insert_rollups(db: sqlite3.Connection, arrays: SampleArrays, canon: np.ndarray, last_id: int) -> None:
-    t = arrays.time_ns
-    sent, received = arrays.ints["sent"], arrays.ints["received"]
-    rtt, jit = arrays.floats["rtt_avg_ms"], arrays.floats["jitter_ms"]
-    pdv, mos = arrays.floats["pdv_ms"], arrays.floats["mos"]
-    measured = (sent > 0) & ~_UNMEASURED[arrays.error]
-    got = np.minimum(received, sent)
-    has_rtt = measured & ~np.isnan(rtt)
-    has_jit = measured & ~np.isnan(jit)
-    has_mos = measured & ~np.isnan(mos)
-    ipdv = np.where(np.isnan(pdv), jit, pdv)
-    with np.errstate(invalid="ignore"):
-        class0 = (
-            has_rtt
-            & ~((sent - got) > Y1541_CLASS0_LOSS * sent)
-            & ~(rtt > 2.0 * Y1541_CLASS0_OWD_MS)
-            & (np.isnan(ipdv) | (ipdv <= Y1541_CLASS0_IPDV_MS))
-        )
-    hour = t - t % HOUR_NS
-    # rows per (hour, canonical series)
-    key = np.stack([hour, canon])
-    keys, group = np.unique(key, axis=1, return_inverse=True)
-    group = group.ravel()
-    n = keys.shape[1]
-
-    def total(weights: np.ndarray) -> list[int]:
-        return np.bincount(group, weights=weights.astype(np.int64), minlength=n).astype(np.int64).tolist()
-
-    scalars = {
-        "samples": np.bincount(group, minlength=n).tolist(),
-        "measured": total(measured),
-        "sent": total(np.where(measured, sent, 0)),
-        "received": total(np.where(measured, got, 0)),
-        "rtt_n": total(has_rtt),
-        "jit_n": total(has_jit),
-        "mos_n": total(has_mos),
-        "mos_milli": total(np.where(has_mos, np.rint(np.nan_to_num(mos) * 1000), 0)),
-        "y0_n": total(measured),
-        "y0_ok": total(class0),
-    }
-    rtt_h, jit_h = _hists(group, rtt, has_rtt, n), _hists(group, jit, has_jit, n)
+    """``sla_hourly`` / ``sla_daily`` rows of the batch by ``sla.rollup_columns`` (the bulk definition
+    every columnar producer uses), keyed by canonical series as ``rollup_tables.update_rollups`` keys them."""
+    f = arrays.floats
+    hourly = hourly_rollups(
+        canon, arrays.time_ns, arrays.ints["sent"], arrays.ints["received"], _ERROR_NAMES[arrays.error],
+        f["rtt_avg_ms"], f["jitter_ms"], f["pdv_ms"], f["mos"],
+    )  # fmt: skip
     cols = ("hour_ns", "series", *SCALARS, "rtt_hist", "jit_hist", "last_id")
     db.executemany(
         f"INSERT INTO sla_hourly({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
         zip(
-            keys[0].tolist(),
-            keys[1].tolist(),
-            *(scalars[c] for c in SCALARS),
-            rtt_h,
-            jit_h,
+            hourly.time_ns.tolist(),
+            hourly.key.tolist(),
+            *hourly.scalars.T.tolist(),
+            hourly.rtt_hist,
+            hourly.jit_hist,
             itertools.repeat(last_id),
+            strict=False,
         ),
     )
-    day = t - t % DAY_NS
-    dkeys, dgroup = np.unique(np.stack([day, canon]), axis=1, return_inverse=True)
-    dgroup = dgroup.ravel()
-    m = dkeys.shape[1]
+    daily = daily_hists(hourly)
     db.executemany(
         "INSERT INTO sla_daily(day_ns, series, rtt_hist, jit_hist, last_id) VALUES (?, ?, ?, ?, ?)",
         zip(
-            dkeys[0].tolist(),
-            dkeys[1].tolist(),
-            _hists(dgroup, rtt, has_rtt, m),
-            _hists(dgroup, jit, has_jit, m),
+            daily.time_ns.tolist(),
+            daily.key.tolist(),
+            daily.rtt_hist,
+            daily.jit_hist,
             itertools.repeat(last_id),
+            strict=False,
         ),
     )
