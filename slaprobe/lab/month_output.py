@@ -40,7 +40,8 @@ DAY_NS = 86_400 * NS_PER_S
 class Tier(enum.StrEnum):
     """Where ``lab month`` puts the samples of an embedded store."""
 
-    JOURNAL = "journal"  # the SQLite journal: what a daemon without compaction holds
+    JOURNAL = "journal"  # the SQLite journal: every row as the daemon's writer stores it
+    COLUMNAR = "columnar"  # closed UTC days in the columnar tier: what compaction leaves of a past month
 
 
 class MonthOutputError(MonthProfileError):
@@ -125,7 +126,8 @@ def generate_month(
     progress: Callable[[int, int], None] | None = None,
     schedule: Any = None,
     replace: bool = False,
-    tier: Tier = Tier.JOURNAL,
+    tier: Tier = Tier.COLUMNAR,
+    columnar_dir: str | Path | None = None,
 ) -> tuple[MonthPlan, int]:
     """``slaprobe lab month``: the example province network of ``terminals``, planned and written.
 
@@ -133,12 +135,21 @@ def generate_month(
     or to InfluxDB (``influx_cfg``, with the ``sla_hourly`` rollups). ``schedule`` (a
     ``config.ScheduleConfig``; default: its defaults) shapes the cycles like the daemon's. An existing
     journal is refused unless ``replace`` (then it is deleted first).
+
+    ``tier`` (embedded store): ``columnar`` writes every day into the columnar tier at ``columnar_dir``
+    (default ``out_dir/columnar``, the daemon's place under its state dir): a past month, compacted,
+    is what the daemon ends up with. ``journal`` writes every row into the SQLite journal instead.
     """
     from slaprobe.inventory import Inventory
 
     path = Path(journal) if journal else Path(out_dir) / "journal.sqlite"
-    if store_kind != "influx":
+    root = Path(columnar_dir) if columnar_dir else Path(out_dir) / "columnar"
+    if store_kind != "influx" and tier is Tier.JOURNAL:
         _refuse_existing(path, replace)
+    elif store_kind != "influx":
+        from slaprobe.lab.month_columnar import refuse_existing_tier
+
+        refuse_existing_tier(root, replace)
     plan = plan_month(month_network(terminals, profile.seed), month, profile)
     settings = CycleSettings.from_schedule(schedule, float(profile.interval_s))
     write_side_files(plan, out_dir)
@@ -152,6 +163,11 @@ def generate_month(
             n = write_month(plan, store, InfluxRollupWriter(store.client), progress, settings)
         finally:
             store.close()
+        return plan, n
+    if tier is Tier.COLUMNAR:
+        from slaprobe.lab.month_columnar import write_days
+
+        n, _ = write_days(root, iter_days(plan, settings, progress), tags)
         return plan, n
     from slaprobe.lab.month_journal import JournalBulkWriter
 

@@ -25,10 +25,13 @@ from slaprobe.lab.month import (
     write_month,
 )
 from slaprobe.lab.month_bulk import to_samples
+from slaprobe.lab.month_columnar import write_days
 from slaprobe.lab.month_cycles import CycleSettings
 from slaprobe.lab.month_journal import JournalBulkWriter
-from slaprobe.lab.month_output import iter_days
-from slaprobe.model import ProbeKind
+from slaprobe.lab.month_output import DAY_NS, MonthOutputError, generate_month, iter_days
+from slaprobe.lab.month_output import Tier as Tier_
+from slaprobe.model import Heartbeat, ProbeKind, Sample
+from slaprobe.store.columnar import PARTS, Tier, day_of, heartbeats_table, plain, samples_table, write_day
 from slaprobe.store.journal import JournalStore
 
 # 10 slots of 5 s for up to 9 targets a cycle: several targets share a slot (the sort's tie-break)
@@ -121,3 +124,66 @@ def test_bulk_journal_equals_the_per_sample_journal(tmp_path: Path, timezone: st
     errors = {r[9] for r in ref["samples"]}
     assert errors == {"ok", "partial", "timeout", "not_scheduled"}, errors
     assert {r[2] for r in ref["samples"]} == {"icmp", "stamp", "rtp"}
+
+
+def _tier_dump(root: Path) -> dict[str, object]:
+    """Every part of every day as Python rows (dictionary columns decoded), and the manifest's counts."""
+    tier = Tier(root)
+    out: dict[str, object] = {}
+    for day in tier.days():
+        for part in PARTS:
+            out[f"{day}/{part}"] = plain(tier.read(day, part)).to_pylist()
+        info = dict(tier.info(day) or {})
+        info.pop("bytes")
+        out[f"{day}/info"] = info
+    return out
+
+
+def test_bulk_columnar_days_equal_the_per_sample_days(tmp_path: Path) -> None:
+    """The reference: the per-sample path's Sample objects through the tier's row-wise converter
+    (``columnar.samples_table``) into the same day writer."""
+    plan = _plan(BUSY, 3)
+    tags = Inventory(tuple(plan.terminals)).tags()
+    batches = list(iter_days(plan, TIGHT))
+    n, infos = write_days(tmp_path / "bulk", batches, tags)
+    rows = _Rows()
+    assert write_month(plan, rows, settings=TIGHT) == n
+    for day in sorted({b.day_ns for b in batches}):
+        samples = [s for s in rows.samples if s.time_ns - s.time_ns % DAY_NS == day]
+        beats = [h for h in rows.beats if h.time_ns - h.time_ns % DAY_NS == day]
+        write_day(tmp_path / "ref", day_of(day), samples_table(samples, tags), heartbeats_table(beats))
+    ref, bulk = _tier_dump(tmp_path / "ref"), _tier_dump(tmp_path / "bulk")
+    assert len(infos) == 4  # the partial first and last UTC days, and two whole ones
+    assert sum(len(v) for k, v in ref.items() if k.endswith("/problems")) > 100  # type: ignore[arg-type]
+    assert bulk == ref
+
+
+class _Rows:
+    """A Store that keeps what it is given (the per-sample path's output, in writing order)."""
+
+    def __init__(self) -> None:
+        self.samples: list[Sample] = []
+        self.beats: list[Heartbeat] = []
+
+    def write_samples(self, samples: list[Sample]) -> None:
+        self.samples += samples
+
+    def write_heartbeats(self, beats: list[Heartbeat]) -> None:
+        self.beats += beats
+
+
+@pytest.mark.parametrize("tier", list(Tier_))
+def test_a_second_run_is_refused_and_replaces_on_request(tmp_path: Path, tier: Tier_) -> None:
+    """Issue #14: running again appended a second copy of every sample."""
+    profile = dataclasses.replace(MonthProfile(), interval_s=3600)  # one sample an hour: fast
+    _, first = generate_month(2, "2022-02", profile, tmp_path, tier=tier)
+    with pytest.raises(MonthOutputError, match="already exists"):
+        generate_month(2, "2022-02", profile, tmp_path, tier=tier)
+    _, again = generate_month(2, "2022-02", profile, tmp_path, replace=True, tier=tier)
+    if tier is Tier_.JOURNAL:
+        with JournalStore(tmp_path / "journal.sqlite", readonly=True) as js:
+            stored = js.count_samples()
+    else:
+        tier_dir = Tier(tmp_path / "columnar")
+        stored = sum(int(tier_dir.info(d)["samples"]) for d in tier_dir.days())  # type: ignore[index]
+    assert stored == first == again > 2 * 29 * 24  # Feb 2022 and a day each side, minus unmeasured
