@@ -74,11 +74,14 @@ def iter_days(
     parts: dict[int, dict[str, tuple[list[SampleArrays], list[Heartbeat]]]] = {}
 
     def done(day: int) -> Iterator[DayBatch]:
+        by_vantage = parts.pop(day)  # the hourly parts go as soon as a day's columns are joined
         for vantage in plan.profile.vantages:
-            got = parts[day].get(vantage)
+            got = by_vantage.pop(vantage, None)
             if got is not None and (got[0] or got[1]):
-                yield DayBatch(vantage, day, concat(got[0]), got[1])
-        del parts[day]
+                hours_of_day, beats = got
+                joined = concat(hours_of_day)
+                hours_of_day.clear()
+                yield DayBatch(vantage, day, joined, beats)
 
     for h in range(hours):
         a, b = h * per_hour, (h + 1) * per_hour
