@@ -5,8 +5,10 @@ Sections below are grouped by area; each command parses options, calls one libra
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import re
 import sys
 import time
 from collections.abc import Sequence
@@ -187,12 +189,16 @@ def samples(
         start, end = parse_time(since, now), parse_time(until, now) if until else now
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from exc
+    from slaprobe.storage import read_samples, tier_path
+    from slaprobe.store.columnar import Tier
+
     try:
         store = JournalStore(journal or config.journal_path, readonly=True)
     except JournalError as exc:
         _fail(exc)
     kinds = [ProbeKind(kind)] if kind else None
-    rows = list(store.samples(start, end, list(terminals) or None, kinds))
+    tier = Tier(tier_path(config, journal))  # closed days compacted out of the journal
+    rows = read_samples(store, tier, start, end, list(terminals) or None, kinds)
     table = render_samples_table(rows, show_time=True, show_vantage=True)
     click.echo(render_samples_json(rows) if fmt == "json" else table)
 
@@ -415,7 +421,68 @@ def reflect(
 
 @cli.group()
 def store() -> None:
-    """The InfluxDB store: check the connection."""
+    """The stores: check InfluxDB, compact closed days into the columnar tier, apply its retention."""
+
+
+@store.command("compact")
+@config_option
+@journal_option
+@click.option(
+    "--before", "before", help="Compact UTC days before this one, YYYY-MM-DD [today - compact_keep_days]."
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable result.")
+def store_compact(config_path: str | None, journal: str | None, before: str | None, as_json: bool) -> None:
+    """Move closed UTC days from the SQLite journal into the columnar tier (crash-safe, idempotent)."""
+    from slaprobe.storage import run_compaction
+    from slaprobe.store.columnar import TierError
+
+    cfg = _load_config(config_path)
+    try:
+        day = dt.date.fromisoformat(before) if before else None
+    except ValueError:
+        raise click.BadParameter(f"{before!r}: expected YYYY-MM-DD", param_hint="--before") from None
+    try:
+        result = run_compaction(cfg, journal, day)
+    except (JournalError, TierError, OSError) as exc:
+        _fail(exc)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2))
+        return
+    click.echo(
+        f"compacted {len(result.days)} UTC days: {result.samples} samples, {result.heartbeats} heartbeats"
+    )
+    for day_, why in sorted(result.skipped.items()):
+        click.echo(f"kept {day_} in the journal: {why}")
+
+
+@store.command("retention")
+@config_option
+@journal_option
+@click.option(
+    "--force", "force", multiple=True, metavar="YYYY-MM", help="Also prune days of this unreported month."
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable result.")
+def store_retention(
+    config_path: str | None, journal: str | None, force: tuple[str, ...], as_json: bool
+) -> None:
+    """Apply store.raw_days / store.sla_days to the columnar tier; days an unreported month reads are kept
+    unless that month is named with --force."""
+    from slaprobe.storage import run_tier_retention
+
+    cfg = _load_config(config_path)
+    for month in force:
+        if not re.fullmatch(r"\d{4}-\d{2}", month):
+            raise click.BadParameter(f"{month!r}: expected YYYY-MM", param_hint="--force")
+    result = run_tier_retention(cfg, journal, force)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2))
+        return
+    click.echo(
+        f"dropped raw detail of {len(result.raw_dropped)} days and {len(result.days_dropped)} whole days"
+        f" ({result.bytes_freed / 2**20:.1f} MB)"
+    )
+    for day_, months in sorted(result.held.items()):
+        click.echo(f"kept {day_}: month(s) {', '.join(months)} not reported (--force MONTH to prune anyway)")
 
 
 @store.command("check")
@@ -441,7 +508,14 @@ def status_cmd(config_path: str | None, journal: str | None, as_json: bool) -> N
 
     cfg = _load_config(config_path)
     try:
-        st = collect_status(journal or cfg.journal_path, cfg.store.kind, cfg.shipper.journal_cap_mb)
+        from slaprobe.storage import tier_path
+
+        st = collect_status(
+            journal or cfg.journal_path,
+            cfg.store.kind,
+            cfg.shipper.journal_cap_mb,
+            tier=tier_path(cfg, journal),
+        )
     except JournalError as exc:
         _fail(exc)
     click.echo(json.dumps(st.to_dict(), indent=2) if as_json else render_status(st, time.time_ns()))
@@ -519,6 +593,8 @@ def report_cmd(config_path, fmt, lang, out, availability_out, **opts):  # type: 
             text = render(report, fmt, lang)
         if availability_out:
             merge_handover(availability_out, report)
+        if not (opts["carrier"] or opts["region"]):
+            _mark_reported(cfg, req, opts["month"])
     except NoDataError as exc:
         _no_data(exc)
     except (
@@ -546,6 +622,18 @@ def report_cmd(config_path, fmt, lang, out, availability_out, **opts):  # type: 
         Path(out).write_text(text, encoding="utf-8")
     else:
         click.echo(text, nl=False)
+
+
+def _mark_reported(cfg: Config, req: Any, month: str) -> None:
+    """Record in the columnar tier that ``month`` was reported from this store (tier retention then may
+    prune its days). Best effort: a read-only state directory only means retention keeps the days."""
+    if (req.store or cfg.store.kind) == "influx" and not req.journal:
+        return
+    from slaprobe.storage import tier_path
+    from slaprobe.store.columnar import Tier, TierError
+
+    with contextlib.suppress(OSError, TierError):  # if not, retention keeps the days: the safe side
+        Tier(tier_path(cfg, req.journal), create=True).set_reported(month)
 
 
 def _money_inputs(opts: dict[str, Any], months: Sequence[Month], allow_empty: bool = True) -> MoneyInputs:

@@ -109,6 +109,13 @@ class StoreConfig:
     # deleted, loudly; rollups and heartbeats stay. 0 = keep forever.
     retention_days: int = opt(0, min=0, max=3650)
     warn_mb: float = opt(8192.0, min=0.0)  # daily WARNING while the journal is larger; 0 = never
+    # the columnar tier (store/columnar.py, store/compact.py): closed UTC days as Parquet, ~9 bytes/sample
+    columnar_dir: str = "columnar"  # relative to state_dir
+    compact: bool = True  # the daemon moves closed UTC days from the journal into the tier once a day
+    compact_keep_days: int = opt(1, min=0, max=3650)  # closed UTC days left in the journal before that
+    compact_every_h: float = opt(24.0, min=0.01)  # how often the daemon compacts (and applies retention)
+    raw_days: int = opt(0, min=0, max=36500)  # tier: raw detail fields kept this many days (0 = forever)
+    sla_days: int = opt(0, min=0, max=36500)  # tier: what the SLA report reads kept this long (0 = forever)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +157,10 @@ class Config:
     @property
     def journal_path(self) -> Path:
         return Path(self.state_dir) / self.store.journal
+
+    @property
+    def columnar_path(self) -> Path:
+        return Path(self.state_dir) / self.store.columnar_dir
 
     def resolve(self, relative: str) -> Path:
         """Paths in the config are relative to the config file's folder."""

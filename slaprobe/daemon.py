@@ -351,6 +351,34 @@ class Daemon:
         finally:
             keeper.journal.close()
 
+    async def _compaction_loop(self) -> None:
+        """Once every ``store.compact_every_h`` (default a day), from start: move closed UTC days from the
+        journal into the columnar tier, then apply the tier's retention (``slaprobe/storage.py``), in a
+        thread with its own journal connection. Crash-safe by design, so cancelling at exit is fine; a
+        failure is logged and retried next time."""
+        store = self.config.store
+        if not store.compact:
+            return
+        from slaprobe.storage import run_compaction, run_tier_retention
+
+        while True:
+            try:
+                result = await asyncio.to_thread(run_compaction, self.config)
+                if result.days or result.skipped:
+                    log.info(
+                        "compaction: %d UTC days moved to the columnar tier, %d kept in the journal",
+                        len(result.days),
+                        len(result.skipped),
+                        extra=result.to_dict(),
+                    )
+                if store.raw_days or store.sla_days:
+                    await asyncio.to_thread(run_tier_retention, self.config)
+            except Exception:
+                log.exception(
+                    "compaction / columnar retention failed (retried in %.0f h)", store.compact_every_h
+                )
+            await asyncio.sleep(store.compact_every_h * 3600)
+
     def healthy(self) -> bool:
         """For the systemd watchdog: every cycle kind has finished a cycle within three intervals."""
         now_ns = time.time_ns()
@@ -380,6 +408,7 @@ class Daemon:
         self._start_shipper()
         watchdog = asyncio.ensure_future(self.notifier.watchdog_loop(self.healthy))
         retention = asyncio.ensure_future(self._retention_loop())
+        compaction = asyncio.ensure_future(self._compaction_loop())
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop)
         loop.add_signal_handler(signal.SIGHUP, self.reload)
@@ -398,6 +427,7 @@ class Daemon:
         self.notifier.stopping("draining probes in flight")
         watchdog.cancel()
         retention.cancel()
+        compaction.cancel()
         self.scheduler.pause()  # no new cycles; shutting down now would cancel the ones in flight
         if self._running:
             await asyncio.gather(*self._running, return_exceptions=True)

@@ -118,7 +118,16 @@ def open_source(config: Config, store: str | None = None, journal: str | None = 
     # "migrated" into an empty journal (only the daemon and `lab` create or migrate one).
     j = JournalStore(path, readonly=True)
     try:
-        yield JournalSlaSource(j)
+        source: SlaSource = JournalSlaSource(j)
+        from slaprobe.storage import tier_path
+        from slaprobe.store.columnar import Tier
+
+        tier = Tier(tier_path(config, journal))
+        if tier.exists():  # closed days compacted into the columnar tier: read both (README "Storage")
+            from slaprobe.store.columnar_read import TieredSlaSource
+
+            source = TieredSlaSource(source, tier)
+        yield source
     except sqlite3.DatabaseError as exc:
         raise JournalError(
             f"{path}: cannot read the journal ({exc}): truncated or damaged? "

@@ -68,6 +68,7 @@ class Status:
     store_faults: list[CycleFaults] = field(default_factory=list)
     daemon_store: dict[str, object] | None = None  # the daemon's note: lost totals, failing/recovered
     pruned: list[dict[str, object]] = field(default_factory=list)  # embedded-store retention prunes
+    columnar: dict[str, object] | None = None  # the columnar tier's closed days (tier_summary), if any
 
     def to_dict(self) -> dict[str, object]:
         out = asdict(self)
@@ -80,8 +81,10 @@ def collect_status(
     store_kind: str = "influx",
     cap_mb: float | None = None,
     now_ns: int | None = None,
+    tier: str | Path | None = None,
 ) -> Status:
-    """Read the status from a journal file (read-only; raises JournalError if there is none)."""
+    """Read the status from a journal file (read-only; raises JournalError if there is none) and the
+    columnar tier at ``tier``, if there is one."""
     from slaprobe.store.retention import pruned_ranges
 
     now_ns = time.time_ns() if now_ns is None else now_ns
@@ -119,9 +122,33 @@ def collect_status(
             store_faults=faults,
             daemon_store=json.loads(daemon_note) if daemon_note else None,
             pruned=pruned_ranges(j),
+            columnar=tier_summary(tier) if tier is not None else None,
         )
     finally:
         j.close()
+
+
+def tier_summary(path: str | Path) -> dict[str, object] | None:
+    """Days, samples and bytes of the columnar tier (``store/columnar.py``), None if there is none."""
+    from slaprobe.store.columnar import Tier
+
+    tier = Tier(path)
+    if not tier.exists():
+        return None
+    days = tier.manifest()["days"]
+    samples = sum(int(d["samples"]) for d in days.values())
+    size = sum(int(b) for d in days.values() for b in d["bytes"].values())
+    return {
+        "dir": str(path),
+        "days": len(days),
+        "first_day": min(days, default=None),
+        "last_day": max(days, default=None),
+        "raw_days": sum(1 for d in days.values() if d.get("raw")),
+        "samples": samples,
+        "bytes": size,
+        "bytes_per_sample": round(size / samples, 2) if samples else None,
+        "reported": tier.reported(),
+    }
 
 
 def _when(ns: int | None, now_ns: int) -> str:
@@ -158,6 +185,13 @@ def render_status(st: Status, now_ns: int) -> str:
             lines.append(f"  LOST: {lost}")
     else:
         lines.append("store: embedded (the journal is the store; nothing is shipped)")
+    if st.columnar and st.columnar["days"]:
+        c = st.columnar
+        lines.append(
+            f"columnar tier {c['dir']}: {c['days']} UTC days {c['first_day']} .. {c['last_day']}"
+            f" ({c['raw_days']} with raw detail), {c['samples']} samples,"
+            f" {int(c['bytes']) / 2**20:.1f} MB ({c['bytes_per_sample']} bytes/sample)"  # type: ignore[call-overload]
+        )
     lines.extend(_fault_lines(st, now_ns))
     return "\n".join(lines)
 

@@ -226,20 +226,44 @@ def heartbeat_columns(rows: Iterable[HeartbeatRow]) -> HeartbeatColumns:
     cols = list(zip(*rows, strict=True)) or [()] * 9
     vantages, v = np.unique(np.array(cols[1], dtype=object).astype(str), return_inverse=True)
     groups, g = np.unique(np.array(cols[2], dtype=object).astype(str), return_inverse=True)
-    due, probed = np.array(cols[4], dtype=np.int64), np.array(cols[5], dtype=np.int64)
-    ref_ok, ref_total = np.array(cols[6], dtype=np.int64), np.array(cols[7], dtype=np.int64)
-    unstored = np.array(cols[8], dtype=np.int64)
+    return heartbeat_columns_from(
+        tuple(str(x) for x in vantages),
+        v,
+        tuple(str(x) for x in groups),
+        g,
+        *(np.array(cols[i]) for i in (0, 3, 4, 5, 6, 7, 8)),
+    )
+
+
+def heartbeat_columns_from(
+    vantages: tuple[str, ...],
+    v: np.ndarray,
+    groups: tuple[str, ...],
+    g: np.ndarray,
+    time_ns: np.ndarray,
+    interval_s: np.ndarray,
+    due: np.ndarray,
+    probed: np.ndarray,
+    reference_ok: np.ndarray,
+    reference_total: np.ndarray,
+    unstored: np.ndarray,
+) -> HeartbeatColumns:
+    """:func:`heartbeat_columns` from arrays (names already coded, ``vantages``/``groups`` sorted): for
+    stores that read columns, not rows."""
+    due, probed = np.asarray(due, dtype=np.int64), np.asarray(probed, dtype=np.int64)
+    ref_ok, ref_total = np.asarray(reference_ok, dtype=np.int64), np.asarray(reference_total, dtype=np.int64)
+    unstored = np.asarray(unstored, dtype=np.int64)
     ref_failed = (ref_total > 0) & (ref_ok == 0)
     healthy = ~ref_failed & (unstored == 0)  # Heartbeat.healthy
     idle = (due > 0) & (probed <= 0)
     distrust = np.where(ref_failed, 1, np.where(unstored > 0, 2, np.where(idle, 3, 0))).astype(np.int8)
     return HeartbeatColumns(
-        tuple(str(x) for x in vantages),
-        tuple(str(x) for x in groups),
-        v.astype(np.int32),
-        g.astype(np.int32),
-        np.array(cols[0], dtype=np.int64),
-        np.array(cols[3], dtype=np.float64),
+        vantages,
+        groups,
+        np.asarray(v).astype(np.int32),
+        np.asarray(g).astype(np.int32),
+        np.asarray(time_ns, dtype=np.int64),
+        np.asarray(interval_s, dtype=np.float64),
         healthy & ((due <= 0) | (probed > 0)),
         distrust,
     )

@@ -131,18 +131,63 @@ class RollupReducer:
 
     def add_hists(self, t: np.ndarray, rtt: Sequence[bytes], jit: Sequence[bytes]) -> None:
         """Packed period histograms of terminals ``t`` (any split of the period, they add up)."""
-        t = np.asarray(t, np.int64)
-        for blobs, dense in ((rtt, self.rtt), (jit, self.jit)):
+        for blobs, which in ((rtt, "rtt"), (jit, "jit")):
             sizes = np.fromiter((len(b or b"") for b in blobs), dtype=np.int64, count=len(blobs))
-            hist = np.frombuffer(b"".join(b or b"" for b in blobs), dtype=HIST_DTYPE)
-            owner = np.repeat(t, sizes // HIST_DTYPE.itemsize)
-            ok = owner >= 0
-            np.add.at(
-                dense, (owner[ok], hist["bucket"][ok].astype(np.int64)), hist["count"][ok].astype(np.int64)
-            )
+            self.add_hist_pairs(t, which, sizes, np.frombuffer(b"".join(b or b"" for b in blobs), HIST_DTYPE))
+
+    def add_hist_pairs(self, t: np.ndarray, which: str, sizes: np.ndarray, pairs: np.ndarray) -> None:
+        """Packed histograms already concatenated: ``sizes`` bytes per row of ``t``, ``pairs`` all of them
+        (``HIST_DTYPE``); ``which`` is ``"rtt"`` or ``"jit"``. For stores that hold them as Arrow binary."""
+        dense = self.rtt if which == "rtt" else self.jit
+        owner = np.repeat(np.asarray(t, np.int64), np.asarray(sizes, np.int64) // HIST_DTYPE.itemsize)
+        ok = owner >= 0
+        np.add.at(
+            dense, (owner[ok], pairs["bucket"][ok].astype(np.int64)), pairs["count"][ok].astype(np.int64)
+        )
 
     def build(self) -> RollupSummary:
         vantages = tuple(sorted(self._v, key=self._v.__getitem__))
         return RollupSummary(
             self.terminals, vantages, self.start_ns, self.counts, self.scalars, self.rtt, self.jit, self.rows
         )
+
+
+@dataclass(frozen=True, slots=True)
+class RollupRows:
+    """Hourly rollup rows coded for one :class:`RollupReducer` (a store part's share of a window).
+
+    ``t`` is the reducer's terminal row (-1: not asked for), ``v`` its vantage code, ``k`` the kind's
+    index in ``ProbeKind``; ``scalars`` the rows' ``SCALARS`` (column 0 = ``samples``).
+    """
+
+    t: np.ndarray
+    v: np.ndarray
+    k: np.ndarray
+    hour_ns: np.ndarray
+    scalars: np.ndarray
+
+    @staticmethod
+    def concat(parts: Sequence[RollupRows]) -> RollupRows:
+        def cat(name: str, shape: tuple[int, ...] = (0,)) -> np.ndarray:
+            arrays = [getattr(p, name) for p in parts]
+            return np.concatenate(arrays) if arrays else np.zeros(shape, np.int64)
+
+        return RollupRows(cat("t"), cat("v"), cat("k"), cat("hour_ns"), cat("scalars", (0, len(SCALARS))))
+
+
+def fold_rows(reducer: RollupReducer, rows: RollupRows) -> None:
+    """Presence and period sums of hourly rows from any number of store parts (rows of hours inside the
+    reducer's window only): every present hour counts at its series' largest hourly count over all the
+    rows given, as ``sla_journal.JournalSlaSource.rollups`` counts it over the journal's rows."""
+    ok = rows.t >= 0
+    t, v, k, hour, scalars = rows.t[ok], rows.v[ok], rows.k[ok], rows.hour_ns[ok], rows.scalars[ok]
+    if not len(t):
+        return
+    key = (t * (int(v.max()) + 1) + v) * (int(k.max()) + 1) + k
+    series, inverse = np.unique(key, return_inverse=True)
+    most = np.zeros(len(series), np.int64)
+    np.maximum.at(most, inverse.reshape(-1), scalars[:, 0])
+    reducer.add_presence(t, v, hour, most[inverse.reshape(-1)])
+    p0, p1 = reducer.period
+    inside = (hour >= p0) & (hour < p1)
+    reducer.add_scalars(t[inside], scalars[inside])

@@ -48,7 +48,7 @@ import os
 import shutil
 import threading
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +79,7 @@ _FLOAT = tuple(c for c in VALUE_COLUMNS if c not in _INT and c not in _TEXT)
 _SCALES = (1, 10, 100, 1_000, 10_000, 100_000, 1_000_000)
 _DICT = pa.dictionary(pa.int32(), pa.string())
 ROW_GROUP = 65_536
-_HB_TYPES: dict[str, pa.DataType] = {
+HB_TYPES: dict[str, pa.DataType] = {
     "time_ns": pa.int64(),
     "vantage": pa.string(),
     "grp": pa.string(),
@@ -115,7 +115,7 @@ def samples_table(samples: Sequence[Sample], tags: Mapping[str, Mapping[str, str
         cols["error"].append(s.error.value)
         for c in VALUE_COLUMNS:
             cols[c].append(getattr(s, c))
-    return pa.table({c: pa.array(v, type=_arrow_type(c)) for c, v in cols.items()})
+    return pa.table({c: pa.array(v, type=arrow_type(c)) for c, v in cols.items()})
 
 
 def heartbeats_table(heartbeats: Sequence[Heartbeat]) -> pa.Table:
@@ -127,13 +127,13 @@ def heartbeats_table(heartbeats: Sequence[Heartbeat]) -> pa.Table:
     cols = list(zip(*rows, strict=True)) or [()] * len(HEARTBEAT_COLUMNS)
     return pa.table(
         {
-            c: pa.array(list(v), type=_HB_TYPES.get(c, pa.int64()))
+            c: pa.array(list(v), type=HB_TYPES.get(c, pa.int64()))
             for c, v in zip(HEARTBEAT_COLUMNS, cols, strict=True)
         }
     )
 
 
-def _arrow_type(column: str) -> pa.DataType:
+def arrow_type(column: str) -> pa.DataType:
     if column in SERIES_TAGS or column == "error":
         return pa.string()
     if column == "time_ns":
@@ -145,7 +145,7 @@ def _arrow_type(column: str) -> pa.DataType:
     return pa.float64()
 
 
-def _as_table(data: pa.Table | Mapping[str, Any], columns: Sequence[str], types: Any) -> pa.Table:
+def as_table(data: pa.Table | Mapping[str, Any], columns: Sequence[str], types: Any) -> pa.Table:
     """A table of ``columns`` from a Table or a column mapping; absent columns null, NaN floats null."""
     src = data if isinstance(data, pa.Table) else None
     names = src.column_names if src is not None else list(data)  # type: ignore[arg-type]
@@ -279,11 +279,12 @@ class DayInfo:
     hourly: int
     raw: bool
     bytes: dict[str, int]
+    extra: Mapping[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "samples": self.samples, "problems": self.problems, "heartbeats": self.heartbeats,
-            "hourly": self.hourly, "raw": self.raw, "bytes": self.bytes,
+            "hourly": self.hourly, "raw": self.raw, "bytes": self.bytes, **self.extra,
         }  # fmt: skip
 
 
@@ -336,7 +337,7 @@ def _decode_numeric(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
 
 def prepare_day(samples: pa.Table | Mapping[str, Any], day: dt.date) -> tuple[pa.Table, np.ndarray]:
     """The day's samples in tier order (series, time) and their rollup key codes; refuses other days."""
-    table = _as_table(samples, (*SERIES_TAGS, "time_ns", "error", *VALUE_COLUMNS), _arrow_type)
+    table = as_table(samples, (*SERIES_TAGS, "time_ns", "error", *VALUE_COLUMNS), arrow_type)
     if table.num_rows:
         lo, hi = pc.min_max(table.column("time_ns")).values()
         start = day_start_ns(day)
@@ -364,17 +365,19 @@ def write_day(
     *,
     replace: bool = False,
     hook: Any = None,
+    extra: Mapping[str, int] | None = None,
 ) -> DayInfo:
     """Write one UTC day (see the module doc); returns what the manifest records.
 
-    ``hook(step)`` is called at each named step (``compact.STEPS``), for the crash tests.
+    ``hook(step)`` is called at each named step (``compact.STEPS``), for the crash tests; ``extra`` is
+    recorded in the day's manifest entry with it (compaction: the journal ids the day holds).
     """
     tier = Tier(root, create=True)
     key = day.isoformat()
     if key in tier.manifest()["days"] and not replace:
         raise TierError(f"{tier.root}: day {key} is already in the tier")
     table, codes = prepare_day(samples, day)
-    hb = _as_table(heartbeats, HEARTBEAT_COLUMNS, lambda c: _HB_TYPES.get(c, pa.int64()))
+    hb = as_table(heartbeats, HEARTBEAT_COLUMNS, lambda c: HB_TYPES.get(c, pa.int64()))
     hb = hb.take(
         pc.sort_indices(
             hb, sort_keys=[("time_ns", "ascending"), ("vantage", "ascending"), ("grp", "ascending")]
@@ -416,7 +419,14 @@ def write_day(
     if hook:
         hook("renamed")
     info = DayInfo(
-        key, table.num_rows, int(pc.sum(problem).as_py() or 0), hb.num_rows, hourly.num_rows, True, sizes
+        key,
+        table.num_rows,
+        int(pc.sum(problem).as_py() or 0),
+        hb.num_rows,
+        hourly.num_rows,
+        True,
+        sizes,
+        dict(extra or {}),
     )
     tier.record(info)
     if hook:
@@ -491,6 +501,26 @@ class Tier:
         self._write_manifest(data)
         (self.day_dir(day) / "detail.parquet").unlink(missing_ok=True)
         return freed
+
+    def drop_day(self, day: str) -> int:
+        """Delete a whole day (retention); returns the bytes freed. Manifest first, as :meth:`drop_raw`."""
+        data = json.loads(json.dumps(self.manifest()))
+        entry = data["days"].pop(day, None)
+        if entry is None:
+            return 0
+        self._write_manifest(data)
+        shutil.rmtree(self.day_dir(day), ignore_errors=True)
+        return sum(int(b) for b in entry.get("bytes", {}).values())
+
+    def reported(self) -> list[str]:
+        """The months recorded as reported from this store (``retention.mark_reported``)."""
+        return list(self.manifest().get("reported", []))
+
+    def set_reported(self, month: str) -> None:
+        data = json.loads(json.dumps(self.manifest()))
+        if month not in data.setdefault("reported", []):
+            data["reported"] = sorted([*data["reported"], month])
+            self._write_manifest(data)
 
     def day_dir(self, day: str) -> Path:
         return self.root / f"day={day}"

@@ -31,10 +31,12 @@ import datetime as dt
 import json
 import logging
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from slaprobe.model import NS_PER_S
+from slaprobe.store.columnar import Tier, day_start_ns
 from slaprobe.store.journal import JournalStore
 
 log = logging.getLogger(__name__)
@@ -122,3 +124,102 @@ class RetentionKeeper:
             extra={"pruned_samples": deleted, "first_day": first, "last_day": last},
         )
         return deleted
+
+
+# ---------------------------------------------------------------------------------------- columnar tier
+# Retention of the columnar tier (store/columnar.py): ``store.raw_days`` drops a day's raw detail
+# (``detail.parquet``: RTT/jitter/MOS ... fields), ``store.sla_days`` the whole day. Neither ever touches
+# a day that a month not yet reported may read (its window reaches one day beyond the month on either
+# side, for the lookaround), unless the caller forces that month by name: data of an unreported month
+# goes only by an explicit decision. A month counts as reported once ``slaprobe report --month`` has
+# produced it from this store (:func:`mark_reported`, recorded in the tier's manifest).
+# Dropping raw detail never changes a report: the engine reads problem rows, rollups, heartbeats and
+# the sent/received counts of ``samples.parquet``, all kept (tests/store/test_tier_retention.py).
+
+REPORT_MARGIN_DAYS = 1  # a month's report reads this far beyond it (rule.lookaround_s is at most a day)
+
+
+def months_needing(day: str, timezone: str) -> list[str]:
+    """The local calendar months (``YYYY-MM``) whose report may read UTC day ``day``."""
+    tz = ZoneInfo(timezone)
+    d0 = dt.datetime.fromisoformat(day).replace(tzinfo=dt.UTC)
+    first = (d0 - dt.timedelta(days=REPORT_MARGIN_DAYS)).astimezone(tz)
+    last = (d0 + dt.timedelta(days=1 + REPORT_MARGIN_DAYS) - dt.timedelta(microseconds=1)).astimezone(tz)
+    out, cur = [], first.date().replace(day=1)
+    while cur <= last.date():
+        out.append(f"{cur:%Y-%m}")
+        cur = (cur + dt.timedelta(days=32)).replace(day=1)
+    return out
+
+
+def mark_reported(tier: Tier, month: str) -> None:
+    """Record that ``month`` was reported from this store (retention may then prune its days)."""
+    tier.set_reported(month)
+
+
+@dataclass
+class TierRetentionResult:
+    raw_dropped: list[str]  # days whose raw detail went
+    days_dropped: list[str]  # days removed entirely
+    held: dict[str, list[str]]  # day -> the unreported months that keep it
+    bytes_freed: int
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "raw_dropped": self.raw_dropped,
+            "days_dropped": self.days_dropped,
+            "held": self.held,
+            "bytes_freed": self.bytes_freed,
+        }
+
+
+def apply_tier_retention(
+    tier: Tier,
+    now_ns: int,
+    raw_days: int,
+    sla_days: int,
+    timezone: str,
+    force: Collection[str] = (),
+) -> TierRetentionResult:
+    """Drop raw detail older than ``raw_days`` and days older than ``sla_days`` (0 = keep), except days
+    an unreported month may read, unless that month is in ``force``. Each drop is logged at WARNING."""
+    result = TierRetentionResult([], [], {}, 0)
+    reported = set(tier.reported()) | set(force)
+    today = now_ns // DAY_NS
+    for day in tier.days():
+        age = today - day_start_ns(dt.date.fromisoformat(day)) // DAY_NS
+        drop_day = sla_days > 0 and age > sla_days
+        drop_raw = raw_days > 0 and age > raw_days and tier.has_raw(day)
+        if not (drop_day or drop_raw):
+            continue
+        blocking = [m for m in months_needing(day, timezone) if m not in reported]
+        if blocking:
+            result.held[day] = blocking
+            continue
+        if drop_day:
+            result.bytes_freed += tier.drop_day(day)
+            result.days_dropped.append(day)
+        else:
+            result.bytes_freed += tier.drop_raw(day)
+            result.raw_dropped.append(day)
+    if result.raw_dropped or result.days_dropped:
+        log.warning(
+            "retention: columnar tier dropped raw detail of %d UTC days (older than store.raw_days = %d)"
+            " and %d whole days (older than store.sla_days = %d); %.1f MB freed",
+            len(result.raw_dropped),
+            raw_days,
+            len(result.days_dropped),
+            sla_days,
+            result.bytes_freed / _MB,
+            extra={"raw_dropped": result.raw_dropped, "days_dropped": result.days_dropped},
+        )
+    if result.held:
+        months = sorted({m for ms in result.held.values() for m in ms})
+        log.warning(
+            "retention: %d UTC days kept past their retention because months %s are not reported yet"
+            " (run `slaprobe report --month`, or `slaprobe store retention --force MONTH`)",
+            len(result.held),
+            ", ".join(months),
+            extra={"held_months": months},
+        )
+    return result

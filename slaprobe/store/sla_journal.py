@@ -15,12 +15,14 @@ import numpy as np
 
 from slaprobe.model import ProbeKind
 from slaprobe.sla.inputs import (
+    KIND_CODES,
     HeartbeatColumns,
+    HeartbeatRow,
     SampleColumns,
     heartbeat_columns,
 )
 from slaprobe.sla.kpi import HOUR_NS, SCALARS
-from slaprobe.sla.rollups import RollupReducer, RollupSummary, hist_ranges
+from slaprobe.sla.rollups import RollupReducer, RollupRows, RollupSummary, hist_ranges
 from slaprobe.store.rollup_tables import (
     ROLLUP_SCHEMA,
     SHIPPER_ROLLUP_CURSOR,
@@ -168,6 +170,10 @@ class JournalSlaSource:
         return reducer.build()
 
     def sla_heartbeats(self, start_ns: int, end_ns: int) -> HeartbeatColumns:
+        return heartbeat_columns(self.heartbeat_rows(start_ns, end_ns))
+
+    def heartbeat_rows(self, start_ns: int, end_ns: int) -> list[HeartbeatRow]:
+        """Heartbeats of ``[start_ns, end_ns)`` as ``inputs.HeartbeatRow`` tuples."""
         with self._lock:
             # a read-only journal from before the column has no refused samples on record: 0
             unstored = "unstored" if "unstored" in self.journal._heartbeat_table_columns() else "0"
@@ -175,8 +181,46 @@ class JournalSlaSource:
                 "SELECT time_ns, vantage, grp, interval_s, due, probed, reference_ok, reference_total,"
                 f" {unstored} FROM heartbeats WHERE time_ns >= ? AND time_ns < ?"
             )
-            rows = self._db.execute(sql, (start_ns, end_ns)).fetchall()
-        return heartbeat_columns(rows)
+            return self._db.execute(sql, (start_ns, end_ns)).fetchall()
+
+    # ------------------------------------------------------------ parts of a window (tiered reads)
+    def rollup_rows(self, ranges: Sequence[tuple[int, int]], reducer: RollupReducer) -> RollupRows:
+        """The hourly rollup rows of hours in ``ranges`` coded for ``reducer`` (``rollups.fold_rows``):
+        the journal's share of a window whose other days the columnar tier holds."""
+        kinds = tuple(ProbeKind(k) for k in reducer.kinds)
+        t_of, v_of = self._series_codes(kinds, reducer)
+        k_of = np.zeros(len(t_of), np.int64)
+        for sid, (_t, _v, kind) in self._series(kinds).items():
+            k_of[sid] = KIND_CODES.index(ProbeKind(kind))
+        parts = []
+        with self._lock:
+            for a_ns, b_ns in ranges:
+                rows = self._db.execute(
+                    f"SELECT series, hour_ns, {', '.join(SCALARS)} FROM sla_hourly"
+                    " WHERE hour_ns >= ? AND hour_ns < ?",
+                    (a_ns, b_ns),
+                ).fetchall()
+                if not rows:
+                    continue
+                a = np.array(rows, dtype=np.int64).reshape(len(rows), len(SCALARS) + 2)
+                sid = np.where(a[:, 0] < len(t_of), a[:, 0], 0)
+                t = np.where(a[:, 0] < len(t_of), t_of[sid], -1)
+                parts.append(RollupRows(t, v_of[sid], k_of[sid], a[:, 1], a[:, 2:]))
+        return RollupRows.concat(parts)
+
+    def add_hists(self, ranges: Sequence[tuple[int, int]], reducer: RollupReducer) -> None:
+        """Add the hourly histograms of hours in ``ranges`` to ``reducer`` (its terminals and kinds)."""
+        t_of, _ = self._series_codes(tuple(ProbeKind(k) for k in reducer.kinds), reducer)
+        with self._lock:
+            for a_ns, b_ns in ranges:
+                cursor = self._db.execute(
+                    "SELECT series, rtt_hist, jit_hist FROM sla_hourly WHERE hour_ns >= ? AND hour_ns < ?",
+                    (a_ns, b_ns),
+                )
+                while batch := cursor.fetchmany(_CHUNK):
+                    sid = np.fromiter((r[0] for r in batch), dtype=np.int64, count=len(batch))
+                    t = np.where(sid < len(t_of), t_of[np.minimum(sid, len(t_of) - 1)], -1)
+                    reducer.add_hists(t, [r[1] for r in batch], [r[2] for r in batch])
 
 
 __all__ = [

@@ -216,3 +216,39 @@ def test_the_daemon_ships_what_it_journals_and_both_report_the_script(tmp_path, 
     assert by_terminal["T1"].unavailable_s == 8 and by_terminal["T2"].unavailable_s == 0
     judged = len(beats)
     assert by_terminal["T2"].available_s == judged and by_terminal["T1"].available_s == judged - 8
+
+
+def test_the_columnar_tier_gives_the_same_json_before_and_after_compaction(sla_month, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The same month from the journal, InfluxDB, journal + tier half compacted, the tier alone, and the
+    tier after retention dropped every raw detail file: one byte-identical JSON (issue #14)."""
+    import datetime as dt
+    import shutil
+
+    from slaprobe.store.columnar import Tier
+    from slaprobe.store.columnar_read import ColumnarSlaSource, TieredSlaSource
+    from slaprobe.store.compact import compact
+
+    from_journal, from_influx = _reports(sla_month, "mef10.3")
+    expected = render_json(from_journal)
+    assert render_json(from_influx) == expected
+    period = month_period("2023-02")
+    inventory = load_inventory(sla_month.out_dir / "terminals.csv")
+    windows = load_maintenance(sla_month.out_dir / "maintenance.yaml", period.tz)
+    rule = rule_from("mef10.3")
+    shutil.copy(sla_month.journal, tmp_path / "journal.sqlite")
+    tier = Tier(tmp_path / "columnar", create=True)
+
+    def json_from(source) -> str:  # type: ignore[no-untyped-def]
+        return render_json(report_month(source, inventory.terminals, rule, period, windows))
+
+    with JournalStore(tmp_path / "journal.sqlite") as journal:
+        assert compact(journal, tier, dt.date(2023, 2, 14)).days  # mid-month: both tiers feed the report
+        assert json_from(TieredSlaSource(JournalSlaSource(journal), tier)) == expected
+        compact(journal, tier, dt.date(2023, 3, 10))  # everything (the window ends 2023-03-01)
+        assert journal.count_samples() == 0
+        assert json_from(TieredSlaSource(JournalSlaSource(journal), tier)) == expected
+    assert json_from(ColumnarSlaSource(tier)) == expected
+    for day in tier.days():
+        assert tier.drop_raw(day) > 0
+    assert not list(tier.day_dir(tier.days()[0]).glob("detail.parquet"))
+    assert json_from(ColumnarSlaSource(tier)) == expected
