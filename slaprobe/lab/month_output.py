@@ -147,11 +147,10 @@ def generate_month(
 
     path = Path(journal) if journal else Path(out_dir) / "journal.sqlite"
     root = Path(columnar_dir) if columnar_dir else Path(out_dir) / "columnar"
-    if store_kind != "influx" and tier is Tier.JOURNAL:
-        _refuse_existing(path, replace)
-    elif store_kind != "influx":
+    if store_kind != "influx":  # both, whichever tier: readers join the tier's days to the journal's
         from slaprobe.lab.month_columnar import refuse_existing_tier
 
+        _refuse_existing(path, replace)
         refuse_existing_tier(root, replace)
     plan = plan_month(month_network(terminals, profile.seed), month, profile)
     settings = CycleSettings.from_schedule(schedule, float(profile.interval_s))
@@ -169,7 +168,10 @@ def generate_month(
         return plan, n
     if tier is Tier.COLUMNAR:
         from slaprobe.lab.month_columnar import write_days
+        from slaprobe.store.journal import JournalStore
 
+        with JournalStore(path):  # the daemon's journal, every closed day compacted out of it
+            pass
         n, _ = write_days(root, iter_days(plan, settings, progress), tags)
         return plan, n
     from slaprobe.lab.month_journal import JournalBulkWriter
