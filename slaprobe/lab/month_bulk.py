@@ -79,11 +79,17 @@ class SampleArrays:
     terminal: np.ndarray  # int32
     kind: np.ndarray  # int8
     error: np.ndarray  # int8
-    ints: dict[str, np.ndarray]  # INT_COLUMNS, int32
-    floats: dict[str, np.ndarray]  # FLOAT_COLUMNS, float64, NaN = None
+    ints: dict[str, np.ndarray]  # INT_COLUMNS, small ints (int16 counters, int8 zero columns)
+    floats: dict[str, np.ndarray]  # FLOAT_COLUMNS, float64, NaN = None; a column None throughout is absent
 
     def __len__(self) -> int:
         return len(self.time_ns)
+
+    def float_column(self, name: str) -> np.ndarray:
+        """A float column, all NaN when absent (ICMP rows carry no per-direction or MOS figures: not
+        holding them saves 48 of ~130 bytes a row, 1.4 GB of a 20,000-terminal day)."""
+        got = self.floats.get(name)
+        return got if got is not None else np.full(len(self.time_ns), np.nan)
 
     def take(self, index: np.ndarray) -> SampleArrays:
         """These rows (a boolean mask or indices), in that order."""
@@ -110,7 +116,11 @@ def concat(parts: Sequence[SampleArrays]) -> SampleArrays:
         np.concatenate([p.kind for p in parts]),
         np.concatenate([p.error for p in parts]),
         {c: np.concatenate([p.ints[c] for p in parts]) for c in INT_COLUMNS},
-        {c: np.concatenate([p.floats[c] for p in parts]) for c in FLOAT_COLUMNS},
+        {
+            c: np.concatenate([p.float_column(c) for p in parts])
+            for c in FLOAT_COLUMNS
+            if any(c in p.floats for p in parts)
+        },
     )
 
 
@@ -219,8 +229,8 @@ def _empty(vantage: str, names: tuple[str, ...]) -> SampleArrays:
         z.astype(np.int32),
         z.astype(np.int8),
         z.astype(np.int8),
-        {c: z.astype(np.int32) for c in INT_COLUMNS},
-        {c: z.astype(np.float64) for c in FLOAT_COLUMNS},
+        {c: z.astype(np.int16) for c in INT_COLUMNS},
+        {},
     )
 
 
@@ -240,12 +250,12 @@ def _values(
     n = len(time_ns)
     skipped = code == SKIPPED
     ref = code == -2
-    received = np.full(n, packets, dtype=np.int32)  # GOOD and references (int32: a day is 29 M rows)
+    received = np.full(n, packets, dtype=np.int16)  # GOOD and references (small: a day is 29 M rows)
     received[code == DOWN] = 0
     received[code == HIGH] = 1
     received[code == DEGRADED] = packets - 1
     received[skipped] = 0
-    sent = np.where(skipped, 0, packets).astype(np.int32)
+    sent = np.where(skipped, 0, packets).astype(np.int16)
     error = np.full(n, _O[Outcome.PARTIAL], dtype=np.int8)
     error[received == sent] = _O[Outcome.OK]
     error[(received == 0) & ~skipped] = _O[Outcome.TIMEOUT]
@@ -285,7 +295,7 @@ def _values(
         "r_factor": r_factor,
         "mos": np.where(answered & stream, 4.4, nan),
     }
-    zero = np.zeros(n, dtype=np.int32)
+    zero = np.zeros(n, dtype=np.int8)
     ints = {
         "sent": sent,
         "received": received,
@@ -295,14 +305,15 @@ def _values(
         "max_loss_burst": sent - received,  # timeouts: sent; skipped: 0
         "malformed": zero,
     }
-    return SampleArrays(vantage, names, time_ns, terminal, kind, error, ints, floats)
+    present = {c: v for c, v in floats.items() if not np.isnan(v).all()}
+    return SampleArrays(vantage, names, time_ns, terminal, kind, error, ints, present)
 
 
 def to_samples(arrays: SampleArrays) -> list[Sample]:
     """The rows as ``Sample`` objects (for tests, and for stores without a bulk path)."""
     cols: dict[str, list] = {c: arrays.ints[c].tolist() for c in INT_COLUMNS}
     for c in FLOAT_COLUMNS:
-        v = arrays.floats[c]
+        v = arrays.float_column(c)
         cols[c] = [None if x != x else x for x in v.tolist()]
     names, vantage = arrays.terminals, arrays.vantage
     heads = zip(

@@ -143,7 +143,7 @@ def _rows(arrays: SampleArrays, series: np.ndarray, lo: int, hi: int) -> Iterato
     """Rows ``lo:hi`` in ``STORED_COLUMNS`` order: time_ns, series, lost, error, the Sample values."""
     sent, received = arrays.ints["sent"][lo:hi], arrays.ints["received"][lo:hi]
     by_name: dict[str, object] = {c: arrays.ints[c][lo:hi].tolist() for c in INT_COLUMNS}
-    by_name.update({c: _nullable(arrays.floats[c][lo:hi]) for c in FLOAT_COLUMNS})
+    by_name.update({c: _nullable(arrays.float_column(c)[lo:hi]) for c in FLOAT_COLUMNS})
     by_name["malformed_reason"] = itertools.repeat(None)
     columns = [
         arrays.time_ns[lo:hi].tolist(),
@@ -159,10 +159,10 @@ def _rows(arrays: SampleArrays, series: np.ndarray, lo: int, hi: int) -> Iterato
 def _insert_rollups(db: sqlite3.Connection, arrays: SampleArrays, canon: np.ndarray, last_id: int) -> None:
     """``sla_hourly`` / ``sla_daily`` rows of the batch by ``sla.rollup_columns`` (the bulk definition
     every columnar producer uses), keyed by canonical series as ``rollup_tables.update_rollups`` keys them."""
-    f = arrays.floats
+    f = arrays.float_column
     hourly = hourly_rollups(
         canon, arrays.time_ns, arrays.ints["sent"], arrays.ints["received"], _ERROR_NAMES[arrays.error],
-        f["rtt_avg_ms"], f["jitter_ms"], f["pdv_ms"], f["mos"],
+        f("rtt_avg_ms"), f("jitter_ms"), f("pdv_ms"), f("mos"),
     )  # fmt: skip
     cols = ("hour_ns", "series", *SCALARS, "rtt_hist", "jit_hist", "last_id")
     db.executemany(

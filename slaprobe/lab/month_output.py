@@ -88,10 +88,13 @@ def iter_days(
         for vantage in plan.profile.vantages:
             seed = np.random.default_rng(rng.integers(1 << 62))
             arrays, beats = hour_arrays(plan, a, b, vantage, seed, settings)
-            days = arrays.time_ns - arrays.time_ns % DAY_NS
-            for day in np.unique(days).tolist():
-                mine = parts.setdefault(day, {}).setdefault(vantage, ([], []))
-                mine[0].append(arrays if len(arrays) and days[0] == days[-1] else arrays.take(days == day))
+            days = arrays.time_ns - arrays.time_ns % DAY_NS  # rows are in time order
+            if len(days) and days[0] == days[-1]:
+                parts.setdefault(int(days[0]), {}).setdefault(vantage, ([], []))[0].append(arrays)
+            else:
+                for day in np.unique(days).tolist():
+                    mine = parts.setdefault(day, {}).setdefault(vantage, ([], []))
+                    mine[0].append(arrays.take(days == day))
             for hb in beats:
                 parts.setdefault(hb.time_ns - hb.time_ns % DAY_NS, {}).setdefault(vantage, ([], []))[
                     1
