@@ -296,7 +296,7 @@ def _rollup_table(samples: pa.Table, sort_keys: np.ndarray) -> tuple[pa.Table, p
 
     hourly = hourly_rollups(
         sort_keys, num("time_ns"), num("sent"), num("received"),
-        np.asarray(samples.column("error").to_pylist(), dtype=object),
+        _error_objects(samples.column("error")),
         num("rtt_avg_ms"), num("jitter_ms"), num("pdv_ms"), num("mos"),
     )  # fmt: skip
     daily = daily_hists(hourly)
@@ -327,12 +327,31 @@ def _rollup_table(samples: pa.Table, sort_keys: np.ndarray) -> tuple[pa.Table, p
     return h, d
 
 
+def _error_objects(col: pa.ChunkedArray) -> np.ndarray:
+    """The error column as an object array sharing one str per outcome (``to_pylist`` made one per
+    row: ~1.7 GB for a 20,000-terminal day)."""
+    enc = col.combine_chunks().dictionary_encode()
+    names = np.array(enc.dictionary.to_pylist(), dtype=object)
+    return names[enc.indices.to_numpy(zero_copy_only=False)]
+
+
 def _decode_numeric(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
     if isinstance(col, pa.ChunkedArray):
         col = col.combine_chunks()
     if pa.types.is_floating(col.type):
         return col.fill_null(np.nan).to_numpy(zero_copy_only=False)
     return col.fill_null(0).to_numpy(zero_copy_only=False)
+
+
+def _take_by_column(table: pa.Table, order: pa.Array) -> pa.Table:
+    """``table.take(order)`` one column at a time, each source column released once taken: the peak is
+    the table plus one column, not two tables (a 20,000-terminal day is ~29 M rows, ~6 GB in Arrow)."""
+    names = table.column_names
+    taken = []
+    for name in names:
+        taken.append(table.column(name).take(order))
+        table = table.drop_columns([name])
+    return pa.table(dict(zip(names, taken, strict=True)))
 
 
 def prepare_day(samples: pa.Table | Mapping[str, Any], day: dt.date) -> tuple[pa.Table, np.ndarray]:
@@ -344,7 +363,7 @@ def prepare_day(samples: pa.Table | Mapping[str, Any], day: dt.date) -> tuple[pa
         if lo.as_py() < start or hi.as_py() >= start + DAY_NS:
             raise TierError(f"samples outside UTC day {day} given to its writer")
     order = pc.sort_indices(table, sort_keys=[(c, "ascending") for c in (*SERIES_TAGS, "time_ns")])
-    table = table.take(order)
+    table = _take_by_column(table, order)
     rk = pa.table({c: table.column(c) for c in ROLLUP_KEYS})
     codes = np.zeros(table.num_rows, np.int64)
     if table.num_rows:
