@@ -43,6 +43,7 @@ API (what producers and readers use):
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import os
 import shutil
@@ -59,7 +60,7 @@ import pyarrow.parquet as pq
 
 from slaprobe.model import NS_PER_S, Heartbeat, Outcome, ProbeKind, Sample
 from slaprobe.sla.kpi import SCALARS
-from slaprobe.sla.rollup_columns import daily_hists, hourly_rollups
+from slaprobe.sla.rollup_columns import RollupColumns, daily_hists, hourly_rollups
 from slaprobe.store.journal import HEARTBEAT_COLUMNS as _HEARTBEAT_COLUMNS
 from slaprobe.store.journal import SAMPLE_VALUE_COLUMNS, ZERO_IF_NULL
 
@@ -291,14 +292,27 @@ class DayInfo:
 def _rollup_table(samples: pa.Table, sort_keys: np.ndarray) -> tuple[pa.Table, pa.Table]:
     """Hourly and daily rollup tables of a sorted day (keys = row codes of (terminal, vantage, kind))."""
 
-    def num(c: str) -> np.ndarray:
-        return _decode_numeric(samples.column(c))
+    parts = []
+    for lo, hi in _key_chunks(sort_keys):  # keys are runs: chunks hold whole keys, results just concatenate
+        part = samples.slice(lo, hi - lo)
 
-    hourly = hourly_rollups(
-        sort_keys, num("time_ns"), num("sent"), num("received"),
-        _error_objects(samples.column("error")),
-        num("rtt_avg_ms"), num("jitter_ms"), num("pdv_ms"), num("mos"),
-    )  # fmt: skip
+        def num(c: str, part: pa.Table = part) -> np.ndarray:
+            return _decode_numeric(part.column(c))
+
+        parts.append(
+            hourly_rollups(
+                sort_keys[lo:hi], num("time_ns"), num("sent"), num("received"),
+                _error_objects(part.column("error")),
+                num("rtt_avg_ms"), num("jitter_ms"), num("pdv_ms"), num("mos"),
+            )
+        )  # fmt: skip
+    hourly = RollupColumns(
+        np.concatenate([p.key for p in parts]) if parts else np.zeros(0, np.int64),
+        np.concatenate([p.time_ns for p in parts]) if parts else np.zeros(0, np.int64),
+        np.concatenate([p.scalars for p in parts]) if parts else np.zeros((0, len(SCALARS)), np.int64),
+        [b for p in parts for b in p.rtt_hist],
+        [b for p in parts for b in p.jit_hist],
+    )
     daily = daily_hists(hourly)
     keys = samples.select(list(ROLLUP_KEYS))
     first = np.unique(sort_keys, return_index=True)[1]
@@ -327,6 +341,27 @@ def _rollup_table(samples: pa.Table, sort_keys: np.ndarray) -> tuple[pa.Table, p
     return h, d
 
 
+ROLLUP_CHUNK = 2_000_000  # rows per hourly_rollups call: its temporaries are ~200 bytes a row
+
+
+def _key_chunks(keys: np.ndarray) -> list[tuple[int, int]]:
+    """Row ranges of about ROLLUP_CHUNK rows that never split a run of equal (sorted) keys."""
+    n = len(keys)
+    if n == 0:
+        return []
+    cuts = [0]
+    while cuts[-1] < n:
+        at = cuts[-1] + ROLLUP_CHUNK
+        if at >= n:
+            cuts.append(n)
+            break
+        cut = int(np.searchsorted(keys, keys[at], side="left"))  # the start of the run holding row `at`
+        if cut <= cuts[-1]:  # that run began with this chunk: the chunk ends after it
+            cut = int(np.searchsorted(keys, keys[at], side="right"))
+        cuts.append(cut)
+    return list(itertools.pairwise(cuts))
+
+
 def _error_objects(col: pa.ChunkedArray) -> np.ndarray:
     """The error column as an object array sharing one str per outcome (``to_pylist`` made one per
     row: ~1.7 GB for a 20,000-terminal day)."""
@@ -343,17 +378,6 @@ def _decode_numeric(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return col.fill_null(0).to_numpy(zero_copy_only=False)
 
 
-def _take_by_column(table: pa.Table, order: pa.Array) -> pa.Table:
-    """``table.take(order)`` one column at a time, each source column released once taken: the peak is
-    the table plus one column, not two tables (a 20,000-terminal day is ~29 M rows, ~6 GB in Arrow)."""
-    names = table.column_names
-    taken = []
-    for name in names:
-        taken.append(table.column(name).take(order))
-        table = table.drop_columns([name])
-    return pa.table(dict(zip(names, taken, strict=True)))
-
-
 def prepare_day(samples: pa.Table | Mapping[str, Any], day: dt.date) -> tuple[pa.Table, np.ndarray]:
     """The day's samples in tier order (series, time) and their rollup key codes; refuses other days."""
     table = as_table(samples, (*SERIES_TAGS, "time_ns", "error", *VALUE_COLUMNS), arrow_type)
@@ -363,7 +387,15 @@ def prepare_day(samples: pa.Table | Mapping[str, Any], day: dt.date) -> tuple[pa
         if lo.as_py() < start or hi.as_py() >= start + DAY_NS:
             raise TierError(f"samples outside UTC day {day} given to its writer")
     order = pc.sort_indices(table, sort_keys=[(c, "ascending") for c in (*SERIES_TAGS, "time_ns")])
-    table = _take_by_column(table, order)
+    # column by column, each source column released once taken (``table`` is the only reference to
+    # the unsorted table): the peak is one table plus one column, not two tables (~6 GB each for a
+    # 20,000-terminal day of ~29 M rows)
+    names, taken = table.column_names, []
+    for name in names:
+        taken.append(table.column(name).take(order))
+        table = table.drop_columns([name])
+    table = pa.table(dict(zip(names, taken, strict=True)))
+    del taken
     rk = pa.table({c: table.column(c) for c in ROLLUP_KEYS})
     codes = np.zeros(table.num_rows, np.int64)
     if table.num_rows:

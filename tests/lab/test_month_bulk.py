@@ -187,3 +187,19 @@ def test_a_second_run_is_refused_and_replaces_on_request(tmp_path: Path, tier: T
         tier_dir = Tier(tmp_path / "columnar")
         stored = sum(int(tier_dir.info(d)["samples"]) for d in tier_dir.days())  # type: ignore[index]
     assert stored == first == again > 2 * 29 * 24  # Feb 2022 and a day each side, minus unmeasured
+
+
+def test_rollups_computed_in_chunks_equal_one_pass(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The day writer rolls up at most ``ROLLUP_CHUNK`` rows at a time (memory of 20,000-terminal days);
+    chunks cut between series must give the very rows of one pass."""
+    import slaprobe.store.columnar as columnar
+
+    plan = _plan(BUSY, 2)
+    tags = Inventory(tuple(plan.terminals)).tags()
+    batches = list(iter_days(plan, TIGHT))
+    write_days(tmp_path / "one", batches, tags)
+    monkeypatch.setattr(columnar, "ROLLUP_CHUNK", 997)  # several series per chunk, cut mid-series
+    write_days(tmp_path / "chunked", batches, tags)
+    one, chunked = _tier_dump(tmp_path / "one"), _tier_dump(tmp_path / "chunked")
+    assert sum(len(v) for k, v in one.items() if k.endswith("/hourly")) > 8 * 24  # type: ignore[arg-type]
+    assert chunked == one
