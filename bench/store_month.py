@@ -443,7 +443,7 @@ def main() -> None:
     w.mkdir(parents=True, exist_ok=True)
     results_path = args.results or w / "results.json"
     results = json.loads(results_path.read_text()) if results_path.exists() else {}
-    steps = STEPS if args.steps == "all" else tuple(args.steps.split(","))
+    steps = STEPS if args.steps == "all" else tuple(s for s in args.steps.split(",") if s)  # "": table only
     for step in steps:
         print(f"{time.strftime('%H:%M:%S')} {step} ...", file=sys.stderr, flush=True)
         if step == "influx":
