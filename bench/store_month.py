@@ -35,6 +35,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -53,15 +54,21 @@ MONTH = "2022-12"
 
 # ---------------------------------------------------------------------------------------- helpers
 def run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
-    """(wall s, peak RSS MiB) of one child process; its stderr tail on failure."""
+    """(wall s, peak RSS MiB) of one child process; its stderr tail on failure.
+
+    The peak comes from ``/usr/bin/time``, not from our own ``wait4``: Linux carries a parent's peak
+    RSS over fork and exec, so a child of this (sometimes 14 GB) process would report the parent's."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    err = proc.stderr.read().decode() if proc.stderr else ""  # drained while it runs
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t0
-    if status != 0:
-        raise SystemExit(f"{' '.join(cmd[:6])} ... failed ({status}):\n{err[-2000:]}")
-    return wall, usage.ru_maxrss / 1024
+    with tempfile.NamedTemporaryFile("r") as peak_file:
+        timed = ["/usr/bin/time", "-f", "%M", "-o", peak_file.name, *cmd]
+        proc = subprocess.run(timed, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+        wall = time.perf_counter() - t0
+        if proc.returncode != 0:
+            raise SystemExit(
+                f"{' '.join(cmd[:6])} ... failed ({proc.returncode}):\n{proc.stderr.decode()[-2000:]}"
+            )
+        peak_kib = int(peak_file.read().split()[-1])
+    return wall, peak_kib / 1024
 
 
 def slaprobe(*args: str) -> list[str]:
