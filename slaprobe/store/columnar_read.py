@@ -50,19 +50,25 @@ def _coded(
     names: list[str] = []
     index: dict[str, int] = {}
     parts = []
+    last: tuple[pa.Array, np.ndarray] | None = None
     for chunk in col.chunks:
         if not pa.types.is_dictionary(chunk.type):
             chunk = chunk.dictionary_encode()
-        local = []
-        for name in chunk.dictionary.to_pylist():
-            if lookup is not None:
-                local.append(lookup.get(name, default))
-            else:
-                if name not in index:
-                    index[name] = len(names)
-                    names.append(name)
-                local.append(index[name])
-        lut = np.array(local, dtype=np.int64) if local else np.zeros(1, np.int64)
+        # row groups of one file mostly repeat a dictionary (20,000 terminals each): map it once
+        if last is not None and chunk.dictionary.equals(last[0]):
+            lut = last[1]
+        else:
+            local = []
+            for name in chunk.dictionary.to_pylist():
+                if lookup is not None:
+                    local.append(lookup.get(name, default))
+                else:
+                    if name not in index:
+                        index[name] = len(names)
+                        names.append(name)
+                    local.append(index[name])
+            lut = np.array(local, dtype=np.int64) if local else np.zeros(1, np.int64)
+            last = (chunk.dictionary, lut)
         parts.append(lut[chunk.indices.fill_null(0).to_numpy(zero_copy_only=False)])
     codes = np.concatenate(parts) if parts else np.zeros(0, np.int64)
     return codes, names
