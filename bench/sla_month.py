@@ -1,12 +1,15 @@
 """Benchmark: ``slaprobe report`` for a full synthetic month, from the journal and from a real influxd.
 
-    python bench/sla_month.py --terminals 1820 [20000] [--stores embedded influx] [--runs 3]
+    python bench/sla_month.py --terminals 1820 [20000] [--stores embedded influx columnar] [--runs 3]
 
 For each size it generates the month once per store (``slaprobe lab month``: 31 days + 1 day either side,
 Δt 60 s, one ICMP sample per terminal per minute), then runs ``slaprobe report --format json`` as a
 separate process ``--runs`` times and reports the median wall time and the peak RSS (``wait4``). The
-JSON of the two stores is compared byte for byte. Floors (from the issue): 1,820 terminals < 15 s from the
-journal and < 60 s from InfluxDB, 20,000 terminals < 180 s, peak memory < 4 GiB.
+JSON of the stores is compared byte for byte. ``columnar`` copies the embedded month's journal (generated
+first if needed), compacts every day into the columnar tier (``slaprobe store compact``, timed) and reports
+from that state directory: the tier, with an empty journal. Floors (from the issue): 1,820 terminals
+< 15 s from the journal, < 60 s from InfluxDB and < 5 s from the columnar tier, 20,000 terminals < 180 s,
+peak memory < 4 GiB.
 
 Reference, same run: what a report that reads every row would pay just to fetch the month (journal:
 ``SELECT`` of every sample's packet counts; InfluxDB: ``sum(sent), sum(received) GROUP BY time(60s),
@@ -37,7 +40,7 @@ from slaprobe.lab.month import MonthProfile  # noqa: E402
 from slaprobe.lab.month_output import generate_month  # noqa: E402
 from slaprobe.sla.engine import month_period  # noqa: E402
 
-FLOORS = {("embedded", 1820): 15.0, ("influx", 1820): 60.0}
+FLOORS = {("embedded", 1820): 15.0, ("influx", 1820): 60.0, ("columnar", 1820): 5.0}
 BIG_FLOOR = 180.0
 MEM_FLOOR_MIB = 4096
 
@@ -109,6 +112,37 @@ def reference_influx(cfg: InfluxConfig, month: str) -> float:
     return (time.perf_counter() - t0) * ((period.end_ns - period.start_ns) // day)
 
 
+def prepare_columnar(base: Path, n: int, args: argparse.Namespace, marker: Path) -> Path:
+    """The embedded month's journal, copied and compacted whole into ``base/columnar-state``."""
+    import shutil
+
+    state = base / "columnar-state"
+    if args.reuse and marker.exists():
+        return state
+    if not (base / ".embedded-done").exists():
+        generate_month(
+            n, args.month, MonthProfile(), base, "embedded", None, None, progress("embedded", n), replace=True
+        )
+        (base / ".embedded-done").touch()
+    shutil.rmtree(state, ignore_errors=True)
+    state.mkdir(parents=True)
+    shutil.copy(base / "journal.sqlite", state / "journal.sqlite")
+    t0 = time.perf_counter()
+    cmd = [sys.executable, "-m", "slaprobe", "store", "compact", "--journal", str(state / "journal.sqlite"),
+           "--before", "2200-01-01", "--json"]  # fmt: skip
+    done = json.loads(subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True).stdout)
+    took = time.perf_counter() - t0
+    tier = state / "columnar"
+    size = sum(p.stat().st_size for p in tier.glob("day=*/*.parquet"))
+    print(
+        f"compacted {done['samples']} samples ({len(done['days'])} days) in {took:.0f} s"
+        f" ({took / max(len(done['days']), 1):.1f} s/day): {size / max(done['samples'], 1):.2f} bytes/sample",
+        file=sys.stderr,
+    )
+    marker.touch()
+    return state
+
+
 def progress(store: str, n: int):  # type: ignore[no-untyped-def]
     def report(done: int, total: int) -> None:
         if done % 96 == 0 or done == total:
@@ -140,7 +174,9 @@ def line(cells: tuple[str, ...]) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--terminals", type=int, nargs="+", default=[1820])
-    ap.add_argument("--stores", nargs="+", default=["embedded", "influx"], choices=["embedded", "influx"])
+    ap.add_argument(
+        "--stores", nargs="+", default=["embedded", "influx"], choices=["embedded", "influx", "columnar"]
+    )
     ap.add_argument("--month", default="2022-12")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "slp-sla-bench")
@@ -167,7 +203,9 @@ def main() -> None:
                     db = f"bench_{n}"
                     cfg_influx = InfluxConfig(url=server.url, database=db, api="v1", timeout_s=600)
                 marker = base / f".{store}-done"
-                if not (args.reuse and marker.exists()):
+                if store == "columnar":
+                    state = prepare_columnar(base, n, args, marker)
+                elif not (args.reuse and marker.exists()):
                     if store == "influx":
                         server.create_database(db)
                     t0 = time.perf_counter()
@@ -184,9 +222,9 @@ def main() -> None:
                 config.write_text(
                     yaml.safe_dump(
                         {
-                            "state_dir": str(base),
+                            "state_dir": str(state if store == "columnar" else base),
                             "inventory": str(base / "terminals.csv"),
-                            "store": {"kind": store, "journal": "journal.sqlite"},
+                            "store": {"kind": "influx" if store == "influx" else "embedded"},
                             "influx": {
                                 "url": cfg_influx.url,
                                 "database": cfg_influx.database,
@@ -202,23 +240,26 @@ def main() -> None:
                 for _ in range(args.runs):
                     out = base / f"report-{store}.json"
                     cpu0 = server_cpu_s(pid)
-                    wall, peak = run_report(config, args.month, store, out)
-                    cpus.append(server_cpu_s(pid) - cpu0)
+                    wall, peak = run_report(
+                        config, args.month, "influx" if store == "influx" else "embedded", out
+                    )
+                    cpus.append(server_cpu_s(pid) - cpu0)  # (columnar: there is no server)
                     walls.append(wall)
                     peaks.append(peak)
                 outputs[store] = out.read_bytes()
                 ref = (
-                    reference_embedded(base / "journal.sqlite", args.month)
-                    if store == "embedded"
-                    else (reference_influx(cfg_influx, args.month))
+                    reference_influx(cfg_influx, args.month)
+                    if store == "influx"
+                    else reference_embedded(base / "journal.sqlite", args.month)
                 )
                 intervals = sum(t["in_service_s"] // 60 for t in json.loads(outputs[store])["terminals"])
                 floor = FLOORS.get((store, n), BIG_FLOOR)
                 wall, cpu = statistics.median(walls), statistics.median(cpus)
                 rows.append((n, store, intervals, wall, cpu, floor, ref, max(peaks)))
-            if len(outputs) == 2:
-                same = outputs["embedded"] == outputs["influx"]
-                print(f"{n} terminals: JSON embedded vs influx byte-identical: {same}")
+            for other in ("influx", "columnar"):
+                if "embedded" in outputs and other in outputs:
+                    same = outputs["embedded"] == outputs[other]
+                    print(f"{n} terminals: JSON embedded vs {other} byte-identical: {same}")
     finally:
         if server is not None:
             server.stop()

@@ -625,15 +625,18 @@ def report_cmd(config_path, fmt, lang, out, availability_out, **opts):  # type: 
 
 
 def _mark_reported(cfg: Config, req: Any, month: str) -> None:
-    """Record in the columnar tier that ``month`` was reported from this store (tier retention then may
-    prune its days). Best effort: a read-only state directory only means retention keeps the days."""
+    """Record in the columnar tier, if there is one, that ``month`` was reported from this store (tier
+    retention may then prune its days). Nothing is created for a journal-only store; a tier that cannot
+    be written only means retention keeps the month's days: the safe side."""
     if (req.store or cfg.store.kind) == "influx" and not req.journal:
         return
     from slaprobe.storage import tier_path
     from slaprobe.store.columnar import Tier, TierError
 
-    with contextlib.suppress(OSError, TierError):  # if not, retention keeps the days: the safe side
-        Tier(tier_path(cfg, req.journal), create=True).set_reported(month)
+    tier = Tier(tier_path(cfg, req.journal))
+    if tier.exists():
+        with contextlib.suppress(OSError, TierError):
+            tier.set_reported(month)
 
 
 def _money_inputs(opts: dict[str, Any], months: Sequence[Month], allow_empty: bool = True) -> MoneyInputs:

@@ -47,9 +47,7 @@ def run_compaction(
     today = dt.datetime.fromtimestamp((time.time_ns() if now_ns is None else now_ns) // 10**9, dt.UTC).date()
     limit = min(limit, today)
     with JournalStore(journal or config.journal_path) as j:
-        return compact(
-            j, Tier(tier_path(config, journal), create=True), limit, shipping=config.store.kind == "influx"
-        )
+        return compact(j, Tier(tier_path(config, journal)), limit, shipping=config.store.kind == "influx")
 
 
 def run_tier_retention(

@@ -29,7 +29,7 @@ def test_demo_network_is_the_documented_example_inventory() -> None:
 def test_runtime_dependencies_are_what_slaprobe_imports() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     names = {d.split(">")[0].split("<")[0].split("=")[0].strip().lower() for d in project["dependencies"]}
-    assert names == {"apscheduler", "pyyaml", "click", "numpy", "matplotlib", "fonttools"}
+    assert names == {"apscheduler", "pyyaml", "click", "numpy", "matplotlib", "fonttools", "pyarrow"}
     assert any(d.startswith("scapy") for d in project["optional-dependencies"]["test"])
     package_data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
     assert "data/*.yaml" in package_data["slaprobe"]

@@ -155,3 +155,22 @@ def test_a_report_over_days_pruned_by_retention_is_refused(tmp_path: Path) -> No
     html = _report(config, "--month", "2022-12", "--format", "html", "--out", str(tmp_path / "r.html"))
     assert html.exit_code == 2 and "were pruned" in html.output, html.output
     assert _report(config, "--month", "2023-01", "--format", "json").exit_code == 0  # untouched month
+
+
+def test_report_json_is_byte_identical_before_and_after_store_compact(few_days, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The CLI path: the same month from the journal, then from journal + columnar tier after
+    `slaprobe store compact` moved three of its four UTC days (README "Storage")."""
+    from slaprobe.store.columnar import Tier
+
+    journal = few_days.copy(tmp_path)
+    args = ["--journal", str(journal), "--inventory", str(few_days.out_dir / "terminals.csv")]
+    args += ["--month", "2023-02", "--format", "json", "--allow-empty"]
+    before = CliRunner().invoke(cli, ["report", *args])
+    assert before.exit_code == 0, before.output
+    assert not (tmp_path / "columnar").exists()  # a report creates nothing beside a journal-only store
+    moved = CliRunner().invoke(cli, ["store", "compact", "--journal", str(journal), "--before", "2023-02-02"])
+    assert moved.exit_code == 0 and "compacted 3 UTC days" in moved.output, moved.output
+    after = CliRunner().invoke(cli, ["report", *args])
+    assert after.exit_code == 0, after.output
+    assert after.output == before.output and '"outages"' in after.output
+    assert Tier(tmp_path / "columnar").reported() == ["2023-02"]

@@ -1,8 +1,10 @@
 """What a store hands the SLA engine: columnar, deduplicated-on-use, and the same from every store.
 
-The engine never sees a cursor. A store reader (``slaprobe/store/sla_journal.py``,
-``slaprobe/store/influx_read.py``) fills these columnar values, and ``SlaSource`` is the small protocol it
-implements. Only three things are fetched for a month (the design rule: fetch only what can change a verdict):
+The engine never sees a cursor. ``SlaSource`` is the one interface through which it asks for its inputs;
+each store is an adapter of it that fills these columnar values: the SQLite journal
+(``store/sla_journal.py``), the columnar tier and the two tiers together (``store/columnar_read.py``),
+InfluxDB (``store/influx_read.py``). Only three things are fetched for a month (the design rule: fetch
+only what can change a verdict):
 
 * **problem samples**: samples of the rule's kinds with ``lost > 0`` or not measured (sent = 0,
   ``send_error``, ``not_scheduled``, ``malformed``) — a few per mille of the rows;

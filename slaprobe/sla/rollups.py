@@ -18,7 +18,7 @@ hourly ones per series instead of 744 hourly ones, and the sums are the same.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -154,40 +154,80 @@ class RollupReducer:
 
 @dataclass(frozen=True, slots=True)
 class RollupRows:
-    """Hourly rollup rows coded for one :class:`RollupReducer` (a store part's share of a window).
+    """A store part's share of a window's hourly rollups, coded for one :class:`RollupReducer`.
 
-    ``t`` is the reducer's terminal row (-1: not asked for), ``v`` its vantage code, ``k`` the kind's
-    index in ``ProbeKind``; ``scalars`` the rows' ``SCALARS`` (column 0 = ``samples``).
+    ``t`` is the reducer's terminal row (-1: not asked for, or a kind not asked for), ``v`` its vantage
+    code, ``k`` the kind's index in ``ProbeKind``. Three pieces, each any split of the part's rows:
+
+    * presence: ``t, v, k, hour_ns`` of every hourly row in the window;
+    * series maxima: ``mt, mv, mk, mmax``, the largest hourly ``samples`` per (terminal, vantage, kind);
+    * period sums: ``st`` and ``sums`` [M, len(SCALARS)], the KPI counters over the reducer's period.
+
+    A part pre-reduces what it can (per day, in its own thread) so the fold handles small arrays.
     """
 
     t: np.ndarray
     v: np.ndarray
     k: np.ndarray
     hour_ns: np.ndarray
-    scalars: np.ndarray
+    mt: np.ndarray
+    mv: np.ndarray
+    mk: np.ndarray
+    mmax: np.ndarray
+    st: np.ndarray
+    sums: np.ndarray
 
     @staticmethod
     def concat(parts: Sequence[RollupRows]) -> RollupRows:
-        def cat(name: str, shape: tuple[int, ...] = (0,)) -> np.ndarray:
+        def cat(name: str) -> np.ndarray:
             arrays = [getattr(p, name) for p in parts]
-            return np.concatenate(arrays) if arrays else np.zeros(shape, np.int64)
+            if arrays:
+                return np.concatenate(arrays)
+            return np.zeros((0, len(SCALARS)) if name == "sums" else 0, np.int64)
 
-        return RollupRows(cat("t"), cat("v"), cat("k"), cat("hour_ns"), cat("scalars", (0, len(SCALARS))))
+        return RollupRows(*(cat(f.name) for f in fields(RollupRows)))
+
+    @staticmethod
+    def from_rows(
+        t: np.ndarray,
+        v: np.ndarray,
+        k: np.ndarray,
+        hour_ns: np.ndarray,
+        scalars: np.ndarray,
+        period: tuple[int, int],
+    ) -> RollupRows:
+        """From hourly rows with their ``SCALARS`` (column 0 = ``samples``): maxima and period sums."""
+        t, v, k = np.asarray(t, np.int64), np.asarray(v, np.int64), np.asarray(k, np.int64)
+        hour_ns, scalars = np.asarray(hour_ns, np.int64), np.asarray(scalars, np.int64)
+        ok = t >= 0
+        t, v, k, hour_ns, scalars = t[ok], v[ok], k[ok], hour_ns[ok], scalars[ok]
+        width_v, width_k = int(v.max(initial=0)) + 1, int(k.max(initial=0)) + 1
+        key = (t * width_v + v) * width_k + k
+        series, inverse = np.unique(key, return_inverse=True)
+        mmax = np.zeros(len(series), np.int64)
+        np.maximum.at(mmax, inverse.reshape(-1), scalars[:, 0])
+        mt, rest = np.divmod(series, width_v * width_k)
+        mv, mk = np.divmod(rest, width_k)
+        inside = (hour_ns >= period[0]) & (hour_ns < period[1])
+        st, at = np.unique(t[inside], return_inverse=True)
+        sums = np.zeros((len(st), len(SCALARS)), np.int64)
+        np.add.at(sums, at.reshape(-1), scalars[inside])
+        return RollupRows(t, v, k, hour_ns, mt, mv, mk, mmax, st, sums)
 
 
 def fold_rows(reducer: RollupReducer, rows: RollupRows) -> None:
-    """Presence and period sums of hourly rows from any number of store parts (rows of hours inside the
-    reducer's window only): every present hour counts at its series' largest hourly count over all the
-    rows given, as ``sla_journal.JournalSlaSource.rollups`` counts it over the journal's rows."""
+    """Presence and period sums from any number of store parts: every present hour counts at its
+    series' largest hourly count over all the parts, as ``sla_journal.JournalSlaSource.rollups`` counts
+    it over the journal's rows."""
     ok = rows.t >= 0
-    t, v, k, hour, scalars = rows.t[ok], rows.v[ok], rows.k[ok], rows.hour_ns[ok], rows.scalars[ok]
-    if not len(t):
-        return
-    key = (t * (int(v.max()) + 1) + v) * (int(k.max()) + 1) + k
-    series, inverse = np.unique(key, return_inverse=True)
-    most = np.zeros(len(series), np.int64)
-    np.maximum.at(most, inverse.reshape(-1), scalars[:, 0])
-    reducer.add_presence(t, v, hour, most[inverse.reshape(-1)])
-    p0, p1 = reducer.period
-    inside = (hour >= p0) & (hour < p1)
-    reducer.add_scalars(t[inside], scalars[inside])
+    t, v, k, hour = rows.t[ok], rows.v[ok], rows.k[ok], rows.hour_ns[ok]
+    if len(t):
+        width_v = int(max(v.max(initial=0), rows.mv.max(initial=0))) + 1
+        width_k = int(max(k.max(initial=0), rows.mk.max(initial=0))) + 1
+        mkey = (rows.mt * width_v + rows.mv) * width_k + rows.mk
+        series, inverse = np.unique(mkey, return_inverse=True)
+        most = np.zeros(len(series), np.int64)
+        np.maximum.at(most, inverse.reshape(-1), rows.mmax)
+        at = np.searchsorted(series, (t * width_v + v) * width_k + k)
+        reducer.add_presence(t, v, hour, most[at])
+    reducer.add_scalars(rows.st, rows.sums)

@@ -42,7 +42,10 @@ API (what producers and readers use):
 
 from __future__ import annotations
 
+import bisect
+import contextlib
 import datetime as dt
+import fcntl
 import itertools
 import json
 import os
@@ -51,7 +54,7 @@ import threading
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pyarrow as pa
@@ -63,6 +66,14 @@ from slaprobe.sla.kpi import SCALARS
 from slaprobe.sla.rollup_columns import RollupColumns, daily_hists, hourly_rollups
 from slaprobe.store.journal import HEARTBEAT_COLUMNS as _HEARTBEAT_COLUMNS
 from slaprobe.store.journal import SAMPLE_VALUE_COLUMNS, ZERO_IF_NULL
+from slaprobe.store.parquet_codec import (
+    KEYED_ROW_GROUP,
+    STRING_COLUMNS,
+    decode_floats,
+    encode_floats,
+    fsync_dir,
+    write_parquet,
+)
 
 TIER_VERSION = 1
 DAY_NS = 86_400 * NS_PER_S
@@ -76,10 +87,6 @@ ROLLUP_KEYS: tuple[str, ...] = ("terminal", "vantage", "kind")
 PARTS: tuple[str, ...] = ("samples", "detail", "problems", "heartbeats", "hourly", "daily")
 _INT = frozenset({"sent", "received", "duplicates", "reordered", "late", "max_loss_burst", "malformed"})
 _TEXT = frozenset({"malformed_reason"})
-_FLOAT = tuple(c for c in VALUE_COLUMNS if c not in _INT and c not in _TEXT)
-_SCALES = (1, 10, 100, 1_000, 10_000, 100_000, 1_000_000)
-_DICT = pa.dictionary(pa.int32(), pa.string())
-ROW_GROUP = 65_536
 HB_TYPES: dict[str, pa.DataType] = {
     "time_ns": pa.int64(),
     "vantage": pa.string(),
@@ -173,102 +180,6 @@ def as_table(data: pa.Table | Mapping[str, Any], columns: Sequence[str], types: 
 
 
 # ---------------------------------------------------------------------------------------- writing
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-# a column stored as its difference to another (both scaled alike): the RTT figures of one sample are
-# close to its minimum, p50 to the mean, PDV and RFC 3550 jitter to the mean jitter; the differences are
-# small integers (measured: 7.7 instead of 15.5 bytes per sample for these seven columns)
-_DIFF_OF: dict[str, str] = {
-    "rtt_avg_ms": "rtt_min_ms",
-    "rtt_max_ms": "rtt_min_ms",
-    "rtt_p50_ms": "rtt_avg_ms",
-    "pdv_ms": "jitter_ms",
-    "jitter_rfc3550_ms": "jitter_ms",
-}
-
-
-def _encode_floats(table: pa.Table) -> tuple[pa.Table, dict[bytes, bytes], list[str]]:
-    """Float columns exact at a decimal scale become scaled int64 (lossless, far smaller), some as the
-    difference to a related column (:data:`_DIFF_OF`); returns the table, its metadata and the columns
-    to delta-encode."""
-    meta: dict[bytes, bytes] = {}
-    ints: dict[str, tuple[np.ndarray, np.ndarray, int]] = {}  # column -> (ints, valid, scale)
-    for c in _FLOAT:
-        values = table.column(c).to_numpy(zero_copy_only=False).astype(np.float64)
-        valid = ~np.isnan(values)
-        v = values[valid]
-        for scale in _SCALES:
-            scaled = np.rint(v * scale)
-            if np.all(np.abs(scaled) < 2**52) and np.array_equal(scaled / scale, v):
-                full = np.zeros(len(values), np.int64)
-                full[valid] = scaled.astype(np.int64)
-                ints[c] = (full, valid, scale)
-                meta[f"slaprobe.scale.{c}".encode()] = str(scale).encode()
-                break
-    for c, (full, valid, scale) in ints.items():
-        base = _DIFF_OF.get(c)
-        stored = full
-        if base in ints and ints[base][2] == scale and not np.any(valid & ~ints[base][1]):
-            stored = full - ints[base][0]
-            meta[f"slaprobe.diff.{c}".encode()] = base.encode()
-        table = table.set_column(table.column_names.index(c), c, pa.array(stored, mask=~valid))
-    return table, meta, list(ints)
-
-
-def _decode_floats(table: pa.Table, meta: Mapping[bytes, bytes] | None) -> pa.Table:
-    meta = meta or {}
-    ints: dict[str, np.ndarray] = {}
-    for c in _FLOAT:  # bases come before the columns stored as differences to them
-        scale = meta.get(f"slaprobe.scale.{c}".encode())
-        if scale is None or c not in table.column_names:
-            continue
-        col = table.column(c).combine_chunks()
-        full = col.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
-        base = meta.get(f"slaprobe.diff.{c}".encode())
-        if base is not None:
-            full = full + ints[base.decode()]
-        ints[c] = full
-        floats = full.astype(np.float64) / float(int(scale))
-        arr = pa.array(floats, mask=col.is_null().to_numpy(zero_copy_only=False))
-        table = table.set_column(table.column_names.index(c), c, arr)
-    return table
-
-
-def _write_parquet(
-    table: pa.Table, path: Path, meta: Mapping[bytes, bytes] | None = None, delta: Sequence[str] = ()
-) -> int:
-    """One file, zstd, dictionary-encoded strings and counters, delta-encoded times (and ``delta``
-    columns: bit-packed, which beats a dictionary for high-cardinality integers); fsynced."""
-    if meta:
-        table = table.replace_schema_metadata({**(table.schema.metadata or {}), **meta})
-    for c in table.column_names:  # strings as dictionaries (tags, error)
-        if pa.types.is_string(table.column(c).type):
-            table = table.set_column(table.column_names.index(c), c, table.column(c).dictionary_encode())
-    packed = [c for c in (*delta, "time_ns", "hour_ns", "day_ns") if c in table.column_names]
-    dict_cols = [c for c in table.column_names if c not in packed]
-    encoding = {c: "DELTA_BINARY_PACKED" for c in packed}
-    with open(path, "wb") as fh:
-        pq.write_table(
-            table,
-            fh,
-            compression="zstd",
-            compression_level=6,
-            use_dictionary=dict_cols,
-            column_encoding=encoding or None,
-            row_group_size=ROW_GROUP,
-            write_statistics=True,
-        )
-        fh.flush()
-        os.fsync(fh.fileno())
-    return path.stat().st_size
-
-
 @dataclass(frozen=True, slots=True)
 class DayInfo:
     """A day as the manifest records it."""
@@ -442,31 +353,31 @@ def write_day(
     sent, received = table.column("sent").fill_null(0), table.column("received").fill_null(0)
     problem = pc.or_(pc.greater(pc.subtract(sent, received), 0), pc.equal(sent, 0))
     engine = table.select([*SERIES_TAGS, "time_ns", *ENGINE_VALUES, "error"])
-    detail, meta, packed = _encode_floats(table.select(list(DETAIL_COLUMNS)))
+    detail, meta, packed = encode_floats(table.select(list(DETAIL_COLUMNS)))
     tmp = tier.root / f".day={key}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     sizes = {
-        "samples": _write_parquet(engine, tmp / "samples.parquet"),
-        "detail": _write_parquet(detail, tmp / "detail.parquet", meta, packed),
-        "problems": _write_parquet(
+        "samples": write_parquet(engine, tmp / "samples.parquet", row_group=KEYED_ROW_GROUP),
+        "detail": write_parquet(detail, tmp / "detail.parquet", meta, packed),
+        "problems": write_parquet(
             engine.filter(problem).select(
                 ["terminal", "vantage", "kind", "time_ns", *ENGINE_VALUES, "error"]
             ),
             tmp / "problems.parquet",
         ),
-        "heartbeats": _write_parquet(hb, tmp / "heartbeats.parquet"),
-        "hourly": _write_parquet(hourly, tmp / "hourly.parquet"),
-        "daily": _write_parquet(daily, tmp / "daily.parquet"),
+        "heartbeats": write_parquet(hb, tmp / "heartbeats.parquet"),
+        "hourly": write_parquet(hourly, tmp / "hourly.parquet"),
+        "daily": write_parquet(daily, tmp / "daily.parquet"),
     }
-    _fsync_dir(tmp)
+    fsync_dir(tmp)
     if hook:
         hook("files_written")
     final = tier.day_dir(key)
     if final.exists():  # a leftover of a crash before the manifest named it, or replace=True
         shutil.rmtree(final)
     tmp.rename(final)
-    _fsync_dir(tier.root)
+    fsync_dir(tier.root)
     if hook:
         hook("renamed")
     info = DayInfo(
@@ -494,25 +405,68 @@ def plain(table: pa.Table) -> pa.Table:
     return table
 
 
+class _FileLock:
+    """An exclusive ``flock`` on ``<root>/.lock``, re-entrant within this process (one per root)."""
+
+    _all: ClassVar[dict[Path, _FileLock]] = {}
+    _guard: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.rlock = threading.RLock()
+        self.depth = 0
+        self.fd: int | None = None
+
+    @classmethod
+    def of(cls, root: Path) -> _FileLock:
+        with cls._guard:
+            return cls._all.setdefault(root.resolve(), cls(root / ".lock"))
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        with self.rlock:
+            if self.depth == 0:
+                self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+                fcntl.flock(self.fd, fcntl.LOCK_EX)
+            self.depth += 1
+            try:
+                yield
+            finally:
+                self.depth -= 1
+                if self.depth == 0 and self.fd is not None:
+                    os.close(self.fd)  # closing releases the flock
+                    self.fd = None
+
+
 class Tier:
-    """The tier's directory: its manifest (re-read when the file changes) and its day files."""
+    """The tier's directory: its manifest (re-read when the file changes) and its day files.
+
+    Every change of the manifest is a read-modify-write under :meth:`writing` (an exclusive file lock):
+    the daemon's compaction, ``slaprobe store compact|retention`` and ``report`` may run at once.
+    """
 
     def __init__(self, root: str | Path, *, create: bool = False) -> None:
         self.root = Path(root)
         self._lock = threading.Lock()
-        self._cache: tuple[float, dict[str, Any]] | None = None
+        self._cache: tuple[tuple[int, int, int], dict[str, Any]] | None = None
         if create:
             self.root.mkdir(parents=True, exist_ok=True)
 
     def exists(self) -> bool:
         return (self.root / MANIFEST).exists()
 
+    def writing(self) -> contextlib.AbstractContextManager[None]:
+        """Hold the tier's write lock (re-entrant in this process)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        return _FileLock.of(self.root).held()
+
     def manifest(self) -> dict[str, Any]:
         path = self.root / MANIFEST
         try:
-            mtime = path.stat().st_mtime_ns
+            st = path.stat()
         except FileNotFoundError:
             return {"version": TIER_VERSION, "days": {}}
+        mtime = (st.st_ino, st.st_mtime_ns, st.st_size)  # every write is a new file (rename)
         with self._lock:
             if self._cache is None or self._cache[0] != mtime:
                 data = json.loads(path.read_text("utf-8"))
@@ -531,36 +485,43 @@ class Tier:
             fh.flush()
             os.fsync(fh.fileno())
         tmp.replace(path)
-        _fsync_dir(self.root)
+        fsync_dir(self.root)
         with self._lock:
             self._cache = None
 
+    def _edit(self) -> dict[str, Any]:
+        """A private copy of the manifest to change (call under :meth:`writing`)."""
+        return json.loads(json.dumps(self.manifest()))
+
     def record(self, info: DayInfo) -> None:
-        data = json.loads(json.dumps(self.manifest()))
-        data["days"][info.day] = info.to_dict()
-        self._write_manifest(data)
+        with self.writing():
+            data = self._edit()
+            data["days"][info.day] = info.to_dict()
+            self._write_manifest(data)
 
     def drop_raw(self, day: str) -> int:
         """Delete a day's raw detail (retention); returns the bytes freed. Manifest first: a crash
         between the two leaves an unlisted file, never a listed missing one."""
-        data = json.loads(json.dumps(self.manifest()))
-        entry = data["days"].get(day)
-        if not entry or not entry.get("raw"):
-            return 0
-        entry["raw"] = False
-        freed = int(entry["bytes"].pop("detail", 0))
-        self._write_manifest(data)
-        (self.day_dir(day) / "detail.parquet").unlink(missing_ok=True)
+        with self.writing():
+            data = self._edit()
+            entry = data["days"].get(day)
+            if not entry or not entry.get("raw"):
+                return 0
+            entry["raw"] = False
+            freed = int(entry["bytes"].pop("detail", 0))
+            self._write_manifest(data)
+            (self.day_dir(day) / "detail.parquet").unlink(missing_ok=True)
         return freed
 
     def drop_day(self, day: str) -> int:
         """Delete a whole day (retention); returns the bytes freed. Manifest first, as :meth:`drop_raw`."""
-        data = json.loads(json.dumps(self.manifest()))
-        entry = data["days"].pop(day, None)
-        if entry is None:
-            return 0
-        self._write_manifest(data)
-        shutil.rmtree(self.day_dir(day), ignore_errors=True)
+        with self.writing():
+            data = self._edit()
+            entry = data["days"].pop(day, None)
+            if entry is None:
+                return 0
+            self._write_manifest(data)
+            shutil.rmtree(self.day_dir(day), ignore_errors=True)
         return sum(int(b) for b in entry.get("bytes", {}).values())
 
     def reported(self) -> list[str]:
@@ -568,10 +529,11 @@ class Tier:
         return list(self.manifest().get("reported", []))
 
     def set_reported(self, month: str) -> None:
-        data = json.loads(json.dumps(self.manifest()))
-        if month not in data.setdefault("reported", []):
-            data["reported"] = sorted([*data["reported"], month])
-            self._write_manifest(data)
+        with self.writing():
+            data = self._edit()
+            if month not in data.setdefault("reported", []):
+                data["reported"] = sorted([*data["reported"], month])
+                self._write_manifest(data)
 
     def day_dir(self, day: str) -> Path:
         return self.root / f"day={day}"
@@ -600,8 +562,35 @@ class Tier:
         """One part of one day (``PARTS``), only ``columns``, rows matching the pyarrow ``filters``."""
         path = self.day_dir(day) / f"{part}.parquet"
         if part == "detail":  # whole: a column may be stored as a difference to another
-            return _decode_floats(pq.read_table(path, filters=filters), pq.read_schema(path).metadata)
-        return pq.read_table(path, columns=list(columns) if columns else None, filters=filters)
+            table = pq.read_table(path, filters=filters, read_dictionary=["malformed_reason"])
+            return decode_floats(table, pq.read_schema(path).metadata)
+        cols = list(columns) if columns else None
+        return pq.read_table(path, columns=cols, filters=filters, read_dictionary=STRING_COLUMNS)
+
+    def read_terminals(
+        self, day: str, part: str, columns: Sequence[str], terminals: Sequence[str], lo: int, hi: int
+    ) -> pa.Table:
+        """The row groups of a day's ``part`` that may hold any of ``terminals`` with a time in
+        ``[lo, hi)``, chosen by their statistics (the rows are sorted by terminal): a handful of small
+        groups instead of the day. The caller filters the rows exactly."""
+        path = self.day_dir(day) / f"{part}.parquet"
+        f = pq.ParquetFile(path, read_dictionary=[c for c in STRING_COLUMNS if c in columns])
+        md = f.metadata
+        names = [md.schema.column(i).name for i in range(md.num_columns)]
+        ti, tt = names.index("terminal"), names.index("time_ns")
+        wanted = sorted(terminals)
+        groups = []
+        for g in range(md.num_row_groups):
+            rg = md.row_group(g)
+            st, tm = rg.column(ti).statistics, rg.column(tt).statistics
+            if tm is not None and tm.has_min_max and (tm.max < lo or tm.min >= hi):
+                continue
+            if st is not None and st.has_min_max:
+                i = bisect.bisect_left(wanted, st.min)
+                if i == len(wanted) or wanted[i] > st.max:
+                    continue
+            groups.append(g)
+        return f.read_row_groups(groups, columns=list(columns))
 
     def bytes_on_disk(self) -> int:
         return sum(p.stat().st_size for p in self.root.glob("day=*/*.parquet"))

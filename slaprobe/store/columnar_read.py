@@ -18,7 +18,10 @@ Rollups of parts are folded by ``rollups.fold_rows``, one definition for every c
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pyarrow as pa
@@ -36,7 +39,7 @@ from slaprobe.sla.inputs import (
 )
 from slaprobe.sla.kpi import HIST_DTYPE, HOUR_NS, SCALARS
 from slaprobe.sla.rollups import RollupReducer, RollupRows, RollupSummary, fold_rows, hist_ranges
-from slaprobe.store.columnar import DAY_NS, Tier, day_start_ns, plain
+from slaprobe.store.columnar import DAY_NS, Tier, day_of, day_start_ns, plain
 from slaprobe.store.sla_journal import JournalSlaSource
 
 _KIND_INDEX = {k.value: i for i, k in enumerate(KIND_CODES)}
@@ -46,32 +49,20 @@ def _coded(
     col: pa.ChunkedArray, lookup: dict[str, int] | None = None, default: int = -1
 ) -> tuple[np.ndarray, list[str]]:
     """(codes, names) of a string column read as dictionary chunks: ``codes`` index ``names`` (or, with
-    ``lookup``, are ``lookup[name]``, ``default`` when absent)."""
-    names: list[str] = []
-    index: dict[str, int] = {}
-    parts = []
-    last: tuple[pa.Array, np.ndarray] | None = None
-    for chunk in col.chunks:
-        if not pa.types.is_dictionary(chunk.type):
-            chunk = chunk.dictionary_encode()
-        # row groups of one file mostly repeat a dictionary (20,000 terminals each): map it once
-        if last is not None and chunk.dictionary.equals(last[0]):
-            lut = last[1]
-        else:
-            local = []
-            for name in chunk.dictionary.to_pylist():
-                if lookup is not None:
-                    local.append(lookup.get(name, default))
-                else:
-                    if name not in index:
-                        index[name] = len(names)
-                        names.append(name)
-                    local.append(index[name])
-            lut = np.array(local, dtype=np.int64) if local else np.zeros(1, np.int64)
-            last = (chunk.dictionary, lut)
-        parts.append(lut[chunk.indices.fill_null(0).to_numpy(zero_copy_only=False)])
-    codes = np.concatenate(parts) if parts else np.zeros(0, np.int64)
-    return codes, names
+    ``lookup``, are ``lookup[name]``, ``default`` when absent). One lookup table for all the chunks
+    (a day read by row groups comes as hundreds of them)."""
+    if not col.num_chunks:
+        return np.zeros(0, np.int64), []
+    if not pa.types.is_dictionary(col.type):
+        col = pa.chunked_array([c.dictionary_encode() for c in col.chunks])
+    col = col.unify_dictionaries()
+    names = col.chunks[0].dictionary.to_pylist()
+    if lookup is not None:
+        lut = np.array([lookup.get(n, default) for n in names] or [default], np.int64)
+    else:
+        lut = np.arange(max(len(names), 1), dtype=np.int64)
+    indices = pa.concat_arrays([c.indices for c in col.chunks]).fill_null(0)
+    return lut[indices.to_numpy(zero_copy_only=False)], names
 
 
 def _binary_pairs(col: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
@@ -91,17 +82,21 @@ def _binary_pairs(col: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     )
 
 
-def _sample_columns(table: pa.Table) -> SampleColumns:
-    """SampleColumns of a tier table with terminal, vantage, kind, time_ns, sent, received, error."""
+def _sample_columns(table: pa.Table, keep: np.ndarray | None = None, t_coded=None) -> SampleColumns:  # type: ignore[no-untyped-def]
+    """SampleColumns of a tier table with terminal, vantage, kind, time_ns, sent, received, error
+    (only the rows where ``keep``; ``t_coded``: the terminal column's ``_coded`` if already done)."""
     if not table.num_rows:
         return SampleColumns.empty()
-    t, terminals = _coded(table.column("terminal"))
+    if keep is None:
+        keep = np.ones(table.num_rows, bool)
+    t, terminals = t_coded or _coded(table.column("terminal"))
     v, vantages = _coded(table.column("vantage"))
     k, _ = _coded(table.column("kind"), _KIND_INDEX)
     errors, names = _coded(table.column("error"))
+    t, v, k, errors = t[keep], v[keep], k[keep], errors[keep]
     unmeasured = np.array([n in UNMEASURED_ERRORS for n in names] or [False])[errors]
-    sent = table.column("sent").to_numpy().astype(np.int64)
-    received = table.column("received").to_numpy().astype(np.int64)
+    sent = table.column("sent").to_numpy().astype(np.int64)[keep]
+    received = table.column("received").to_numpy().astype(np.int64)[keep]
     measured = (sent > 0) & ~unmeasured
     return SampleColumns(
         terminals=tuple(terminals),
@@ -109,11 +104,20 @@ def _sample_columns(table: pa.Table) -> SampleColumns:
         t=t.astype(np.int32),
         v=v.astype(np.int32),
         k=k.astype(np.int8),
-        time_ns=table.column("time_ns").to_numpy().astype(np.int64),
+        time_ns=table.column("time_ns").to_numpy().astype(np.int64)[keep],
         sent=np.where(measured, sent, 0),
         received=np.where(measured, np.minimum(received, sent), 0),
         measured=measured,
     )
+
+
+_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="tier-read")
+
+
+def _each(fn, calls: Sequence[tuple]) -> list:  # type: ignore[type-arg, no-untyped-def]
+    """``fn(*args)`` for every tuple of ``calls``, in order, a few days at a time: a day's read is a
+    file open and decode that releases the GIL, so the days overlap instead of queueing."""
+    return list(_POOL.map(lambda args: fn(*args), calls))
 
 
 def _in(lo: int, hi: int, column: str = "time_ns") -> pc.Expression:
@@ -131,10 +135,10 @@ class ColumnarSlaSource:
         self.tier = tier
 
     def problem_samples(self, start_ns: int, end_ns: int, kinds: Sequence[ProbeKind]) -> SampleColumns:
-        parts = [
-            self.tier.read(day, "problems", filters=_in(start_ns, end_ns) & _kinds_expr(kinds))
-            for day in self.tier.days_in(start_ns, end_ns)
-        ]
+        expr = _in(start_ns, end_ns) & _kinds_expr(kinds)
+        parts = _each(
+            self.tier.read, [(day, "problems", None, expr) for day in self.tier.days_in(start_ns, end_ns)]
+        )
         return concat_samples([_sample_columns(p) for p in parts if p.num_rows])
 
     def hour_samples(self, keys: Sequence[tuple[str, int]], kinds: Sequence[ProbeKind]) -> SampleColumns:
@@ -146,49 +150,52 @@ class ColumnarSlaSource:
             day = _iso(hour)
             if day in held:
                 by_day.setdefault(day, []).append((terminal, hour))
-        parts = []
-        for day, wanted in sorted(by_day.items()):
-            terms = sorted({t for t, _ in wanted})
-            hours = [h for _, h in wanted]
-            expr = (
-                pc.field("terminal").isin(terms) & _in(min(hours), max(hours) + HOUR_NS) & _kinds_expr(kinds)
-            )
-            cols = ["terminal", "vantage", "kind", "time_ns", "sent", "received", "error"]
-            table = self.tier.read(day, "samples", cols, expr)
-            if not table.num_rows:
-                continue
-            t, names = _coded(table.column("terminal"))
-            t_index = {n: i for i, n in enumerate(names)}
-            time_ns = table.column("time_ns").to_numpy()
-            pair = t * (1 << 40) + (time_ns - time_ns % HOUR_NS) // HOUR_NS
-            asked = np.array([t_index.get(n, -1) * (1 << 40) + h // HOUR_NS for n, h in wanted], np.int64)
-            parts.append(_sample_columns(table.filter(pa.array(np.isin(pair, asked)))))
-        return concat_samples(parts)
+        return concat_samples(_each(self._day_hours, [(d, w, kinds) for d, w in sorted(by_day.items())]))
+
+    def _day_hours(
+        self, day: str, wanted: list[tuple[str, int]], kinds: Sequence[ProbeKind]
+    ) -> SampleColumns:
+        """One day's share of :meth:`hour_samples`."""
+        terms = sorted({t for t, _ in wanted})
+        hours = [h for _, h in wanted]
+        cols = ["terminal", "vantage", "kind", "time_ns", "sent", "received", "error"]
+        table = self.tier.read_terminals(day, "samples", cols, terms, min(hours), max(hours) + HOUR_NS)
+        if not table.num_rows:
+            return SampleColumns.empty()
+        t, names = coded = _coded(table.column("terminal"))
+        t_index = {n: i for i, n in enumerate(names)}
+        time_ns = table.column("time_ns").to_numpy()
+        pair = t * (1 << 40) + (time_ns - time_ns % HOUR_NS) // HOUR_NS
+        asked = np.array([t_index.get(n, -1) * (1 << 40) + h // HOUR_NS for n, h in wanted], np.int64)
+        kind_ok = _coded(table.column("kind"), {ProbeKind(k).value: 1 for k in kinds}, 0)[0] > 0
+        return _sample_columns(table, np.isin(pair, asked) & kind_ok, coded)
 
     # ------------------------------------------------------------------ rollups
     def rollup_rows(self, start_ns: int, end_ns: int, reducer: RollupReducer) -> RollupRows:
-        """The tier's hourly rows of ``[start_ns, end_ns)`` coded for ``reducer``."""
+        """The tier's hourly rows of ``[start_ns, end_ns)`` coded for ``reducer``, each day reduced in
+        its own thread (series maxima, period sums) so only presence stays row by row."""
         t_lookup = {n: i for i, n in enumerate(reducer.terminals)}
         k_lookup = {k: i for k, i in _KIND_INDEX.items() if reducer.wants(k)}
-        parts = []
-        for day in self.tier.days_in(start_ns, end_ns):
-            table = self.tier.read(
-                day,
-                "hourly",
-                ["terminal", "vantage", "kind", "hour_ns", *SCALARS],
-                _in(start_ns, end_ns, "hour_ns"),
-            )
+        cols = ["terminal", "vantage", "kind", "hour_ns", *SCALARS]
+
+        def day_rows(day: str) -> tuple[RollupRows, list[str]] | None:
+            table = self.tier.read(day, "hourly", cols, _in(start_ns, end_ns, "hour_ns"))
             if not table.num_rows:
-                continue
+                return None
             t, _ = _coded(table.column("terminal"), t_lookup)
             k, _ = _coded(table.column("kind"), k_lookup)
             v, vnames = _coded(table.column("vantage"))
-            v_map = np.array([reducer.vantage(n) for n in vnames] or [0], np.int64)
-            t = np.where(k >= 0, t, -1)
             scalars = np.stack([table.column(c).to_numpy().astype(np.int64) for c in SCALARS], axis=1)
-            parts.append(
-                RollupRows(t, v_map[v], k, table.column("hour_ns").to_numpy().astype(np.int64), scalars)
-            )
+            hour = table.column("hour_ns").to_numpy().astype(np.int64)
+            return RollupRows.from_rows(np.where(k >= 0, t, -1), v, k, hour, scalars, reducer.period), vnames
+
+        parts = []
+        for got in _each(day_rows, [(day,) for day in self.tier.days_in(start_ns, end_ns)]):
+            if got is None:
+                continue
+            rows, vnames = got
+            v_map = np.array([reducer.vantage(n) for n in vnames] or [0], np.int64)  # local -> reducer codes
+            parts.append(dataclasses.replace(rows, v=v_map[rows.v], mv=v_map[rows.mv]))
         return RollupRows.concat(parts)
 
     def add_hists(self, start_ns: int, end_ns: int, reducer: RollupReducer) -> None:
@@ -198,19 +205,21 @@ class ColumnarSlaSource:
         days, edges = hist_ranges(start_ns, end_ns)
         reads: list[tuple[str, str, tuple[int, int]]] = [("daily", "day_ns", days)] if days else []
         reads += [("hourly", "hour_ns", edge) for edge in edges]
-        for part, col, (a_ns, b_ns) in reads:
-            for day in self.tier.days_in(a_ns, b_ns):
-                table = self.tier.read(
-                    day, part, ["terminal", "kind", "rtt_hist", "jit_hist"], _in(a_ns, b_ns, col)
-                )
-                if not table.num_rows:
-                    continue
-                t, _ = _coded(table.column("terminal"), t_lookup)
-                k, _ = _coded(table.column("kind"), k_lookup)
-                t = np.where(k >= 0, t, -1)
-                for which in ("rtt", "jit"):
-                    sizes, pairs = _binary_pairs(table.column(f"{which}_hist"))
-                    reducer.add_hist_pairs(t, which, sizes, pairs)
+        cols = ["terminal", "kind", "rtt_hist", "jit_hist"]
+        calls = [
+            (day, part, cols, _in(a_ns, b_ns, col))
+            for part, col, (a_ns, b_ns) in reads
+            for day in self.tier.days_in(a_ns, b_ns)
+        ]
+        for table in _each(self.tier.read, calls):
+            if not table.num_rows:
+                continue
+            t, _ = _coded(table.column("terminal"), t_lookup)
+            k, _ = _coded(table.column("kind"), k_lookup)
+            t = np.where(k >= 0, t, -1)
+            for which in ("rtt", "jit"):
+                sizes, pairs = _binary_pairs(table.column(f"{which}_hist"))
+                reducer.add_hist_pairs(t, which, sizes, pairs)
 
     def rollups(
         self,
@@ -227,10 +236,11 @@ class ColumnarSlaSource:
 
     def heartbeat_table(self, start_ns: int, end_ns: int) -> pa.Table:
         """The tier's heartbeats of ``[start_ns, end_ns)``, the :data:`HB_COLUMNS` only."""
-        parts = [
-            plain(self.tier.read(day, "heartbeats", list(HB_COLUMNS), _in(start_ns, end_ns)))
+        calls = [
+            (day, "heartbeats", list(HB_COLUMNS), _in(start_ns, end_ns))
             for day in self.tier.days_in(start_ns, end_ns)
         ]
+        parts = [plain(t) for t in _each(self.tier.read, calls)]
         return pa.concat_tables(parts) if parts else _hb_table([])
 
     def sla_heartbeats(self, start_ns: int, end_ns: int) -> HeartbeatColumns:
@@ -277,8 +287,6 @@ def _hb_columns(table: pa.Table) -> HeartbeatColumns:
 
 
 def _iso(ns: int) -> str:
-    from slaprobe.store.columnar import day_of
-
     return day_of(ns).isoformat()
 
 
@@ -287,8 +295,6 @@ def journal_ranges(tier: Tier, start_ns: int, end_ns: int) -> list[tuple[int, in
     out: list[tuple[int, int]] = []
     cur = start_ns
     for day in tier.days_in(start_ns, end_ns):
-        import datetime as dt
-
         d0 = day_start_ns(dt.date.fromisoformat(day))
         if d0 > cur:
             out.append((cur, min(d0, end_ns)))

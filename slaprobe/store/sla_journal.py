@@ -205,7 +205,7 @@ class JournalSlaSource:
                 a = np.array(rows, dtype=np.int64).reshape(len(rows), len(SCALARS) + 2)
                 sid = np.where(a[:, 0] < len(t_of), a[:, 0], 0)
                 t = np.where(a[:, 0] < len(t_of), t_of[sid], -1)
-                parts.append(RollupRows(t, v_of[sid], k_of[sid], a[:, 1], a[:, 2:]))
+                parts.append(RollupRows.from_rows(t, v_of[sid], k_of[sid], a[:, 1], a[:, 2:], reducer.period))
         return RollupRows.concat(parts)
 
     def add_hists(self, ranges: Sequence[tuple[int, int]], reducer: RollupReducer) -> None:

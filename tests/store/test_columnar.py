@@ -130,3 +130,18 @@ def test_bytes_per_sample_of_a_closed_day(few_days, tmp_path: Path) -> None:  # 
         / db.execute("SELECT count(*) FROM samples").fetchone()[0]
         > 60
     )
+
+
+def test_manifest_changes_of_concurrent_writers_are_all_kept(tmp_path: Path) -> None:
+    """Read-modify-write of the manifest under the tier's lock: twelve writers, twelve months kept
+    (each its own Tier object, as the daemon's thread, a command and a report would be)."""
+    import threading
+
+    Tier(tmp_path, create=True).set_reported("2022-12")
+    months = [f"2023-{m:02d}" for m in range(1, 13)]
+    threads = [threading.Thread(target=Tier(tmp_path).set_reported, args=(m,)) for m in months]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert Tier(tmp_path).reported() == ["2022-12", *months]

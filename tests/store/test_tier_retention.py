@@ -98,3 +98,37 @@ def test_store_retention_command_names_what_it_keeps(few_days, tmp_path: Path) -
     assert run.exit_code == 0 and "dropped raw detail of 3 days" in run.output
     bad = CliRunner().invoke(cli, ["store", "retention", "--config", str(config), "--force", "January"])
     assert bad.exit_code == 2
+
+
+def test_a_full_month_report_marks_the_month_reported(few_days, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    journal, tier = _compacted(few_days, tmp_path)
+    args = ["report", "--journal", str(journal), "--inventory", str(few_days.out_dir / "terminals.csv")]
+    args += ["--month", "2023-02", "--format", "json", "--allow-empty"]
+    filtered = CliRunner().invoke(cli, [*args, "--carrier", "telecom"])
+    assert filtered.exit_code == 0, filtered.output
+    assert tier.reported() == []  # a carrier's view is not the month's report
+    run = CliRunner().invoke(cli, args)
+    assert run.exit_code == 0, run.output
+    assert tier.reported() == ["2023-02"]
+
+
+def test_the_daemons_compaction_and_retention_runs(few_days, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """What the daemon's loop calls (slaprobe/storage.py): closed days before today - compact_keep_days."""
+    from slaprobe.config import load_config
+    from slaprobe.storage import run_compaction, run_tier_retention
+
+    few_days.copy(tmp_path)
+    path = tmp_path / "slaprobe.yaml"
+    path.write_text(
+        yaml.safe_dump({"state_dir": str(tmp_path), "store": {"compact_keep_days": 1, "raw_days": 30}})
+    )
+    config = load_config(path)
+    now = day_start_ns(dt.date(2023, 2, 2)) + 3600 * 10**9  # 2023-02-02 01:00 UTC
+    assert run_compaction(config, now_ns=now).days == ["2023-01-30", "2023-01-31"]  # yesterday stays
+    later = day_start_ns(dt.date(2023, 2, 5))
+    assert run_compaction(config, now_ns=later).days == ["2023-02-01", "2023-02-02"]
+    assert run_tier_retention(config, now_ns=later).raw_dropped == []  # 30 days not passed
+    mark_reported(Tier(tmp_path / "columnar"), "2023-01")
+    mark_reported(Tier(tmp_path / "columnar"), "2023-02")
+    dropped = run_tier_retention(config, now_ns=day_start_ns(dt.date(2023, 3, 3))).raw_dropped
+    assert dropped == ["2023-01-30", "2023-01-31"]  # older than 30 days on 2023-03-03
