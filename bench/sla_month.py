@@ -36,7 +36,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from slaprobe.config import InfluxConfig  # noqa: E402
-from slaprobe.lab.month import MonthProfile, generate_month  # noqa: E402
+from slaprobe.lab.month import MonthProfile  # noqa: E402
+from slaprobe.lab.month_output import generate_month  # noqa: E402
 from slaprobe.sla.engine import month_period  # noqa: E402
 
 FLOORS = {("embedded", 1820): 15.0, ("influx", 1820): 60.0, ("columnar", 1820): 5.0}

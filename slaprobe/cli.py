@@ -260,13 +260,25 @@ def lab_serve(
 @click.option("--store", "store_kind", type=click.Choice(["embedded", "influx"]), default="embedded")
 @click.option("--journal", type=click.Path(dir_okay=False), help="journal file [OUT/journal.sqlite]")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True, help="side files here")
-@click.option("--replace", is_flag=True, help="Delete an existing journal first (default: refuse it).")
-def lab_month(config_path, n, month, profile_path, store_kind, journal, out_dir, replace):  # type: ignore[no-untyped-def]
+@click.option(
+    "--tier",
+    type=click.Choice(["columnar", "journal"]),
+    default="columnar",
+    show_default=True,
+    help="Embedded store: every day compacted into the columnar tier (what the daemon keeps of a past "
+    "month), or every row in the SQLite journal.",
+)
+@click.option(
+    "--columnar", "columnar_dir", type=click.Path(file_okay=False), help="columnar tier [OUT/columnar]"
+)
+@click.option("--replace", is_flag=True, help="Delete an existing journal / tier first (default: refuse it).")
+def lab_month(config_path, n, month, profile_path, store_kind, journal, out_dir, tier, columnar_dir, replace):  # type: ignore[no-untyped-def]
     """A synthetic month of samples and heartbeats into a store; inventory, maintenance, truth in OUT.
 
     Cycles are shaped by the config's ``schedule`` (slot_ms, spread, reference_targets) like the daemon's.
     """
-    from slaprobe.lab.month import MonthProfileError, generate_month, load_month_profile
+    from slaprobe.lab.month import MonthProfileError, load_month_profile
+    from slaprobe.lab.month_output import Tier, generate_month
 
     try:
         profile = load_month_profile(profile_path)
@@ -280,8 +292,9 @@ def lab_month(config_path, n, month, profile_path, store_kind, journal, out_dir,
 
     try:
         plan, count = generate_month(
-            n, month, profile, out_dir, store_kind, journal, cfg.influx, progress, cfg.schedule, replace
-        )
+            n, month, profile, out_dir, store_kind, journal, cfg.influx, progress, cfg.schedule, replace,
+            Tier(tier), columnar_dir,
+        )  # fmt: skip
     except MonthProfileError as exc:  # MonthOutputError: the journal already holds a month
         raise click.ClickException(str(exc)) from exc
     click.echo(f"{count} samples of {len(plan.terminals)} terminals written; truth in {out_dir}/truth.json")

@@ -45,6 +45,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import yaml
 
+from slaprobe.lab.month_bulk import SampleArrays, cycle_arrays
 from slaprobe.lab.month_cycles import (
     DEGRADED,
     DOWN,
@@ -57,7 +58,7 @@ from slaprobe.lab.month_cycles import (
     cycle_samples,
     layout_segments,
 )
-from slaprobe.lab.month_network import month_network
+from slaprobe.lab.month_network import month_network  # noqa: F401  (re-exported: callers plan with it)
 from slaprobe.model import NS_PER_S, Heartbeat, ProbeKind, Sample
 from slaprobe.sla.maintenance import MaintenanceWindow, dump_windows
 from slaprobe.terminal import Terminal
@@ -158,6 +159,7 @@ class MonthPlan:
     maintenance_ranges: list[tuple[int, int, Callable[[Terminal], bool]]]
     truth: dict[str, Any]
     layouts: dict[CycleSettings, list[Segment]] = field(default_factory=dict, repr=False, compare=False)
+    cache: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def interval_ns(self) -> int:
@@ -352,22 +354,43 @@ def _poisson(rng: random.Random, mean: float) -> int:
         k += 1
 
 
+def _plan_arrays(plan: MonthPlan) -> dict[str, np.ndarray]:
+    """Per-terminal plan figures and every event as arrays, built once (the hour loop reads them)."""
+    if not plan.cache:
+        ps = plan.plans
+        ev = [(ti, ea, eb, code) for ti, p in enumerate(ps) for ea, eb, code in p.events]
+        table = np.array(ev, dtype=np.int64).reshape(-1, 4)
+        plan.cache.update(
+            firsts=np.array([p.first for p in ps], dtype=np.int64),
+            lasts=np.array([p.last for p in ps], dtype=np.int64),
+            degraded=np.array([p.degraded for p in ps], dtype=bool),
+            rtt=np.array([p.rtt_ms for p in ps]),
+            jitter=np.array([p.jitter_ms for p in ps]),
+            ev_t=table[:, 0],
+            ev_a=table[:, 1],
+            ev_b=table[:, 2],
+            ev_code=table[:, 3],
+        )
+    return plan.cache
+
+
 def _hour_codes(plan: MonthPlan, a: int, b: int, rng: np.random.Generator) -> np.ndarray:
     """int8 codes [T, b - a] for window intervals [a, b): -1 = not in service (no sample)."""
+    arr = _plan_arrays(plan)
     n_t = len(plan.plans)
     idx = np.arange(a, b)
-    firsts = np.array([p.first for p in plan.plans])
-    lasts = np.array([p.last for p in plan.plans])
+    firsts, lasts, degraded = arr["firsts"], arr["lasts"], arr["degraded"]
     codes = np.zeros((n_t, b - a), dtype=np.int8)
     codes[(idx[None, :] < firsts[:, None]) | (idx[None, :] >= lasts[:, None])] = -1
-    degraded = np.array([p.degraded for p in plan.plans])
     if degraded.any():
         roll = rng.random((n_t, b - a)) < plan.profile.degraded_probability
         codes[roll & degraded[:, None] & (codes == GOOD)] = DEGRADED
-    for ti, p in enumerate(plan.plans):
-        for ea, eb, code in p.events:
-            if ea < b and eb > a:
-                codes[ti, max(ea, a) - a : min(eb, b) - a] = code
+    hit = np.nonzero((arr["ev_a"] < b) & (arr["ev_b"] > a))[0]  # in plan order: later events win
+    for ti, ea, eb, code in zip(
+        arr["ev_t"][hit].tolist(), arr["ev_a"][hit].tolist(), arr["ev_b"][hit].tolist(),
+        arr["ev_code"][hit].tolist(), strict=True,
+    ):  # fmt: skip
+        codes[ti, max(ea, a) - a : min(eb, b) - a] = code
     return codes
 
 
@@ -444,6 +467,20 @@ def slot_offsets_ns(plan: MonthPlan, interval: int, settings: CycleSettings | No
     return out
 
 
+def _hour_inputs(
+    plan: MonthPlan, a: int, b: int, vantage: str, rng: np.random.Generator, settings: CycleSettings | None
+) -> tuple[CycleSettings, list[Segment], np.ndarray, np.ndarray, np.ndarray]:
+    """(settings, segments, codes, rtts, jitters) of window intervals [a, b) at ``vantage``: the draws
+    of one batch, in the order every writer (per sample or in bulk) makes them."""
+    settings = settings or CycleSettings(interval_s=float(plan.profile.interval_s))
+    segments = cycle_layout(plan, settings)
+    codes = _vantage_codes(plan, a, b, vantage, rng)
+    arr = _plan_arrays(plan)
+    rtt = arr["rtt"][:, None] * (1 + 0.2 * rng.random(codes.shape))
+    jit = arr["jitter"][:, None] * (0.5 + rng.random(codes.shape))
+    return settings, segments, codes, rtt, jit
+
+
 def _cycles_for(
     plan: MonthPlan,
     a: int,
@@ -452,11 +489,7 @@ def _cycles_for(
     rng: np.random.Generator,
     settings: CycleSettings | None,
 ) -> tuple[list[Sample], list[Heartbeat]]:
-    settings = settings or CycleSettings(interval_s=float(plan.profile.interval_s))
-    segments = cycle_layout(plan, settings)
-    codes = _vantage_codes(plan, a, b, vantage, rng)
-    rtt = np.array([p.rtt_ms for p in plan.plans])[:, None] * (1 + 0.2 * rng.random(codes.shape))
-    jit = np.array([p.jitter_ms for p in plan.plans])[:, None] * (0.5 + rng.random(codes.shape))
+    settings, segments, codes, rtt, jit = _hour_inputs(plan, a, b, vantage, rng, settings)
     samples = cycle_samples(
         plan.terminals, segments, codes, a, plan.start_ns, plan.interval_ns, vantage, settings,
         plan.profile.packets, rtt, jit, _host_down(plan, vantage),
@@ -465,6 +498,21 @@ def _cycles_for(
         segments, codes, a, plan.start_ns, plan.interval_ns, vantage, settings, _host_down(plan, vantage)
     )
     return samples, beats
+
+
+def hour_arrays(
+    plan: MonthPlan, a: int, b: int, vantage: str, rng: np.random.Generator, settings: CycleSettings | None
+) -> tuple[SampleArrays, list[Heartbeat]]:
+    """:func:`_cycles_for` as columns (``month_bulk``): the same samples, values and order."""
+    settings, segments, codes, rtt, jit = _hour_inputs(plan, a, b, vantage, rng, settings)
+    arrays = cycle_arrays(
+        plan.terminals, segments, codes, a, plan.start_ns, plan.interval_ns, vantage, settings,
+        plan.profile.packets, rtt, jit, _host_down(plan, vantage),
+    )  # fmt: skip
+    beats = cycle_heartbeats(
+        segments, codes, a, plan.start_ns, plan.interval_ns, vantage, settings, _host_down(plan, vantage)
+    )
+    return arrays, beats
 
 
 def write_month(
@@ -514,69 +562,3 @@ def write_side_files(plan: MonthPlan, out_dir: str | Path) -> dict[str, Path]:
     paths["maintenance"].write_text(dump_windows(plan.maintenance, ZoneInfo(plan.profile.timezone)), "utf-8")
     paths["truth"].write_text(json.dumps(plan.truth, indent=1, sort_keys=True) + "\n", "utf-8")
     return paths
-
-
-def _refuse_existing(path: Path, replace: bool) -> None:
-    """A second run into the same journal would append a second copy of every sample (issue #14)."""
-    if not path.exists():
-        return
-    if not replace:
-        raise MonthOutputError(
-            f"{path} already exists: writing a month into it again would store every sample twice. "
-            "Choose another --out/--journal, delete it, or pass --replace."
-        )
-    for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-        p.unlink(missing_ok=True)
-
-
-class MonthOutputError(MonthProfileError):
-    """The output already holds a month (refused unless asked to replace it)."""
-
-
-def generate_month(
-    terminals: int,
-    month: str,
-    profile: MonthProfile,
-    out_dir: str | Path,
-    store_kind: str = "embedded",
-    journal: str | Path | None = None,
-    influx_cfg: Any = None,
-    progress: Callable[[int, int], None] | None = None,
-    schedule: Any = None,
-    replace: bool = False,
-) -> tuple[MonthPlan, int]:
-    """``slaprobe lab month``: the example province network of ``terminals``, planned and written.
-
-    Side files go to ``out_dir``; samples to the journal at ``journal`` (default ``out_dir/journal.sqlite``)
-    or to InfluxDB (``influx_cfg``, with the ``sla_hourly`` rollups). ``schedule`` (a
-    ``config.ScheduleConfig``; default: its defaults) shapes the cycles like the daemon's. An existing
-    journal is refused unless ``replace`` (then it is deleted first).
-    """
-    from slaprobe.inventory import Inventory
-
-    path = Path(journal) if journal else Path(out_dir) / "journal.sqlite"
-    if store_kind != "influx":
-        _refuse_existing(path, replace)
-    plan = plan_month(month_network(terminals, profile.seed), month, profile)
-    settings = CycleSettings.from_schedule(schedule, float(profile.interval_s))
-    write_side_files(plan, out_dir)
-    tags = Inventory(tuple(plan.terminals)).tags()  # what the daemon hands the journal
-    if store_kind == "influx":
-        from slaprobe.store.influx import InfluxStore
-        from slaprobe.store.influx_read import InfluxRollupWriter
-
-        store = InfluxStore(influx_cfg, tags, batch_size=20_000)
-        try:
-            n = write_month(plan, store, InfluxRollupWriter(store.client), progress, settings)
-        finally:
-            store.close()
-        return plan, n
-    from slaprobe.store.journal import JournalStore
-
-    js = JournalStore(path)
-    try:
-        js.set_terminal_tags(tags)
-        n = write_month(plan, js, None, progress, settings)
-    finally:
-        js.close()
-    return plan, n

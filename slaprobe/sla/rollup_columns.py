@@ -91,7 +91,8 @@ def hourly_rollups(
     n = len(u_key)
     sent = np.asarray(sent, np.int64)
     received = np.asarray(received, np.int64)
-    measured = (sent > 0) & ~np.isin(np.asarray(error).astype(str), list(UNMEASURED_ERRORS))
+    # objects, not astype(str): a day's rows share a few str objects; fixed-width copies took 52 B a row
+    measured = (sent > 0) & ~np.isin(np.asarray(error, dtype=object), list(UNMEASURED_ERRORS))
     rtt = np.asarray(rtt_avg_ms, np.float64)
     jit = np.asarray(jitter_ms, np.float64)
     pdv = np.asarray(pdv_ms, np.float64)

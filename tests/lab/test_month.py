@@ -12,9 +12,7 @@ from pathlib import Path
 import pytest
 
 from slaprobe.lab.month import (
-    MonthOutputError,
     MonthProfile,
-    generate_month,
     load_month_profile,
     month_network,
     plan_month,
@@ -160,17 +158,6 @@ def test_full_size_networks_are_the_example_network() -> None:
     from slaprobe import sample_network
 
     assert month_network(1820, seed=1) == sample_network.generate(1820, seed=1)
-
-
-def test_a_second_run_into_the_same_journal_is_refused(tmp_path: Path) -> None:
-    """Issue #14: running again appended a second copy of every sample."""
-    profile = dataclasses.replace(MonthProfile(), interval_s=3600)  # one sample an hour: fast
-    _, first = generate_month(2, "2022-02", profile, tmp_path)
-    with pytest.raises(MonthOutputError, match="already exists"):
-        generate_month(2, "2022-02", profile, tmp_path)
-    _, again = generate_month(2, "2022-02", profile, tmp_path, replace=True)
-    with JournalStore(tmp_path / "journal.sqlite", readonly=True) as js:
-        assert js.count_samples() == first == again
 
 
 def test_cli_refuses_a_second_run_and_replaces_on_request(tmp_path: Path) -> None:

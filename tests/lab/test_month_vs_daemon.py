@@ -26,8 +26,17 @@ import yaml
 from slaprobe.config import load_config
 from slaprobe.inventory import load_inventory, write_csv
 from slaprobe.lab import LabProfile
-from slaprobe.lab.month import MonthProfile, heartbeats_for, month_network, plan_month, samples_for
+from slaprobe.lab.month import (
+    MonthProfile,
+    heartbeats_for,
+    hour_arrays,
+    month_network,
+    plan_month,
+    samples_for,
+)
+from slaprobe.lab.month_bulk import concat
 from slaprobe.lab.month_cycles import SKIPPED, CycleSettings
+from slaprobe.lab.month_journal import JournalBulkWriter
 from slaprobe.model import NS_PER_S, SAMPLE_FIELDS, Heartbeat, Outcome, ProbeKind, Sample, split_cycle
 from slaprobe.scheduler import spread_offsets
 from slaprobe.store.journal import JournalStore
@@ -143,12 +152,21 @@ def _month_journal(tmp_path: Path, inventory: Path, cfg: Path) -> Path:
                 wanted[code] = a
     assert all(v is not None for v in wanted.values()), wanted
     path = tmp_path / "month.sqlite"
+    tags = {t.id: tags for t, tags in zip(terms, _tags(terms), strict=True)}
     with JournalStore(path) as js:
-        js.set_terminal_tags({t.id: tags for t, tags in zip(terms, _tags(terms), strict=True)})
+        js.set_terminal_tags(tags)
         for a in sorted(wanted.values()):  # type: ignore[type-var]
             rng = np.random.default_rng(a)
             js.write_samples(samples_for(plan, a - 3, a + 3, VANTAGE, rng, settings))
             js.write_heartbeats(heartbeats_for(plan, a - 3, a + 3, VANTAGE, settings))
+    # the same windows through the bulk path (``lab month``'s): numpy columns, one journal batch
+    parts, beats = [], []
+    for a in sorted(wanted.values()):  # type: ignore[type-var]
+        arrays, hb = hour_arrays(plan, a - 3, a + 3, VANTAGE, np.random.default_rng(a), settings)
+        parts.append(arrays)
+        beats += hb
+    with JournalBulkWriter(tmp_path / "bulk.sqlite", tags) as writer:
+        writer.write(concat(parts), beats)
     return path
 
 
@@ -207,6 +225,7 @@ def test_lab_month_journal_has_the_daemons_shape(tmp_path: Path, lab_factory) ->
     terms = list(load_inventory(inventory).terminals)
     real = _read(_daemon_journal(tmp_path, lab_factory, inventory))
     synth = _read(_month_journal(tmp_path, inventory, tmp_path / "slaprobe.yaml"))
+    assert _read(tmp_path / "bulk.sqlite") == synth  # lab month's bulk path writes the very same journal
     (d_samples, d_beats, d_series), (m_samples, m_beats, m_series) = real, synth
 
     # heartbeats: the same cycle keys, and fields that mean the same
