@@ -573,6 +573,21 @@ class Tier:
         """The row groups of a day's ``part`` that may hold any of ``terminals`` with a time in
         ``[lo, hi)``, chosen by their statistics (the rows are sorted by terminal): a handful of small
         groups instead of the day. The caller filters the rows exactly."""
+        return pa.concat_tables(self.iter_terminals(day, part, columns, terminals, lo, hi, batch=None))
+
+    def iter_terminals(
+        self,
+        day: str,
+        part: str,
+        columns: Sequence[str],
+        terminals: Sequence[str],
+        lo: int,
+        hi: int,
+        batch: int | None = 64,
+    ) -> Iterator[pa.Table]:
+        """:meth:`read_terminals` as tables of at most ``batch`` row groups (``None``: one table), so a
+        caller that filters each keeps only its rows: at 20,000 terminals the pooled terminals of a
+        day touch most of its groups, and a whole day decoded at once is GBs across the read pool."""
         path = self.day_dir(day) / f"{part}.parquet"
         f = pq.ParquetFile(path, read_dictionary=[c for c in STRING_COLUMNS if c in columns])
         md = f.metadata
@@ -590,7 +605,9 @@ class Tier:
                 if i == len(wanted) or wanted[i] > st.max:
                     continue
             groups.append(g)
-        return f.read_row_groups(groups, columns=list(columns))
+        step = batch or max(len(groups), 1)
+        for i in range(0, max(len(groups), 1), step):
+            yield f.read_row_groups(groups[i : i + step], columns=list(columns))
 
     def bytes_on_disk(self) -> int:
         return sum(p.stat().st_size for p in self.root.glob("day=*/*.parquet"))

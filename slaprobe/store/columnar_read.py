@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+import itertools
+from collections import deque
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 import pyarrow as pa
@@ -111,13 +113,29 @@ def _sample_columns(table: pa.Table, keep: np.ndarray | None = None, t_coded=Non
     )
 
 
-_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="tier-read")
+_WORKERS = 4
+_POOL = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="tier-read")
+_AHEAD = 2  # days one caller has read ahead of the one it is reducing (three callers share the pool)
 
 
-def _each(fn, calls: Sequence[tuple]) -> list:  # type: ignore[type-arg, no-untyped-def]
+def _each(fn, calls: Sequence[tuple]) -> Iterator:  # type: ignore[type-arg, no-untyped-def]
     """``fn(*args)`` for every tuple of ``calls``, in order, a few days at a time: a day's read is a
-    file open and decode that releases the GIL, so the days overlap instead of queueing."""
-    return list(_POOL.map(lambda args: fn(*args), calls))
+    file open and decode that releases the GIL, so the days overlap instead of queueing.
+
+    A generator with at most ``_AHEAD`` reads submitted beyond the result being consumed: ``Executor.map``
+    reads every day at once and keeps each result until the last is taken, so at 20,000 terminals
+    a month's decoded tables were all alive together (GBs); the caller now reduces each day and drops
+    it before more than ``_AHEAD`` others are decoded."""
+    pending: deque[Future] = deque()  # type: ignore[type-arg]
+    todo = iter(calls)
+    for args in itertools.islice(todo, _AHEAD):
+        pending.append(_POOL.submit(fn, *args))
+    while pending:
+        result = pending.popleft().result()
+        for args in itertools.islice(todo, 1):
+            pending.append(_POOL.submit(fn, *args))
+        yield result
+        del result
 
 
 def _in(lo: int, hi: int, column: str = "time_ns") -> pc.Expression:
@@ -155,11 +173,17 @@ class ColumnarSlaSource:
     def _day_hours(
         self, day: str, wanted: list[tuple[str, int]], kinds: Sequence[ProbeKind]
     ) -> SampleColumns:
-        """One day's share of :meth:`hour_samples`."""
+        """One day's share of :meth:`hour_samples`, read a batch of row groups at a time and filtered
+        to the pairs asked for before the next (only the kept rows outlive their batch)."""
         terms = sorted({t for t, _ in wanted})
         hours = [h for _, h in wanted]
         cols = ["terminal", "vantage", "kind", "time_ns", "sent", "received", "error"]
-        table = self.tier.read_terminals(day, "samples", cols, terms, min(hours), max(hours) + HOUR_NS)
+        batches = self.tier.iter_terminals(day, "samples", cols, terms, min(hours), max(hours) + HOUR_NS)
+        return concat_samples([self._pairs(table, wanted, kinds) for table in batches])
+
+    @staticmethod
+    def _pairs(table: pa.Table, wanted: list[tuple[str, int]], kinds: Sequence[ProbeKind]) -> SampleColumns:
+        """The rows of ``table`` whose (terminal, hour) is in ``wanted`` and kind in ``kinds``."""
         if not table.num_rows:
             return SampleColumns.empty()
         t, names = coded = _coded(table.column("terminal"))
