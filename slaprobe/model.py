@@ -198,3 +198,11 @@ def split_cycle(name: str) -> tuple[str, ProbeKind | None]:
 
 SAMPLE_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Sample))
 HEARTBEAT_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Heartbeat))
+# The numeric value columns of a Sample, by type, in field order: bulk producers (lab month's numpy
+# columns) take them from here so a field added to Sample cannot be missing from their columns.
+SAMPLE_COUNT_FIELDS: tuple[str, ...] = tuple(
+    f.name for f in dataclasses.fields(Sample) if f.type == "int" and f.name != "time_ns"
+)
+SAMPLE_FLOAT_FIELDS: tuple[str, ...] = tuple(
+    f.name for f in dataclasses.fields(Sample) if f.type == "float | None"
+)

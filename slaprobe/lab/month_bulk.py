@@ -29,7 +29,7 @@ from slaprobe.lab.month_cycles import (
     Segment,
     _segments_in,
 )
-from slaprobe.model import Outcome, ProbeKind, Sample
+from slaprobe.model import SAMPLE_COUNT_FIELDS, SAMPLE_FLOAT_FIELDS, Outcome, ProbeKind, Sample
 from slaprobe.terminal import Terminal
 
 KINDS: tuple[ProbeKind, ...] = tuple(ProbeKind)
@@ -37,30 +37,8 @@ OUTCOMES: tuple[Outcome, ...] = tuple(Outcome)
 _K = {k: i for i, k in enumerate(KINDS)}
 _O = {o: i for i, o in enumerate(OUTCOMES)}
 
-INT_COLUMNS: tuple[str, ...] = (
-    "sent",
-    "received",
-    "duplicates",
-    "reordered",
-    "late",
-    "max_loss_burst",
-    "malformed",
-)
-FLOAT_COLUMNS: tuple[str, ...] = (
-    "rtt_min_ms",
-    "rtt_avg_ms",
-    "rtt_max_ms",
-    "rtt_p50_ms",
-    "jitter_ms",
-    "jitter_rfc3550_ms",
-    "pdv_ms",
-    "loss_fwd",
-    "loss_rev",
-    "jitter_fwd_ms",
-    "jitter_rev_ms",
-    "r_factor",
-    "mos",
-)
+INT_COLUMNS: tuple[str, ...] = SAMPLE_COUNT_FIELDS
+FLOAT_COLUMNS: tuple[str, ...] = SAMPLE_FLOAT_FIELDS
 _REF_VALUES = (1.0, 1.05, 1.1, 0.1)  # month_cycles.cycle_samples: what reference targets answer
 
 
