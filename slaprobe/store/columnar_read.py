@@ -13,7 +13,7 @@ Both implement :class:`slaprobe.sla.inputs.SlaSource`:
   journal (compaction crashed before its delete, or the shipper has not sent it yet) is read from the
   tier only, so nothing is counted twice. With no tier day in the window it *is* the journal source.
 
-Rollups of parts are folded by ``rollups.fold_rows``, one definition for every combination.
+Rollups of parts are folded by ``RollupReducer.add_rows``, one definition for every combination.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from slaprobe.sla.inputs import (
     heartbeat_columns_from,
 )
 from slaprobe.sla.kpi import HIST_DTYPE, HOUR_NS, SCALARS
-from slaprobe.sla.rollups import RollupReducer, RollupRows, RollupSummary, fold_rows, hist_ranges
+from slaprobe.sla.rollups import RollupReducer, RollupRows, RollupSummary, hist_ranges
 from slaprobe.store.columnar import DAY_NS, Tier, day_of, day_start_ns, plain
 from slaprobe.store.sla_journal import JournalSlaSource
 
@@ -195,9 +195,10 @@ class ColumnarSlaSource:
         return _sample_columns(table, np.isin(pair, asked) & kind_ok, coded)
 
     # ------------------------------------------------------------------ rollups
-    def rollup_rows(self, start_ns: int, end_ns: int, reducer: RollupReducer) -> RollupRows:
-        """The tier's hourly rows of ``[start_ns, end_ns)`` coded for ``reducer``, each day reduced in
-        its own thread (series maxima, period sums) so only presence stays row by row."""
+    def fold_rollups(self, start_ns: int, end_ns: int, reducer: RollupReducer) -> None:
+        """Fold the tier's hourly rows of ``[start_ns, end_ns)`` into ``reducer``, day by day: each day is
+        coded and pre-reduced in its own thread, folded, and dropped (a month of 20,000 terminals is
+        45 M hourly rows: held as rows until the end they grew the report's peak by ~0.12 GB a day)."""
         t_lookup = {n: i for i, n in enumerate(reducer.terminals)}
         k_lookup = {k: i for k, i in _KIND_INDEX.items() if reducer.wants(k)}
         cols = ["terminal", "vantage", "kind", "hour_ns", *SCALARS]
@@ -213,14 +214,13 @@ class ColumnarSlaSource:
             hour = table.column("hour_ns").to_numpy().astype(np.int64)
             return RollupRows.from_rows(np.where(k >= 0, t, -1), v, k, hour, scalars, reducer.period), vnames
 
-        parts = []
         for got in _each(day_rows, [(day,) for day in self.tier.days_in(start_ns, end_ns)]):
             if got is None:
                 continue
             rows, vnames = got
             v_map = np.array([reducer.vantage(n) for n in vnames] or [0], np.int64)  # local -> reducer codes
-            parts.append(dataclasses.replace(rows, v=v_map[rows.v], mv=v_map[rows.mv]))
-        return RollupRows.concat(parts)
+            reducer.add_rows(dataclasses.replace(rows, v=v_map[rows.v], mv=v_map[rows.mv]))
+            del rows, got
 
     def add_hists(self, start_ns: int, end_ns: int, reducer: RollupReducer) -> None:
         """Add the tier's histograms of ``[start_ns, end_ns)`` (whole days from ``daily``)."""
@@ -254,7 +254,7 @@ class ColumnarSlaSource:
         period: tuple[int, int],
     ) -> RollupSummary:
         reducer = RollupReducer(start_ns, end_ns, kinds, terminals, period)
-        fold_rows(reducer, self.rollup_rows(start_ns, end_ns, reducer))
+        self.fold_rollups(start_ns, end_ns, reducer)
         self.add_hists(*period, reducer)
         return reducer.build()
 
@@ -371,11 +371,8 @@ class TieredSlaSource:
         if ranges is None:
             return self.journal_source.rollups(start_ns, end_ns, kinds, terminals, period)
         reducer = RollupReducer(start_ns, end_ns, kinds, terminals, period)
-        rows = [
-            self.columnar.rollup_rows(start_ns, end_ns, reducer),
-            self.journal_source.rollup_rows(ranges, reducer),
-        ]
-        fold_rows(reducer, RollupRows.concat(rows))
+        self.columnar.fold_rollups(start_ns, end_ns, reducer)
+        self.journal_source.fold_rollups(ranges, reducer)
         self.columnar.add_hists(*period, reducer)
         period_ranges = [
             (max(a, period[0]), min(b, period[1])) for a, b in journal_ranges(self.tier, *period)

@@ -184,15 +184,14 @@ class JournalSlaSource:
             return self._db.execute(sql, (start_ns, end_ns)).fetchall()
 
     # ------------------------------------------------------------ parts of a window (tiered reads)
-    def rollup_rows(self, ranges: Sequence[tuple[int, int]], reducer: RollupReducer) -> RollupRows:
-        """The hourly rollup rows of hours in ``ranges`` coded for ``reducer`` (``rollups.fold_rows``):
+    def fold_rollups(self, ranges: Sequence[tuple[int, int]], reducer: RollupReducer) -> None:
+        """Fold the hourly rollup rows of hours in ``ranges`` into ``reducer`` (``RollupReducer.add_rows``):
         the journal's share of a window whose other days the columnar tier holds."""
         kinds = tuple(ProbeKind(k) for k in reducer.kinds)
         t_of, v_of = self._series_codes(kinds, reducer)
         k_of = np.zeros(len(t_of), np.int64)
         for sid, (_t, _v, kind) in self._series(kinds).items():
             k_of[sid] = KIND_CODES.index(ProbeKind(kind))
-        parts = []
         with self._lock:
             for a_ns, b_ns in ranges:
                 rows = self._db.execute(
@@ -205,8 +204,9 @@ class JournalSlaSource:
                 a = np.array(rows, dtype=np.int64).reshape(len(rows), len(SCALARS) + 2)
                 sid = np.where(a[:, 0] < len(t_of), a[:, 0], 0)
                 t = np.where(a[:, 0] < len(t_of), t_of[sid], -1)
-                parts.append(RollupRows.from_rows(t, v_of[sid], k_of[sid], a[:, 1], a[:, 2:], reducer.period))
-        return RollupRows.concat(parts)
+                reducer.add_rows(
+                    RollupRows.from_rows(t, v_of[sid], k_of[sid], a[:, 1], a[:, 2:], reducer.period)
+                )
 
     def add_hists(self, ranges: Sequence[tuple[int, int]], reducer: RollupReducer) -> None:
         """Add the hourly histograms of hours in ``ranges`` to ``reducer`` (its terminals and kinds)."""
