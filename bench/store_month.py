@@ -125,6 +125,32 @@ def du(path: Path) -> int:
     return int(subprocess.run(["du", "-sb", str(path)], capture_output=True, text=True).stdout.split()[0])
 
 
+TRUTH_FIELDS = (
+    "available_s", "unavailable_s", "unknown_s", "maintenance_s", "in_service_s", "high_loss_intervals",
+)  # fmt: skip
+
+
+def truth_check(report_json: Path, truth_json: Path) -> dict[str, Any]:
+    """The report's per-terminal figures and outage list against the lab's injected ground truth
+    (``truth.json``, written by ``lab month`` from its plan, not by the engine): terminals compared and,
+    per field, how many differ (none expected)."""
+    rep = json.loads(report_json.read_text())
+    truth = json.loads(truth_json.read_text())["terminals"]
+    outages: dict[str, list[list[int]]] = {}
+    for o in rep["outages"]:
+        outages.setdefault(o["terminal"], []).append([o["start_ns"], o["end_ns"], o["period_s"]])
+    differ: dict[str, int] = {}
+    for t in rep["terminals"]:
+        want = truth.get(t["terminal"])
+        checks = {"in_truth": want is not None}
+        if want is not None:
+            checks |= {f: want[f] == t[f] for f in TRUTH_FIELDS if f in want}
+            checks["outages"] = sorted(outages.get(t["terminal"], [])) == sorted(want["outages"])
+        for name, ok in checks.items():
+            differ[name] = differ.get(name, 0) + (not ok)
+    return {"terminals": len(rep["terminals"]), "truth_terminals": len(truth), "differ": differ}
+
+
 def series(runs: list[float]) -> dict[str, Any]:
     return {"runs": [round(x, 2) for x in runs], "median": round(statistics.median(runs), 2)}
 
@@ -157,6 +183,7 @@ def step_report1820(w: Path, runs: int) -> dict[str, Any]:
         out[name] = {**series(walls), "peak_mib": round(max(peaks))}
     same = (w / "report-1820-columnar.json").read_bytes() == (w / "report-1820-journal.json").read_bytes()
     out["json_identical"] = same
+    out["truth"] = truth_check(w / "report-1820-columnar.json", w / "1820c" / "truth.json")
     return out
 
 
@@ -172,7 +199,8 @@ def step_report20000(w: Path, runs: int) -> dict[str, Any]:
         wall, peak = report(w / "20000c", w / "report-20000-columnar.json")
         walls.append(wall)
         peaks.append(peak)
-    return {**series(walls), "peak_mib": round(max(peaks))}
+    truth = truth_check(w / "report-20000-columnar.json", w / "20000c" / "truth.json")
+    return {**series(walls), "peak_mib": round(max(peaks)), "truth": truth}
 
 
 def step_compact20000(w: Path, runs: int) -> dict[str, Any]:
