@@ -1,0 +1,196 @@
+"""Benchmark (issue #14): the columnar tier's day writer, ours vs the writer of commit 88e473c.
+
+    python bench/write_day.py --terminals 1820 --runs 3 [--workdir /work/bench-data/write-day]
+    nice -n 5 python bench/write_day.py --terminals 20000 --runs 1 [--old-runs 1]
+
+One whole UTC day (the first of December 2022 in ``lab month``'s plan) is built once with the lab's
+bulk generator (``iter_days`` -> ``month_columnar.day_columns``, the columns ``lab month`` hands the
+writer: tag dictionaries, numpy counters and floats) and kept as Arrow IPC files under the workdir.
+Each run is a fresh child process that loads those columns and calls ``write_day`` once: wall of the
+call (``perf_counter`` in the child), peak RSS of the whole child (``/usr/bin/time``: a child of this
+process would otherwise inherit our peak) and the RSS once the input is loaded (``input``), so the
+writer's own share is peak - input. The old writer runs from ``git archive 88e473c`` (the whole
+package of that commit, so its codec and rollup code are the old ones too). Afterwards every part of
+the two tiers is read back with today's ``Tier.read`` and compared value for value.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+OLD_COMMIT = "88e473c"
+MONTH = "2022-12"
+
+
+# ---------------------------------------------------------------------------------------- the day
+def build_day(terminals: int, out: Path) -> None:
+    """The first whole UTC day of December as ``write_days`` hands it to the writer, as IPC files."""
+    import pyarrow as pa
+
+    from slaprobe.inventory import Inventory
+    from slaprobe.lab.month import MonthProfile, month_network, plan_month
+    from slaprobe.lab.month_columnar import _columns, by_day
+    from slaprobe.lab.month_output import iter_days
+    from slaprobe.store.columnar import heartbeats_table
+
+    plan = plan_month(month_network(terminals, MonthProfile().seed), MONTH, MonthProfile())
+    tags = Inventory(tuple(plan.terminals)).tags()
+    for day in by_day(iter_days(plan)):
+        date = dt.datetime.fromtimestamp(day[0].day_ns // 10**9, dt.UTC).date()
+        if date < dt.date(2022, 12, 1):
+            continue
+        columns = _columns(day, tags)
+        beats = heartbeats_table([h for b in day for h in b.heartbeats])
+        break
+    table = pa.table({c: pa.array(v) if not isinstance(v, pa.Array) else v for c, v in columns.items()})
+    out.mkdir(parents=True, exist_ok=True)
+    for name, t in (("samples", table), ("heartbeats", beats)):
+        with pa.OSFile(str(out / f"{name}.arrow.tmp"), "wb") as sink, pa.ipc.new_file(sink, t.schema) as w:
+            w.write_table(t)
+        (out / f"{name}.arrow.tmp").rename(out / f"{name}.arrow")
+    (out / "day.txt").write_text(date.isoformat())
+
+
+CHILD = r"""
+import datetime as dt, json, resource, sys, time
+import numpy as np, pyarrow as pa
+try:
+    from slaprobe.store.columnar_write import write_day
+except ImportError:  # the old tree
+    from slaprobe.store.columnar import write_day
+src, out = sys.argv[1], sys.argv[2]
+def load(name):
+    with pa.OSFile(f"{src}/{name}.arrow") as f:
+        return pa.ipc.open_file(f).read_all()
+t = load("samples")
+columns = {}
+for c in t.column_names:  # the mapping lab month builds: dictionary arrays and numpy columns
+    col = t.column(c).combine_chunks()
+    columns[c] = col if pa.types.is_dictionary(col.type) else col.to_numpy(zero_copy_only=False)
+del t, col
+beats = load("heartbeats")
+day = dt.date.fromisoformat(open(f"{src}/day.txt").read())
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+t0 = time.perf_counter()
+write_day(out, day, columns, beats)
+print(json.dumps({"wall": time.perf_counter() - t0, "input_mib": before / 1024}))
+"""
+
+
+def run_child(pythonpath: Path, src: Path, out: Path) -> dict[str, float]:
+    """One ``write_day`` in a fresh process: its wall, the child's peak RSS and its RSS before the call."""
+    import shutil
+
+    shutil.rmtree(out, ignore_errors=True)
+    env = {**os.environ, "PYTHONPATH": str(pythonpath)}
+    with tempfile.NamedTemporaryFile("r") as peak:
+        cmd = ["/usr/bin/time", "-f", "%M", "-o", peak.name, sys.executable, "-c", CHILD, str(src), str(out)]
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise SystemExit(f"write_day child failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+        res = json.loads(proc.stdout.strip().splitlines()[-1])
+        res["peak_mib"] = int(peak.read().split()[-1]) / 1024
+    return res
+
+
+def old_tree(work: Path) -> Path:
+    """The package as of ``OLD_COMMIT`` (git archive into the workdir)."""
+    dest = work / f"old-{OLD_COMMIT}"
+    if not (dest / "slaprobe" / "store" / "columnar.py").exists():
+        dest.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(
+            ["git", "archive", OLD_COMMIT, "slaprobe"], cwd=ROOT, capture_output=True, check=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+    return dest
+
+
+def compare(a: Path, b: Path) -> list[str]:
+    """Every part of the day in both tiers, read back with today's reader: the differences found."""
+    from slaprobe.store.columnar import PARTS, Tier, plain
+
+    ta, tb = Tier(a), Tier(b)
+    if ta.days() != tb.days():
+        return [f"days {ta.days()} != {tb.days()}"]
+    diffs = []
+    for day in ta.days():
+        for part in PARTS:
+            x, y = plain(ta.read(day, part)), plain(tb.read(day, part))
+            if x.schema.remove_metadata() != y.schema.remove_metadata():
+                diffs.append(f"{day} {part}: schema {x.schema} != {y.schema}")
+            elif not x.equals(y):
+                cols = [c for c in x.column_names if not x.column(c).equals(y.column(c))]
+                diffs.append(f"{day} {part}: columns differ: {cols}")
+            del x, y
+        ia, ib = ta.info(day), tb.info(day)
+        for k in ("samples", "problems", "heartbeats", "hourly"):
+            if ia[k] != ib[k]:
+                diffs.append(f"{day} manifest {k}: {ia[k]} != {ib[k]}")
+    return diffs
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--terminals", type=int, default=1820)
+    ap.add_argument("--runs", type=int, default=3, help="runs of the current writer (median)")
+    ap.add_argument("--old-runs", type=int, default=None, help="runs of the old writer (default --runs)")
+    ap.add_argument("--workdir", type=Path, default=Path("/work/bench-data/write-day"))
+    args = ap.parse_args()
+    src = args.workdir / f"day-{args.terminals}"
+    if not (src / "day.txt").exists():
+        t0 = time.perf_counter()
+        build_day(args.terminals, src)
+        print(f"built the {args.terminals}-terminal day in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    results: dict[str, list[dict[str, float]]] = {"old": [], "new": []}
+    outs = {
+        "old": args.workdir / f"tier-old-{args.terminals}",
+        "new": args.workdir / f"tier-new-{args.terminals}",
+    }
+    paths = {"old": old_tree(args.workdir), "new": ROOT}
+    for who, runs in (("new", args.runs), ("old", args.old_runs or args.runs)):
+        for _ in range(runs):
+            results[who].append(run_child(paths[who], src, outs[who]))
+            print(who, json.dumps(results[who][-1]), file=sys.stderr, flush=True)
+    diffs = compare(outs["old"], outs["new"])
+    report(args.terminals, results, diffs, json.loads((outs["new"] / "manifest.json").read_text()))
+    if diffs:
+        raise SystemExit("the two tiers differ:\n" + "\n".join(diffs))
+
+
+def report(
+    terminals: int, results: dict[str, list[dict[str, float]]], diffs: list[str], manifest: Any
+) -> None:
+    def med(who: str, k: str) -> float:
+        return statistics.median(r[k] for r in results[who])
+
+    n = sum(d["samples"] for d in manifest["days"].values())
+    print(
+        f"\nwrite_day, one UTC day of {terminals} terminals ({n:,} samples); medians of "
+        f"{len(results['new'])} (new) / {len(results['old'])} (old) runs"
+    )
+    print(f"{'':24}{'old ' + OLD_COMMIT:>14}{'new':>14}{'old/new':>10}")
+    for label, k in (("wall s", "wall"), ("peak RSS MiB", "peak_mib"), ("input RSS MiB", "input_mib")):
+        o, w = med("old", k), med("new", k)
+        print(f"{label:24}{o:14.1f}{w:14.1f}{o / w:10.2f}")
+    o = med("old", "peak_mib") - med("old", "input_mib")
+    w = med("new", "peak_mib") - med("new", "input_mib")
+    print(f"{'peak - input MiB':24}{o:14.1f}{w:14.1f}{o / max(w, 1):10.2f}")
+    walls = {who: [round(r["wall"], 1) for r in rs] for who, rs in results.items()}
+    print(f"runs (wall s): old {walls['old']}, new {walls['new']}")
+    print("tiers read back equal (every part, Tier.read)" if not diffs else f"DIFFER: {len(diffs)}")
+
+
+if __name__ == "__main__":
+    main()
