@@ -28,6 +28,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 OLD_COMMIT = "88e473c"
@@ -54,33 +56,35 @@ def build_day(terminals: int, out: Path) -> None:
         columns = _columns(day, tags)
         beats = heartbeats_table([h for b in day for h in b.heartbeats])
         break
-    table = pa.table({c: pa.array(v) if not isinstance(v, pa.Array) else v for c, v in columns.items()})
     out.mkdir(parents=True, exist_ok=True)
-    for name, t in (("samples", table), ("heartbeats", beats)):
-        with pa.OSFile(str(out / f"{name}.arrow.tmp"), "wb") as sink, pa.ipc.new_file(sink, t.schema) as w:
-            w.write_table(t)
-        (out / f"{name}.arrow.tmp").rename(out / f"{name}.arrow")
+    names = {}
+    for c, v in columns.items():  # one .npy per column: the child loads each without a second copy
+        if isinstance(v, pa.DictionaryArray):
+            names[c] = v.dictionary.to_pylist()
+            v = v.indices.to_numpy(zero_copy_only=False)
+        np.save(out / f"{c}.npy", v)
+    (out / "dictionaries.json").write_text(json.dumps(names))
+    with pa.OSFile(str(out / "heartbeats.arrow"), "wb") as sink, pa.ipc.new_file(sink, beats.schema) as w:
+        w.write_table(beats)
     (out / "day.txt").write_text(date.isoformat())
 
 
 CHILD = r"""
-import datetime as dt, json, resource, sys, time
+import datetime as dt, json, os, resource, sys, time
 import numpy as np, pyarrow as pa
 try:
     from slaprobe.store.columnar_write import write_day
 except ImportError:  # the old tree
     from slaprobe.store.columnar import write_day
 src, out = sys.argv[1], sys.argv[2]
-def load(name):
-    with pa.OSFile(f"{src}/{name}.arrow") as f:
-        return pa.ipc.open_file(f).read_all()
-t = load("samples")
-columns = {}
-for c in t.column_names:  # the mapping lab month builds: dictionary arrays and numpy columns
-    col = t.column(c).combine_chunks()
-    columns[c] = col if pa.types.is_dictionary(col.type) else col.to_numpy(zero_copy_only=False)
-del t, col
-beats = load("heartbeats")
+names = json.load(open(f"{src}/dictionaries.json"))
+columns = {}  # the mapping lab month builds: dictionary arrays and numpy columns
+for f in sorted(os.listdir(src)):
+    if f.endswith(".npy"):
+        c, v = f[:-4], np.load(f"{src}/{f}")
+        columns[c] = pa.DictionaryArray.from_arrays(pa.array(v), pa.array(names[c], pa.string())) if c in names else v
+with pa.OSFile(f"{src}/heartbeats.arrow") as f:
+    beats = pa.ipc.open_file(f).read_all()
 day = dt.date.fromisoformat(open(f"{src}/day.txt").read())
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 t0 = time.perf_counter()
