@@ -5,9 +5,10 @@
 
 One whole UTC day (the first of December 2022 in ``lab month``'s plan) is built once with the lab's
 bulk generator (``iter_days`` -> ``month_columnar.day_columns``, the columns ``lab month`` hands the
-writer: tag dictionaries, numpy counters and floats) and kept as Arrow IPC files under the workdir.
+writer: tag dictionaries, numpy counters and floats) and kept as .npy files under the workdir.
 Each run is a fresh child process that loads those columns and calls ``write_day`` once: wall of the
-call (``perf_counter`` in the child), peak RSS of the whole child (``/usr/bin/time``: a child of this
+call (``perf_counter`` in the child) and its CPU time (all threads: the machine is shared, so CPU is
+the steadier figure), peak RSS of the whole child (``/usr/bin/time``: a child of this
 process would otherwise inherit our peak) and the RSS once the input is loaded (``input``), so the
 writer's own share is peak - input. The old writer runs from ``git archive 88e473c`` (the whole
 package of that commit, so its codec and rollup code are the old ones too). Afterwards every part of
@@ -82,14 +83,17 @@ columns = {}  # the mapping lab month builds: dictionary arrays and numpy column
 for f in sorted(os.listdir(src)):
     if f.endswith(".npy"):
         c, v = f[:-4], np.load(f"{src}/{f}")
-        columns[c] = pa.DictionaryArray.from_arrays(pa.array(v), pa.array(names[c], pa.string())) if c in names else v
+        if c in names:
+            v = pa.DictionaryArray.from_arrays(pa.array(v), pa.array(names[c], pa.string()))
+        columns[c] = v
 with pa.OSFile(f"{src}/heartbeats.arrow") as f:
     beats = pa.ipc.open_file(f).read_all()
 day = dt.date.fromisoformat(open(f"{src}/day.txt").read())
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 write_day(out, day, columns, beats)
-print(json.dumps({"wall": time.perf_counter() - t0, "input_mib": before / 1024}))
+wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+print(json.dumps({"wall": wall, "cpu": cpu, "input_mib": before / 1024}))
 """
 
 
@@ -185,7 +189,13 @@ def report(
         f"{len(results['new'])} (new) / {len(results['old'])} (old) runs"
     )
     print(f"{'':24}{'old ' + OLD_COMMIT:>14}{'new':>14}{'old/new':>10}")
-    for label, k in (("wall s", "wall"), ("peak RSS MiB", "peak_mib"), ("input RSS MiB", "input_mib")):
+    rows = (
+        ("wall s", "wall"),
+        ("CPU s (all threads)", "cpu"),
+        ("peak RSS MiB", "peak_mib"),
+        ("input RSS MiB", "input_mib"),
+    )
+    for label, k in rows:
         o, w = med("old", k), med("new", k)
         print(f"{label:24}{o:14.1f}{w:14.1f}{o / w:10.2f}")
     o = med("old", "peak_mib") - med("old", "input_mib")
