@@ -93,7 +93,8 @@ before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 t0, c0 = time.perf_counter(), time.process_time()
 write_day(out, day, columns, beats)
 wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-print(json.dumps({"wall": wall, "cpu": cpu, "input_mib": before / 1024}))
+code = write_day.__code__.co_filename
+print(json.dumps({"wall": wall, "cpu": cpu, "input_mib": before / 1024, "code": code}))
 """
 
 
@@ -104,12 +105,27 @@ def run_child(pythonpath: Path, src: Path, out: Path) -> dict[str, float]:
     shutil.rmtree(out, ignore_errors=True)
     env = {**os.environ, "PYTHONPATH": str(pythonpath)}
     with tempfile.NamedTemporaryFile("r") as peak:
-        cmd = ["/usr/bin/time", "-f", "%M", "-o", peak.name, sys.executable, "-c", CHILD, str(src), str(out)]
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        # -P and a neutral cwd: ``-c`` would put the cwd (this worktree) before PYTHONPATH on sys.path
+        cmd = [
+            "/usr/bin/time",
+            "-f",
+            "%M",
+            "-o",
+            peak.name,
+            sys.executable,
+            "-P",
+            "-c",
+            CHILD,
+            str(src),
+            str(out),
+        ]
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=src)
         if proc.returncode != 0:
             raise SystemExit(f"write_day child failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
         res = json.loads(proc.stdout.strip().splitlines()[-1])
         res["peak_mib"] = int(peak.read().split()[-1]) / 1024
+    if not str(res.pop("code")).startswith(str(pythonpath)):
+        raise SystemExit(f"the child ran the writer of another tree than {pythonpath}")
     return res
 
 
@@ -126,8 +142,14 @@ def old_tree(work: Path) -> Path:
 
 
 def compare(a: Path, b: Path) -> list[str]:
-    """Every part of the day in both tiers, read back with today's reader: the differences found."""
+    """Every part of the day in both tiers, read back with today's reader, value for value: the
+    differences found. A column at a time (``Tier.read``), detail a million rows at a time with the
+    reader's own ``decode_floats`` (a 20,000-terminal day is ~5 GB decoded)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     from slaprobe.store.columnar import PARTS, Tier, plain
+    from slaprobe.store.parquet_codec import decode_floats
 
     ta, tb = Tier(a), Tier(b)
     if ta.days() != tb.days():
@@ -135,13 +157,24 @@ def compare(a: Path, b: Path) -> list[str]:
     diffs = []
     for day in ta.days():
         for part in PARTS:
-            x, y = plain(ta.read(day, part)), plain(tb.read(day, part))
-            if x.schema.remove_metadata() != y.schema.remove_metadata():
-                diffs.append(f"{day} {part}: schema {x.schema} != {y.schema}")
-            elif not x.equals(y):
-                cols = [c for c in x.column_names if not x.column(c).equals(y.column(c))]
-                diffs.append(f"{day} {part}: columns differ: {cols}")
-            del x, y
+            fa, fb = (pq.ParquetFile(t.day_dir(day) / f"{part}.parquet") for t in (ta, tb))
+            if fa.schema_arrow.names != fb.schema_arrow.names:
+                diffs.append(f"{day} {part}: columns {fa.schema_arrow.names} != {fb.schema_arrow.names}")
+                continue
+            if part == "detail":
+                batches = zip(fa.iter_batches(1 << 20), fb.iter_batches(1 << 20), strict=True)
+                ma, mb = fa.schema_arrow.metadata, fb.schema_arrow.metadata
+                for i, (x, y) in enumerate(batches):
+                    x = plain(decode_floats(pa.Table.from_batches([x]), ma))
+                    y = plain(decode_floats(pa.Table.from_batches([y]), mb))
+                    if not x.equals(y):
+                        cols = [c for c in x.column_names if not x.column(c).equals(y.column(c))]
+                        diffs.append(f"{day} detail batch {i}: {cols} differ")
+                continue
+            for c in fa.schema_arrow.names:
+                x, y = (plain(t.read(day, part, [c])) for t in (ta, tb))
+                if not x.equals(y):
+                    diffs.append(f"{day} {part}.{c}: {x.schema} / {y.schema} differ")
         ia, ib = ta.info(day), tb.info(day)
         for k in ("samples", "problems", "heartbeats", "hourly"):
             if ia[k] != ib[k]:
@@ -155,22 +188,33 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3, help="runs of the current writer (median)")
     ap.add_argument("--old-runs", type=int, default=None, help="runs of the old writer (default --runs)")
     ap.add_argument("--workdir", type=Path, default=Path("/work/bench-data/write-day"))
+    ap.add_argument(
+        "--which", choices=("both", "new", "old"), default="both",
+        help="run only one writer (the other's runs come from the workdir's results file)",
+    )  # fmt: skip
     args = ap.parse_args()
     src = args.workdir / f"day-{args.terminals}"
     if not (src / "day.txt").exists():
         t0 = time.perf_counter()
         build_day(args.terminals, src)
         print(f"built the {args.terminals}-terminal day in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
-    results: dict[str, list[dict[str, float]]] = {"old": [], "new": []}
+    saved = args.workdir / f"results-{args.terminals}.json"
+    results: dict[str, list[dict[str, float]]] = json.loads(saved.read_text()) if saved.exists() else {}
     outs = {
         "old": args.workdir / f"tier-old-{args.terminals}",
         "new": args.workdir / f"tier-new-{args.terminals}",
     }
     paths = {"old": old_tree(args.workdir), "new": ROOT}
     for who, runs in (("new", args.runs), ("old", args.old_runs or args.runs)):
+        if args.which not in ("both", who):
+            continue
+        results[who] = []
         for _ in range(runs):
             results[who].append(run_child(paths[who], src, outs[who]))
             print(who, json.dumps(results[who][-1]), file=sys.stderr, flush=True)
+        saved.write_text(json.dumps(results))
+    if set(results) != {"old", "new"}:
+        raise SystemExit(f"{saved}: no runs of {({'old', 'new'} - set(results)).pop()} yet")
     diffs = compare(outs["old"], outs["new"])
     report(args.terminals, results, diffs, json.loads((outs["new"] / "manifest.json").read_text()))
     if diffs:
