@@ -167,10 +167,13 @@ def hourly_rollups(
         "y0_ok": y0_ok,
     }
     scalars = np.zeros((n, len(SCALARS)), np.int64)
+    starts = np.flatnonzero(np.diff(row, prepend=-1)) if n and bool(np.all(np.diff(row) >= 0)) else None
     for j, name in enumerate(SCALARS):
-        scalars[:, j] = np.bincount(row, weights=per_sample[name].astype(np.int64), minlength=n).astype(
-            np.int64
-        )
+        if starts is not None:  # groups are runs: sums of runs, in integers (the day writer's rows)
+            scalars[:, j] = np.add.reduceat(per_sample[name], starts, dtype=np.int64)
+        else:
+            weights = per_sample[name].astype(np.int64)
+            scalars[:, j] = np.bincount(row, weights=weights, minlength=n).astype(np.int64)
     rtt_hist = _pack(row[has_rtt].astype(np.int64), n, _buckets(rtt[has_rtt]))
     jit_hist = _pack(row[has_jit].astype(np.int64), n, _buckets(jit[has_jit]))
     return RollupColumns(u_key.astype(np.int64), u_hour.astype(np.int64), scalars, rtt_hist, jit_hist)
