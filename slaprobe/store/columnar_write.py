@@ -34,6 +34,7 @@ from slaprobe.store.columnar import (
     ENGINE_VALUES,
     HB_TYPES,
     HEARTBEAT_COLUMNS,
+    PARTS,
     ROLLUP_KEYS,
     SERIES_TAGS,
     VALUE_COLUMNS,
@@ -477,7 +478,7 @@ def _write_parts(d: Day, hb: pa.Table, tmp: Path) -> tuple[dict[str, int], int, 
         }
         sizes["samples"], sizes["problems"], n_problems = engine.result()
         sizes["detail"] = detail.result()
-    return sizes, n_problems, hourly.num_rows
+    return {p: sizes[p] for p in PARTS}, n_problems, hourly.num_rows
 
 
 def write_day(
