@@ -122,7 +122,7 @@ def coded(col: Any, n: int) -> Coded:
         arr = pc.dictionary_encode(arr.cast(pa.string()))
     names, idx = arr.dictionary.cast(pa.string()), arr.indices
     if idx.null_count:  # a null row points at a null entry appended to the names
-        idx = idx.fill_null(len(names))
+        idx = idx.cast(pa.int32()).fill_null(len(names))  # int32: the new code may not fit int8
         names = pa.concat_arrays([names, pa.nulls(1, pa.string())])
     values = names.to_pylist()
     order = sorted({v for v in values if v is not None})  # str order = UTF-8 byte order = Arrow's
