@@ -25,7 +25,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import duckdb  # noqa: E402
-import pyarrow as pa  # noqa: E402
 import pyarrow.compute as pc  # noqa: E402
 
 from slaprobe.sla.kpi import HOUR_NS  # noqa: E402
@@ -35,11 +34,9 @@ from slaprobe.store.columnar import (  # noqa: E402
     ENGINE_VALUES,
     SERIES_TAGS,
     Tier,
-    _rollup_table,
     day_start_ns,
-    prepare_day,
-    write_day,
 )
+from slaprobe.store.columnar_write import Day, prepare, rollup_tables, sorted_table, write_day  # noqa: E402
 from slaprobe.store.compact import _select_day  # noqa: E402
 from slaprobe.store.journal import JournalStore  # noqa: E402
 from slaprobe.store.parquet_codec import encode_floats  # noqa: E402
@@ -54,13 +51,14 @@ def median_s(fn, runs: int = 3) -> float:  # type: ignore[no-untyped-def]
     return statistics.median(times)
 
 
-def write_duckdb(path: Path, table: pa.Table, codes) -> None:  # type: ignore[no-untyped-def]
+def write_duckdb(path: Path, day: Day) -> None:
     """The day as DuckDB tables: the same rows, order and scaled integers the Parquet tier gets."""
+    table = sorted_table(day)
     engine = table.select([*SERIES_TAGS, "time_ns", *ENGINE_VALUES, "error"])
     detail, _meta, _packed = encode_floats(table.select(list(DETAIL_COLUMNS)))
     sent, received = table.column("sent"), table.column("received")
     problems = engine.filter(pc.or_(pc.greater(pc.subtract(sent, received), 0), pc.equal(sent, 0)))
-    hourly, _daily = _rollup_table(table, codes)
+    hourly, _daily = rollup_tables(day)
     con = duckdb.connect(str(path))
     for name, data in (("samples", engine), ("detail", detail), ("problems", problems), ("hourly", hourly)):
         con.register("data", data)
@@ -125,11 +123,11 @@ def main() -> None:
     (work / "duckdb").mkdir()
     t0 = time.perf_counter()
     for d, (s, _h) in tables.items():
-        write_duckdb(work / "duckdb" / f"{d}.duckdb", *prepare_day(s, d))
+        write_duckdb(work / "duckdb" / f"{d}.duckdb", prepare(s, d))
     write_duck = time.perf_counter() - t0
     size_duck = sum(p.stat().st_size for p in (work / "duckdb").glob("*.duckdb"))
     for d, (s, _h) in tables.items():  # all days in one file: no per-file block overhead
-        write_duckdb(work / "all.duckdb", *prepare_day(s, d))
+        write_duckdb(work / "all.duckdb", prepare(s, d))
     size_duck_one = (work / "all.duckdb").stat().st_size
 
     def duck_read(sql: str) -> None:

@@ -7,7 +7,7 @@ Writing a real 1,820-terminal month takes about an hour here (``bench/sla_month.
 This bench measures the *read* side in minutes: it generates two days of the ``lab month`` network
 with ``lab month``'s own writer (cycles, outages, blackouts, skipped probes, heartbeats), keeps the
 one whole UTC day, and writes it into the tier once per UTC day of the report's window (the month and
-its one-day lookaround), shifted in time, through ``columnar.write_day`` (rollups recomputed per day).
+its one-day lookaround), shifted in time, through ``columnar_write.write_day`` (rollups recomputed per day).
 The volume per day is the network's; the outages repeat daily, so there are about as many problem rows
 and pooled hours as a month with 30 times the day's outages. Then it runs ``slaprobe report --format
 json`` on a state directory holding that tier and an empty journal, ``--runs`` times, and prints the
@@ -44,8 +44,8 @@ from slaprobe.store.columnar import (  # noqa: E402
     day_start_ns,
     heartbeats_table,
     samples_table,
-    write_day,
 )
+from slaprobe.store.columnar_write import write_day  # noqa: E402
 from slaprobe.store.journal import JournalStore  # noqa: E402
 
 

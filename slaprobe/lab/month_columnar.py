@@ -1,6 +1,6 @@
 """A synthetic month into the columnar tier: each UTC day handed to the store's bulk day writer.
 
-Why through ``store.columnar.write_day`` and not a format of our own: the tier has one writer (it sorts,
+Why through ``store.columnar_write.write_day`` and not a format of our own: the tier has one writer (it sorts,
 encodes, computes the rollups with ``sla.rollup_columns`` and records the day in the manifest only
 once its files are in place), so a day written here is the day compaction of the daemon's journal
 would have written. This module only turns ``month_bulk.SampleArrays`` into that writer's columns
@@ -22,7 +22,8 @@ import pyarrow as pa
 
 from slaprobe.lab.month_bulk import FLOAT_COLUMNS, INT_COLUMNS, KINDS, OUTCOMES, SampleArrays, concat
 from slaprobe.lab.month_output import DayBatch
-from slaprobe.store.columnar import MANIFEST, DayInfo, Tier, day_of, heartbeats_table, write_day
+from slaprobe.store.columnar import MANIFEST, DayInfo, Tier, day_of, heartbeats_table
+from slaprobe.store.columnar_write import write_day
 
 _TAGS = ("carrier", "region", "level", "tier")
 _KIND_NAMES = pa.array([k.value for k in KINDS], pa.string())

@@ -29,7 +29,8 @@ API (what producers and readers use):
 
 * :func:`samples_table` / :func:`heartbeats_table`: ``Sample``/``Heartbeat`` objects (+ terminal tags)
   -> Arrow tables of this schema, for row-wise producers and tests.
-* :func:`write_day` ``(root, day, samples, heartbeats)``: the bulk writer. ``samples`` is a
+* ``columnar_write.write_day`` ``(root, day, samples, heartbeats)``: the bulk writer (a module of its
+  own: it keeps strings as dictionary codes to sort ~28 M rows a day, see its docstring). ``samples`` is a
   ``pyarrow.Table`` or a mapping of column -> numpy/pyarrow array with :data:`SERIES_TAGS`, ``time_ns``,
   ``error`` and any of :data:`VALUE_COLUMNS` (missing ones are null; NaN floats are null, as in SQLite);
   ``heartbeats`` likewise with :data:`HEARTBEAT_COLUMNS`. It sorts, computes the rollups with
@@ -46,7 +47,6 @@ import bisect
 import contextlib
 import datetime as dt
 import fcntl
-import itertools
 import json
 import os
 import shutil
@@ -62,17 +62,12 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from slaprobe.model import NS_PER_S, Heartbeat, Outcome, ProbeKind, Sample
-from slaprobe.sla.kpi import SCALARS
-from slaprobe.sla.rollup_columns import RollupColumns, daily_hists, hourly_rollups
 from slaprobe.store.journal import HEARTBEAT_COLUMNS as _HEARTBEAT_COLUMNS
 from slaprobe.store.journal import SAMPLE_VALUE_COLUMNS, ZERO_IF_NULL
 from slaprobe.store.parquet_codec import (
-    KEYED_ROW_GROUP,
     STRING_COLUMNS,
     decode_floats,
-    encode_floats,
     fsync_dir,
-    write_parquet,
 )
 
 TIER_VERSION = 1
@@ -198,202 +193,6 @@ class DayInfo:
             "samples": self.samples, "problems": self.problems, "heartbeats": self.heartbeats,
             "hourly": self.hourly, "raw": self.raw, "bytes": self.bytes, **self.extra,
         }  # fmt: skip
-
-
-def _rollup_table(samples: pa.Table, sort_keys: np.ndarray) -> tuple[pa.Table, pa.Table]:
-    """Hourly and daily rollup tables of a sorted day (keys = row codes of (terminal, vantage, kind))."""
-
-    parts = []
-    for lo, hi in _key_chunks(sort_keys):  # keys are runs: chunks hold whole keys, results just concatenate
-        part = samples.slice(lo, hi - lo)
-
-        def num(c: str, part: pa.Table = part) -> np.ndarray:
-            return _decode_numeric(part.column(c))
-
-        parts.append(
-            hourly_rollups(
-                sort_keys[lo:hi], num("time_ns"), num("sent"), num("received"),
-                _error_objects(part.column("error")),
-                num("rtt_avg_ms"), num("jitter_ms"), num("pdv_ms"), num("mos"),
-            )
-        )  # fmt: skip
-    hourly = RollupColumns(
-        np.concatenate([p.key for p in parts]) if parts else np.zeros(0, np.int64),
-        np.concatenate([p.time_ns for p in parts]) if parts else np.zeros(0, np.int64),
-        np.concatenate([p.scalars for p in parts]) if parts else np.zeros((0, len(SCALARS)), np.int64),
-        [b for p in parts for b in p.rtt_hist],
-        [b for p in parts for b in p.jit_hist],
-    )
-    daily = daily_hists(hourly)
-    keys = samples.select(list(ROLLUP_KEYS))
-    first = np.unique(sort_keys, return_index=True)[1]
-
-    def tags(codes: np.ndarray) -> dict[str, pa.Array]:
-        idx = first[np.searchsorted(np.unique(sort_keys), codes)]
-        return {c: keys.column(c).take(pa.array(idx)) for c in ROLLUP_KEYS}
-
-    h = pa.table(
-        {
-            **tags(hourly.key),
-            "hour_ns": pa.array(hourly.time_ns, pa.int64()),
-            **{n: pa.array(hourly.scalars[:, j], pa.int64()) for j, n in enumerate(SCALARS)},
-            "rtt_hist": pa.array(hourly.rtt_hist, pa.binary()),
-            "jit_hist": pa.array(hourly.jit_hist, pa.binary()),
-        }
-    )
-    d = pa.table(
-        {
-            **tags(daily.key),
-            "day_ns": pa.array(daily.time_ns, pa.int64()),
-            "rtt_hist": pa.array(daily.rtt_hist, pa.binary()),
-            "jit_hist": pa.array(daily.jit_hist, pa.binary()),
-        }
-    )
-    return h, d
-
-
-ROLLUP_CHUNK = 2_000_000  # rows per hourly_rollups call: its temporaries are ~200 bytes a row
-
-
-def _key_chunks(keys: np.ndarray) -> list[tuple[int, int]]:
-    """Row ranges of about ROLLUP_CHUNK rows that never split a run of equal (sorted) keys."""
-    n = len(keys)
-    if n == 0:
-        return []
-    cuts = [0]
-    while cuts[-1] < n:
-        at = cuts[-1] + ROLLUP_CHUNK
-        if at >= n:
-            cuts.append(n)
-            break
-        cut = int(np.searchsorted(keys, keys[at], side="left"))  # the start of the run holding row `at`
-        if cut <= cuts[-1]:  # that run began with this chunk: the chunk ends after it
-            cut = int(np.searchsorted(keys, keys[at], side="right"))
-        cuts.append(cut)
-    return list(itertools.pairwise(cuts))
-
-
-def _error_objects(col: pa.ChunkedArray) -> np.ndarray:
-    """The error column as an object array sharing one str per outcome (``to_pylist`` made one per
-    row: ~1.7 GB for a 20,000-terminal day)."""
-    enc = col.combine_chunks().dictionary_encode()
-    names = np.array(enc.dictionary.to_pylist(), dtype=object)
-    return names[enc.indices.to_numpy(zero_copy_only=False)]
-
-
-def _decode_numeric(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    if isinstance(col, pa.ChunkedArray):
-        col = col.combine_chunks()
-    if pa.types.is_floating(col.type):
-        return col.fill_null(np.nan).to_numpy(zero_copy_only=False)
-    return col.fill_null(0).to_numpy(zero_copy_only=False)
-
-
-def prepare_day(samples: pa.Table | Mapping[str, Any], day: dt.date) -> tuple[pa.Table, np.ndarray]:
-    """The day's samples in tier order (series, time) and their rollup key codes; refuses other days."""
-    table = as_table(samples, (*SERIES_TAGS, "time_ns", "error", *VALUE_COLUMNS), arrow_type)
-    if table.num_rows:
-        lo, hi = pc.min_max(table.column("time_ns")).values()
-        start = day_start_ns(day)
-        if lo.as_py() < start or hi.as_py() >= start + DAY_NS:
-            raise TierError(f"samples outside UTC day {day} given to its writer")
-    order = pc.sort_indices(table, sort_keys=[(c, "ascending") for c in (*SERIES_TAGS, "time_ns")])
-    # column by column, each source column released once taken (``table`` is the only reference to
-    # the unsorted table): the peak is one table plus one column, not two tables (~6 GB each for a
-    # 20,000-terminal day of ~29 M rows)
-    names, taken = table.column_names, []
-    for name in names:
-        taken.append(table.column(name).take(order))
-        table = table.drop_columns([name])
-    table = pa.table(dict(zip(names, taken, strict=True)))
-    del taken
-    rk = pa.table({c: table.column(c) for c in ROLLUP_KEYS})
-    codes = np.zeros(table.num_rows, np.int64)
-    if table.num_rows:
-        change = np.zeros(table.num_rows, bool)
-        change[0] = True
-        for c in ROLLUP_KEYS:
-            a = rk.column(c).combine_chunks()
-            change[1:] |= ~pc.equal(a.slice(1), a.slice(0, len(a) - 1)).to_numpy(zero_copy_only=False)
-        codes = np.cumsum(change) - 1  # sorted by tags: a run per (terminal, vantage, kind)
-    return table, codes
-
-
-def write_day(
-    root: str | Path,
-    day: dt.date,
-    samples: pa.Table | Mapping[str, Any],
-    heartbeats: pa.Table | Mapping[str, Any],
-    *,
-    replace: bool = False,
-    hook: Any = None,
-    extra: Mapping[str, int] | None = None,
-) -> DayInfo:
-    """Write one UTC day (see the module doc); returns what the manifest records.
-
-    ``hook(step)`` is called at each named step (``compact.STEPS``), for the crash tests; ``extra`` is
-    recorded in the day's manifest entry with it (compaction: the journal ids the day holds).
-    """
-    tier = Tier(root, create=True)
-    key = day.isoformat()
-    if key in tier.manifest()["days"] and not replace:
-        raise TierError(f"{tier.root}: day {key} is already in the tier")
-    table, codes = prepare_day(samples, day)
-    hb = as_table(heartbeats, HEARTBEAT_COLUMNS, lambda c: HB_TYPES.get(c, pa.int64()))
-    hb = hb.take(
-        pc.sort_indices(
-            hb, sort_keys=[("time_ns", "ascending"), ("vantage", "ascending"), ("grp", "ascending")]
-        )
-    )
-    if hb.num_rows:
-        lo, hi = pc.min_max(hb.column("time_ns")).values()
-        if lo.as_py() < day_start_ns(day) or hi.as_py() >= day_start_ns(day) + DAY_NS:
-            raise TierError(f"heartbeats outside UTC day {day} given to its writer")
-    hourly, daily = _rollup_table(table, codes)
-    sent, received = table.column("sent").fill_null(0), table.column("received").fill_null(0)
-    problem = pc.or_(pc.greater(pc.subtract(sent, received), 0), pc.equal(sent, 0))
-    engine = table.select([*SERIES_TAGS, "time_ns", *ENGINE_VALUES, "error"])
-    detail, meta, packed = encode_floats(table.select(list(DETAIL_COLUMNS)))
-    tmp = tier.root / f".day={key}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    sizes = {
-        "samples": write_parquet(engine, tmp / "samples.parquet", row_group=KEYED_ROW_GROUP),
-        "detail": write_parquet(detail, tmp / "detail.parquet", meta, packed),
-        "problems": write_parquet(
-            engine.filter(problem).select(
-                ["terminal", "vantage", "kind", "time_ns", *ENGINE_VALUES, "error"]
-            ),
-            tmp / "problems.parquet",
-        ),
-        "heartbeats": write_parquet(hb, tmp / "heartbeats.parquet"),
-        "hourly": write_parquet(hourly, tmp / "hourly.parquet"),
-        "daily": write_parquet(daily, tmp / "daily.parquet"),
-    }
-    fsync_dir(tmp)
-    if hook:
-        hook("files_written")
-    final = tier.day_dir(key)
-    if final.exists():  # a leftover of a crash before the manifest named it, or replace=True
-        shutil.rmtree(final)
-    tmp.rename(final)
-    fsync_dir(tier.root)
-    if hook:
-        hook("renamed")
-    info = DayInfo(
-        key,
-        table.num_rows,
-        int(pc.sum(problem).as_py() or 0),
-        hb.num_rows,
-        hourly.num_rows,
-        True,
-        sizes,
-        dict(extra or {}),
-    )
-    tier.record(info)
-    if hook:
-        hook("manifest_written")
-    return info
 
 
 # ---------------------------------------------------------------------------------------- reading

@@ -44,8 +44,8 @@ from slaprobe.store.columnar import (
     as_table,
     day_start_ns,
     plain,
-    write_day,
 )
+from slaprobe.store.columnar_write import write_day
 from slaprobe.store.journal import JournalStore
 
 log = logging.getLogger(__name__)

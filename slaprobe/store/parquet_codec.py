@@ -9,7 +9,7 @@ dictionaries; times delta-encoded; zstd; every file fsynced before it is renamed
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +59,25 @@ def _bits(stored: np.ndarray) -> float:
     return float(np.log2(1.0 + np.abs(np.diff(stored).astype(np.float64))).mean()) if len(stored) > 1 else 0.0
 
 
+SCALE_BLOCK = 1 << 20  # values checked at a time by float_scale: bounded temporaries, an early exit
+
+
+def _exact(values: np.ndarray, scale: int) -> bool:
+    scaled = np.rint(values * scale)
+    return bool(np.all(np.abs(scaled) < 2**52)) and np.array_equal(scaled / scale, values)
+
+
+def float_scale(values: np.ndarray) -> int | None:
+    """The smallest of :data:`_SCALES` at which every non-NaN value is exact (None: none is). Each scale
+    is tried on the first block before the whole column (a test over all values fails if it fails on
+    some), block by block: most scales fail at once and the temporaries stay a block's size."""
+    blocks = [values[i : i + SCALE_BLOCK] for i in range(0, len(values), SCALE_BLOCK)] or [values]
+    for scale in _SCALES:
+        if all(_exact(b[~np.isnan(b)], scale) for b in blocks):
+            return scale
+    return None
+
+
 def encode_floats(table: pa.Table) -> tuple[pa.Table, dict[bytes, bytes], list[str]]:
     """Float columns exact at a decimal scale become scaled int64 (lossless, far smaller), some as the
     difference to a related column (:data:`_DIFF_OF`); returns the table, its metadata and the columns
@@ -68,15 +87,11 @@ def encode_floats(table: pa.Table) -> tuple[pa.Table, dict[bytes, bytes], list[s
     for c in _FLOAT:
         values = table.column(c).to_numpy(zero_copy_only=False).astype(np.float64)
         valid = ~np.isnan(values)
-        v = values[valid]
-        for scale in _SCALES:
-            scaled = np.rint(v * scale)
-            if np.all(np.abs(scaled) < 2**52) and np.array_equal(scaled / scale, v):
-                full = np.zeros(len(values), np.int64)
-                full[valid] = scaled.astype(np.int64)
-                ints[c] = (full, valid, scale)
-                meta[f"slaprobe.scale.{c}".encode()] = str(scale).encode()
-                break
+        if (scale := float_scale(values)) is not None:
+            full = np.zeros(len(values), np.int64)
+            full[valid] = np.rint(values[valid] * scale).astype(np.int64)
+            ints[c] = (full, valid, scale)
+            meta[f"slaprobe.scale.{c}".encode()] = str(scale).encode()
     for c, (full, valid, scale) in ints.items():
         stored, cost = full, _bits(full)
         for base in _DIFF_OF.get(c, ()):
@@ -117,25 +132,48 @@ def write_parquet(
 ) -> int:
     """One file, zstd, dictionary-encoded strings and counters, delta-encoded times (and ``delta``
     columns: bit-packed, which beats a dictionary for high-cardinality integers); fsynced."""
-    if meta:
-        table = table.replace_schema_metadata({**(table.schema.metadata or {}), **meta})
+    return write_parquet_chunks([table], path, meta, delta, row_group)
+
+
+def _plain_strings(table: pa.Table) -> pa.Table:
     for i, f in enumerate(table.schema):  # strings are declared plain (the file still dictionary-encodes
         if pa.types.is_dictionary(f.type):  # them): a dictionary type would stop row-group pruning
             table = table.set_column(i, f.name, table.column(i).cast(f.type.value_type))
-    packed = [c for c in (*delta, "time_ns", "hour_ns", "day_ns") if c in table.column_names]
-    dict_cols = [c for c in table.column_names if c not in packed]
-    encoding = {c: "DELTA_BINARY_PACKED" for c in packed}
+    return table
+
+
+def write_parquet_chunks(
+    chunks: Iterable[pa.Table],
+    path: Path,
+    meta: Mapping[bytes, bytes] | None = None,
+    delta: Sequence[str] = (),
+    row_group: int = 0,
+) -> int:
+    """:func:`write_parquet` of the concatenation of ``chunks`` (at least one; all of one schema), each
+    made plain and written as it comes: only one chunk's columns are ever materialised. Row groups
+    are those of one write of the whole table when every chunk but the last holds a multiple of
+    ``row_group`` rows."""
     with open(path, "wb") as fh:
-        pq.write_table(
-            table,
-            fh,
-            compression="zstd",
-            compression_level=6,
-            use_dictionary=dict_cols,
-            column_encoding=encoding or None,
-            row_group_size=row_group or ROW_GROUP,
-            write_statistics=True,
-        )
+        writer = None
+        for chunk in chunks:
+            table = _plain_strings(chunk)
+            if writer is None:
+                if meta:
+                    table = table.replace_schema_metadata({**(table.schema.metadata or {}), **meta})
+                packed = [c for c in (*delta, "time_ns", "hour_ns", "day_ns") if c in table.column_names]
+                writer = pq.ParquetWriter(
+                    fh,
+                    table.schema,
+                    compression="zstd",
+                    compression_level=6,
+                    use_dictionary=[c for c in table.column_names if c not in packed],
+                    column_encoding={c: "DELTA_BINARY_PACKED" for c in packed} or None,
+                    write_statistics=True,
+                )
+            writer.write_table(table, row_group_size=row_group or ROW_GROUP)
+        if writer is None:
+            raise ValueError(f"{path}: no chunk to write")
+        writer.close()
         fh.flush()
         os.fsync(fh.fileno())
     return path.stat().st_size

@@ -31,7 +31,8 @@ from slaprobe.lab.month_journal import JournalBulkWriter
 from slaprobe.lab.month_output import DAY_NS, MonthOutputError, generate_month, iter_days
 from slaprobe.lab.month_output import Tier as Tier_
 from slaprobe.model import Heartbeat, ProbeKind, Sample
-from slaprobe.store.columnar import PARTS, Tier, day_of, heartbeats_table, plain, samples_table, write_day
+from slaprobe.store.columnar import PARTS, Tier, day_of, heartbeats_table, plain, samples_table
+from slaprobe.store.columnar_write import write_day
 from slaprobe.store.journal import JournalStore
 
 # 10 slots of 5 s for up to 9 targets a cycle: several targets share a slot (the sort's tie-break)
@@ -192,13 +193,13 @@ def test_a_second_run_is_refused_and_replaces_on_request(tmp_path: Path, tier: T
 def test_rollups_computed_in_chunks_equal_one_pass(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The day writer rolls up at most ``ROLLUP_CHUNK`` rows at a time (memory of 20,000-terminal days);
     chunks cut between series must give the very rows of one pass."""
-    import slaprobe.store.columnar as columnar
+    import slaprobe.store.columnar_write as columnar_write
 
     plan = _plan(BUSY, 2)
     tags = Inventory(tuple(plan.terminals)).tags()
     batches = list(iter_days(plan, TIGHT))
     write_days(tmp_path / "one", batches, tags)
-    monkeypatch.setattr(columnar, "ROLLUP_CHUNK", 997)  # several series per chunk, cut mid-series
+    monkeypatch.setattr(columnar_write, "ROLLUP_CHUNK", 997)  # several series per chunk, cut mid-series
     write_days(tmp_path / "chunked", batches, tags)
     one, chunked = _tier_dump(tmp_path / "one"), _tier_dump(tmp_path / "chunked")
     assert sum(len(v) for k, v in one.items() if k.endswith("/hourly")) > 8 * 24  # type: ignore[arg-type]

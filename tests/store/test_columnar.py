@@ -23,8 +23,8 @@ from slaprobe.store.columnar import (
     day_start_ns,
     heartbeats_table,
     samples_table,
-    write_day,
 )
+from slaprobe.store.columnar_write import write_day
 from slaprobe.store.journal import JournalStore
 
 DAY = dt.date(2023, 1, 31)  # a whole UTC day of few_days
