@@ -10,8 +10,6 @@ dictionary arrays of small code tables.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import shutil
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -24,6 +22,7 @@ from slaprobe.lab.month_bulk import FLOAT_COLUMNS, INT_COLUMNS, KINDS, OUTCOMES,
 from slaprobe.lab.month_output import DayBatch
 from slaprobe.store.columnar import MANIFEST, DayInfo, Tier, day_of, heartbeats_table
 from slaprobe.store.columnar_write import write_day
+from slaprobe.store.heap import release_free_memory
 
 _TAGS = ("carrier", "region", "level", "tier")
 _KIND_NAMES = pa.array([k.value for k in KINDS], pa.string())
@@ -89,24 +88,13 @@ def write_days(
     """Every day of ``batches`` into the tier at ``root``; returns (samples written, the days' infos)."""
     n, infos = 0, []
     for day in by_day(batches):
-        _trim_heap()
+        release_free_memory()
         beats = [h for b in day for h in b.heartbeats]
         columns, when = _columns(day, tags), day_of(day[0].day_ns)
         n += sum(len(b.samples) for b in day)
         del day  # the writer's input is now ``columns`` alone
         infos.append(write_day(root, when, columns, heartbeats_table(beats)))
     return n, infos
-
-
-def _trim_heap() -> None:
-    """Give the heap's free pages back to the system (glibc): a day is built from hourly arrays of
-    ~10 MB, under glibc's adaptive mmap threshold, so once joined they stay in the heap as free but
-    resident memory (2.3 GB of a 20,000-terminal day) while the day writer needs its own ~8 GB."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc: nothing to trim
-        pass
 
 
 def refuse_existing_tier(root: Path, replace: bool) -> None:

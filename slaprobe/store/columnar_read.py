@@ -42,6 +42,7 @@ from slaprobe.sla.inputs import (
 from slaprobe.sla.kpi import HIST_DTYPE, HOUR_NS, SCALARS
 from slaprobe.sla.rollups import RollupReducer, RollupRows, RollupSummary, hist_ranges
 from slaprobe.store.columnar import DAY_NS, Tier, day_of, day_start_ns, plain
+from slaprobe.store.heap import release_free_memory
 from slaprobe.store.sla_journal import JournalSlaSource
 
 _KIND_INDEX = {k.value: i for i, k in enumerate(KIND_CODES)}
@@ -168,7 +169,9 @@ class ColumnarSlaSource:
             day = _iso(hour)
             if day in held:
                 by_day.setdefault(day, []).append((terminal, hour))
-        return concat_samples(_each(self._day_hours, [(d, w, kinds) for d, w in sorted(by_day.items())]))
+        found = concat_samples(_each(self._day_hours, [(d, w, kinds) for d, w in sorted(by_day.items())]))
+        release_free_memory()  # the days' decoded row groups: freed, but resident until returned
+        return found
 
     def _day_hours(
         self, day: str, wanted: list[tuple[str, int]], kinds: Sequence[ProbeKind]
@@ -256,6 +259,7 @@ class ColumnarSlaSource:
         reducer = RollupReducer(start_ns, end_ns, kinds, terminals, period)
         self.fold_rollups(start_ns, end_ns, reducer)
         self.add_hists(*period, reducer)
+        release_free_memory()
         return reducer.build()
 
     def heartbeat_table(self, start_ns: int, end_ns: int) -> pa.Table:
