@@ -330,14 +330,16 @@ def main() -> None:
         return
     results_path = work / "results.json"
     results = json.loads(results_path.read_text()) if results_path.exists() else {}
-    for label, src in (("old", old_tree(work, a.old_rev)), ("new", ROOT)):
-        if label not in a.variants.split(","):
-            continue
-        runs = [compact_once(work, meta, src, label) for _ in range(a.runs)]
-        results[label] = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
-        results[label]["runs"] = len(runs)
-        results_path.write_text(json.dumps(results, indent=1))
-        print(f"  {label}: {results[label]}", flush=True)
+    wanted = a.variants.split(",")
+    trees = [(lab, src) for lab, src in (("old", old_tree(work, a.old_rev)), ("new", ROOT)) if lab in wanted]
+    runs: dict[str, list[dict[str, Any]]] = {lab: [] for lab, _ in trees}
+    for _ in range(a.runs):  # old and new in turn: both see the same load on a shared machine
+        for label, src in trees:
+            runs[label].append(compact_once(work, meta, src, label))
+            results[label] = {k: statistics.median(r[k] for r in runs[label]) for k in runs[label][0]}
+            results[label]["runs"] = len(runs[label])
+            results_path.write_text(json.dumps(results, indent=1))  # at once: a later run may be killed
+            print(f"  {label}: {runs[label][-1]}", flush=True)
     if a.old_scaled_from:
         small = json.loads(a.old_scaled_from.read_text())
         built = json.loads((a.old_scaled_from.parent / "built.json").read_text())

@@ -3,7 +3,8 @@
 ``slaprobe store compact [--before DAY]`` and the daemon (once a day, ``store.compact``) run
 :func:`compact`. Per day, oldest first:
 
-1. select the day's samples and heartbeats from the journal (``selected``);
+1. select the day's samples and heartbeats from the journal (``selected``; ``journal_day.read_day``:
+   Arrow columns through the ADBC SQLite driver, bounded by the ids present when the read starts);
 2. write the day's files to a temporary directory and fsync them (``files_written``), rename it into
    place (``renamed``) and record the day in the manifest, with the largest journal ids it holds
    (``manifest_written``). Until the manifest names the day, readers do not see it;

@@ -58,7 +58,9 @@ BATCH_ROWS = 1 << 23
 class JournalDay:
     """The rows of one UTC day with ids above the ones asked for, and the largest ids among them."""
 
-    samples: dict[str, pa.Array | pa.ChunkedArray]  # SAMPLE_COLUMNS -> column; tags, error dictionary-coded
+    # SAMPLE_COLUMNS -> array (tags and error dictionary-coded); a value column NULL in every row is
+    # left out (the writer fills an absent column with nulls: 1.4 GB less for ICMP's six at 20,000)
+    samples: dict[str, pa.Array]
     heartbeats: pa.Table  # HEARTBEAT_COLUMNS
     max_sample: int
     max_heartbeat: int
@@ -68,7 +70,9 @@ class JournalDay:
         return len(self.samples["time_ns"])
 
     def samples_table(self) -> pa.Table:
-        return pa.table(self.samples)
+        """Every column of :data:`SAMPLE_COLUMNS`, the left-out ones as nulls."""
+        n = self.num_samples
+        return pa.table({c: self.samples.get(c, pa.nulls(n, arrow_type(c))) for c in SAMPLE_COLUMNS})
 
 
 def _literal(column: str) -> str:
@@ -165,16 +169,21 @@ def read_day(
     del jobs
     max_s = int(pc.max(table.column("id")).as_py()) if table.num_rows else after[0]
     series = table.column("series").to_numpy()
-    samples: dict[str, pa.Array | pa.ChunkedArray] = dict(_tags(series, known))
+    samples: dict[str, pa.Array] = dict(_tags(series, known))
     del series
-    samples["time_ns"] = table.column("time_ns")
-    samples["error"] = table.column("error").combine_chunks().dictionary_encode()
-    # value columns stay as the driver's batches (a chunk per slice): copying 28 M rows of each into one
-    # array is the writer's choice (it reorders them anyway)
-    samples.update({c: table.column(c).cast(arrow_type(c)) for c in VALUE_COLUMNS})
+    # one array per column, each source column dropped once copied (the peak is the day plus one
+    # column): the writer then casts them without a copy (a chunked column it would copy while this
+    # mapping still holds the chunks: 16.5 GiB instead of ~12 for a 20,000-terminal day)
+    for c in ("time_ns", "error", *VALUE_COLUMNS):
+        col = table.column(c).combine_chunks()
+        table = table.drop_columns([c])
+        if c == "error":
+            samples[c] = col.dictionary_encode()
+        elif col.null_count < len(col) or not len(col):
+            samples[c] = col.cast(arrow_type(c))
     del table
     cols_h = list(zip(*beats, strict=True)) or [()] * (len(HEARTBEAT_COLUMNS) + 1)
     hb = dict(zip(("id", *HEARTBEAT_COLUMNS), cols_h, strict=True))
     max_h = max(hb.pop("id"), default=after[1])
     heartbeats = pa.table({n: pa.array(list(v), type=HB_TYPES.get(n, pa.int64())) for n, v in hb.items()})
-    return JournalDay({c: samples[c] for c in SAMPLE_COLUMNS}, heartbeats, max_s, max_h)
+    return JournalDay({c: samples[c] for c in SAMPLE_COLUMNS if c in samples}, heartbeats, max_s, max_h)

@@ -62,7 +62,8 @@ def _expected(j: JournalStore, start: int, after: tuple[int, int] = (0, 0)) -> t
 
 def _got(j: JournalStore, start: int, after: tuple[int, int] = (0, 0), workers: int = 0) -> tuple:
     day = read_day(j, start, after, workers)
-    cols = [day.samples[c].to_pylist() for c in (*SERIES_TAGS, "time_ns", "error", *VALUE_COLUMNS)]
+    table = day.samples_table()
+    cols = [table.column(c).to_pylist() for c in (*SERIES_TAGS, "time_ns", "error", *VALUE_COLUMNS)]
     rows = sorted(zip(*cols, strict=True), key=repr)
     beats = sorted(zip(*(c.to_pylist() for c in day.heartbeats.columns), strict=True), key=repr)
     assert day.num_samples == len(rows)
