@@ -17,8 +17,9 @@ first batch is all NULL (``malformed_reason``, the per-direction figures of ICMP
 and then fail on the first real value. A first row of typed literals (id 0, never a real rowid) fixes
 every column's type and is dropped from the result.
 
-The result is what ``columnar.write_day`` takes: tags (and ``error``) as dictionary arrays whose indices
-come from the sample's series id (no string per row), values as Arrow arrays with NULLs kept.
+The result is what ``columnar.write_day`` takes: tags (and ``error``) as dictionary arrays of distinct
+values, the tags' indices mapped from each sample's series id (no string per row), values as Arrow
+arrays with NULLs kept.
 """
 
 from __future__ import annotations
@@ -131,17 +132,19 @@ def _parallel(jobs: list[Callable[[], pa.Table]]) -> list[pa.Table]:
 
 
 def _tags(series: np.ndarray, known: dict[int, tuple[str, ...]]) -> dict[str, pa.DictionaryArray]:
-    """The tag columns of rows whose series ids are ``series``: one index array for all of them (each
-    series of the day coded 0..n-1), each tag's dictionary its value per series (repeats allowed)."""
+    """The tag columns of rows whose series ids are ``series``, each a dictionary array of its distinct
+    values, sorted (as ``lab.month_columnar.day_columns`` gives them: equal values, equal indices)."""
     present = np.zeros(int(series.max()) + 1 if len(series) else 0, bool)
     present[series] = True  # O(rows), no sort: series ids are small (one per terminal, vantage, kind)
     used = np.flatnonzero(present)
-    code = pa.array((np.cumsum(present, dtype=np.int64) - 1).astype(np.int32)[series], pa.int32())
+    code = (np.cumsum(present, dtype=np.int64) - 1).astype(np.int32)[series]  # row -> series of the day
     rows = [known[int(i)] for i in used]
-    return {
-        tag: pa.DictionaryArray.from_arrays(code, pa.array([r[k] for r in rows], pa.string()))
-        for k, tag in enumerate(SERIES_TAGS)
-    }
+    out = {}
+    for k, tag in enumerate(SERIES_TAGS):
+        values, per_series = np.unique(np.array([r[k] for r in rows], dtype=object), return_inverse=True)
+        indices = per_series.reshape(-1).astype(np.int32)[code]
+        out[tag] = pa.DictionaryArray.from_arrays(pa.array(indices), pa.array(values.tolist(), pa.string()))
+    return out
 
 
 def read_day(

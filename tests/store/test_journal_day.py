@@ -155,5 +155,7 @@ def test_tags_are_dictionary_coded_by_series(journal: JournalStore) -> None:
     day = read_day(journal, DAY)
     for tag in SERIES_TAGS:
         assert day.samples[tag].type.index_type.bit_width == 32  # indices, not a string per row
+        values = day.samples[tag].dictionary.to_pylist()
+        assert values == sorted(set(values))  # each value once: equal tags, equal indices
     assert sorted(set(day.samples["carrier"].to_pylist())) == ["", "cu"]
     assert str(day.samples["error"].type.value_type) == "string"
