@@ -239,6 +239,7 @@ def compact_once(work: Path, meta: dict[str, Any], src: Path, label: str) -> dic
     shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir()
     shutil.copyfile(work / "pristine.sqlite", run_dir / "journal.sqlite")
+    os.sync()  # the copy's GBs of dirty pages written back now, not during the timed read
     cfg = config(run_dir)
     env = {**os.environ, "PYTHONPATH": str(src)}
     with tempfile.NamedTemporaryFile("r") as peak, tempfile.NamedTemporaryFile("r") as phases:

@@ -142,7 +142,13 @@ def _tags(series: np.ndarray, known: dict[int, tuple[str, ...]]) -> dict[str, pa
     out = {}
     for k, tag in enumerate(SERIES_TAGS):
         values, per_series = np.unique(np.array([r[k] for r in rows], dtype=object), return_inverse=True)
-        indices = per_series.reshape(-1).astype(np.int32)[code]
+        per_series = per_series.reshape(-1).astype(np.int32)
+        if len(values) == 1:  # one value (a single vantage, kind, tier...): no gather of every row
+            indices = np.zeros(len(code), np.int32)
+        elif np.array_equal(per_series, np.arange(len(used))):  # distinct per series, in their order
+            indices = code
+        else:
+            indices = per_series[code]
         out[tag] = pa.DictionaryArray.from_arrays(pa.array(indices), pa.array(values.tolist(), pa.string()))
     return out
 
@@ -178,12 +184,12 @@ def read_day(
     # column): the writer then casts them without a copy (a chunked column it would copy while this
     # mapping still holds the chunks: 16.5 GiB instead of ~12 for a 20,000-terminal day)
     for c in ("time_ns", "error", *VALUE_COLUMNS):
-        col = table.column(c).combine_chunks()
+        chunks = table.column(c)
         table = table.drop_columns([c])
         if c == "error":
-            samples[c] = col.dictionary_encode()
-        elif col.null_count < len(col) or not len(col):
-            samples[c] = col.cast(arrow_type(c))
+            samples[c] = chunks.combine_chunks().dictionary_encode()
+        elif chunks.null_count < len(chunks) or not len(chunks):  # all NULL: not even copied
+            samples[c] = chunks.combine_chunks().cast(arrow_type(c))
     del table
     cols_h = list(zip(*beats, strict=True)) or [()] * (len(HEARTBEAT_COLUMNS) + 1)
     hb = dict(zip(("id", *HEARTBEAT_COLUMNS), cols_h, strict=True))

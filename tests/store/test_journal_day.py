@@ -151,7 +151,10 @@ def test_types_come_from_the_schema_not_the_first_batch(journal: JournalStore, m
 
 def test_tags_are_dictionary_coded_by_series(journal: JournalStore) -> None:
     journal.set_terminal_tags({"t1": {"carrier": "cu"}, "t2": {"carrier": "cu"}})
+    # terminals in series order (indices = series codes), one vantage (all 0), carriers shared (mapped)
     journal.write_samples([_sample(DAY + k * MIN, terminal=f"t{k % 3}") for k in range(9)])
+    journal.write_samples([_sample(DAY + k * MIN, terminal="a0", vantage="v2") for k in range(2)])
+    assert _got(journal, DAY) == _expected(journal, DAY)
     day = read_day(journal, DAY)
     for tag in SERIES_TAGS:
         assert day.samples[tag].type.index_type.bit_width == 32  # indices, not a string per row
