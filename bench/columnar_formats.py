@@ -35,10 +35,11 @@ from slaprobe.store.columnar import (  # noqa: E402
     SERIES_TAGS,
     Tier,
     day_start_ns,
+    plain,
 )
 from slaprobe.store.columnar_write import Day, prepare, rollup_tables, sorted_table, write_day  # noqa: E402
-from slaprobe.store.compact import _select_day  # noqa: E402
 from slaprobe.store.journal import JournalStore  # noqa: E402
+from slaprobe.store.journal_day import read_day  # noqa: E402
 from slaprobe.store.parquet_codec import encode_floats  # noqa: E402
 
 
@@ -84,7 +85,9 @@ def main() -> None:
     if day0 is None:
         raise SystemExit("empty journal")
     days = [day0 + dt.timedelta(days=k) for k in range(args.days)]
-    tables = {d: _select_day(journal, day_start_ns(d))[:2] for d in days}
+    read = {d: read_day(journal, day_start_ns(d)) for d in days}
+    tables = {d: (plain(r.samples_table()), r.heartbeats) for d, r in read.items()}
+    del read
     n = sum(t[0].num_rows for t in tables.values())
     results = {}
     # Parquet: the tier's writer

@@ -3,7 +3,8 @@
 ``slaprobe store compact [--before DAY]`` and the daemon (once a day, ``store.compact``) run
 :func:`compact`. Per day, oldest first:
 
-1. select the day's samples and heartbeats from the journal (``selected``);
+1. select the day's samples and heartbeats from the journal (``selected``; ``journal_day.read_day``:
+   Arrow columns through the ADBC SQLite driver, bounded by the ids present when the read starts);
 2. write the day's files to a temporary directory and fsync them (``files_written``), rename it into
    place (``renamed``) and record the day in the manifest, with the largest journal ids it holds
    (``manifest_written``). Until the manifest names the day, readers do not see it;
@@ -29,24 +30,18 @@ import os
 import signal
 from dataclasses import dataclass, field
 
-import numpy as np
 import pyarrow as pa
 
 from slaprobe.store.columnar import (
     DAY_NS,
-    HB_TYPES,
-    HEARTBEAT_COLUMNS,
-    SERIES_TAGS,
-    VALUE_COLUMNS,
     Tier,
     TierError,
-    arrow_type,
-    as_table,
     day_start_ns,
     plain,
 )
 from slaprobe.store.columnar_write import write_day
 from slaprobe.store.journal import JournalStore
+from slaprobe.store.journal_day import read_day
 
 log = logging.getLogger(__name__)
 
@@ -108,52 +103,6 @@ def journal_days(journal: JournalStore, before: dt.date) -> list[str]:
     return sorted(out)
 
 
-def _select_day(
-    journal: JournalStore, start: int, after: tuple[int, int] = (0, 0)
-) -> tuple[pa.Table, pa.Table, int, int]:
-    """The day's rows with ids above ``after`` (samples, heartbeats) as tier tables, and their max ids.
-
-    Samples are read without the series join: their tags come from the small ``series`` table by id, as
-    dictionary arrays (no Python string per row and tag: the read is the slow part of compaction).
-    """
-    sql = (
-        f"SELECT id, series, time_ns, error, {', '.join(VALUE_COLUMNS)} FROM samples"
-        " WHERE time_ns >= ? AND time_ns < ? AND id > ?"
-    )
-    hb_sql = (
-        f"SELECT id, {', '.join(HEARTBEAT_COLUMNS)} FROM heartbeats"
-        " WHERE time_ns >= ? AND time_ns < ? AND id > ?"
-    )
-    with journal._lock:
-        rows = journal._db.execute(sql, (start, start + DAY_NS, after[0])).fetchall()
-        beats = journal._db.execute(hb_sql, (start, start + DAY_NS, after[1])).fetchall()
-        series = {
-            r[0]: r[1:]
-            for r in journal._db.execute(f"SELECT id, {', '.join(SERIES_TAGS)} FROM series").fetchall()
-        }
-    names = ["id", "series", "time_ns", "error", *VALUE_COLUMNS]
-    cols_s = list(zip(*rows, strict=True)) or [()] * len(names)
-    samples = dict(zip(names, cols_s, strict=True))
-    max_s = max(samples.pop("id"), default=after[0])
-    ids = np.array(samples.pop("series"), dtype=np.int64)
-    used, index = np.unique(ids, return_inverse=True)
-    data: dict[str, pa.Array] = {}
-    for k, tag in enumerate(SERIES_TAGS):
-        values = pa.array([series[int(i)][k] for i in used], pa.string())
-        data[tag] = pa.DictionaryArray.from_arrays(pa.array(index.reshape(-1).astype(np.int32)), values)
-    data.update({n: pa.array(v, type=arrow_type(n)) for n, v in samples.items()})
-    cols_h = list(zip(*beats, strict=True)) or [()] * (len(HEARTBEAT_COLUMNS) + 1)
-    hb = {n: list(c) for n, c in zip(("id", *HEARTBEAT_COLUMNS), cols_h, strict=True)}
-    max_h = max(hb.pop("id"), default=after[1])
-    s_table = as_table(data, [*SERIES_TAGS, "time_ns", "error", *VALUE_COLUMNS], arrow_type)
-    h_table = as_table(
-        {n: pa.array(v, type=HB_TYPES.get(n, pa.int64())) for n, v in hb.items()},
-        list(HEARTBEAT_COLUMNS),
-        lambda c: HB_TYPES.get(c, pa.int64()),
-    )
-    return s_table, h_table, max_s, max_h
-
-
 def _shipped(journal: JournalStore, start: int) -> str | None:
     """Why the day cannot leave the journal yet (rows the shipper has not sent), or None."""
     cursors = {name: journal.get_cursor(c) for name, c in SHIPPER_CURSORS.items()}
@@ -212,18 +161,22 @@ def compact_day(
     entry = tier.info(day)
     if entry is not None:  # already in the tier: a crash after the manifest, or rows that came later
         done = (int(entry.get("max_sample_id", 0)), int(entry.get("max_heartbeat_id", 0)))
-        late, late_hb, max_s, max_h = _select_day(journal, start, done)
-        if late.num_rows or late_hb.num_rows:
+        got = read_day(journal, start, done)
+        if got.num_samples or got.heartbeats.num_rows:
             if not tier.has_raw(day):
                 return "late rows for a day whose raw detail retention removed"
             samples = plain(tier.read(day, "samples"))
             detail = plain(tier.read(day, "detail"))
             for c in detail.column_names:
                 samples = samples.append_column(c, detail.column(c))
+            late = got.samples_table()
             old_rows = samples.select(late.column_names)
             merged = pa.concat_tables([old_rows, late.cast(old_rows.schema)])
             old = plain(tier.read(day, "heartbeats"))
-            beats = pa.concat_tables([old, late_hb.select(old.column_names)], promote_options="permissive")
+            beats = pa.concat_tables(
+                [old, got.heartbeats.select(old.column_names)], promote_options="permissive"
+            )
+            max_s, max_h = got.max_sample, got.max_heartbeat
             ids = {"max_sample_id": max_s, "max_heartbeat_id": max_h}
             info = write_day(
                 tier.root, dt.date.fromisoformat(day), merged, beats, replace=True, hook=_step, extra=ids
@@ -236,15 +189,15 @@ def compact_day(
             )
             done = (max_s, max_h)
         return _delete_day(journal, start, *done)
-    samples, beats, max_s, max_h = _select_day(journal, start)
+    got = read_day(journal, start)
     _step("selected")
-    ids = {"max_sample_id": max_s, "max_heartbeat_id": max_h}
-    write_day(tier.root, dt.date.fromisoformat(day), samples, beats, hook=_step, extra=ids)
-    deleted = _delete_day(journal, start, max_s, max_h)
-    if deleted != (samples.num_rows, beats.num_rows):  # the rows just read: nothing else may delete them
-        raise TierError(
-            f"compaction of {day}: wrote {samples.num_rows}/{beats.num_rows} rows, deleted {deleted}"
-        )
+    ids = {"max_sample_id": got.max_sample, "max_heartbeat_id": got.max_heartbeat}
+    write_day(tier.root, dt.date.fromisoformat(day), got.samples, got.heartbeats, hook=_step, extra=ids)
+    read = (got.num_samples, got.heartbeats.num_rows)
+    del got  # the day's columns (GBs at 20,000 terminals) are not needed for the delete
+    deleted = _delete_day(journal, start, ids["max_sample_id"], ids["max_heartbeat_id"])
+    if deleted != read:  # the rows just read: nothing else may delete them
+        raise TierError(f"compaction of {day}: wrote {read[0]}/{read[1]} rows, deleted {deleted}")
     return deleted
 
 
