@@ -347,7 +347,7 @@ def main() -> None:
         f = meta["samples"] / built["samples"]
         results["old"] = {k: v * f for k, v in small["old"].items() if k != "runs"}
         results["old"]["scaled_from"] = f"{built['terminals']} terminals x {f:.2f}"
-    elif "old" in results and "new" in results:
+    elif all((work / f"tier-{label}").exists() for label in ("old", "new")):  # both run on this journal
         results["files_identical"] = files_identical(work, meta["day"])
     if a.report:
         results["report_identical"] = month_reports(work, meta)
