@@ -31,7 +31,9 @@ from slaprobe.scheduler import CycleRunner, CycleSpec
 from slaprobe.store.journal import JournalStore
 
 N = 150
-INTERVAL_S = 0.4
+# 150 slots in 1 s: at 0.4 s a cycle overran (targets skipped as 'overrun') when the two cores were
+# busy with other jobs, which this test does not judge; the store's failures must not stop probing.
+INTERVAL_S = 1.0
 
 
 class Answering:

@@ -82,5 +82,6 @@ def test_runtime_dependencies_are_what_slaprobe_imports() -> None:
         "openpyxl",
         "prometheus-client",
         "pyarrow",
+        "adbc-driver-sqlite",
     }
     assert any(d.startswith("scapy") for d in project["optional-dependencies"]["test"])
