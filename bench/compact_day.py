@@ -353,12 +353,14 @@ def main() -> None:
         results["report_identical"] = month_reports(work, meta)
     results_path.write_text(json.dumps(results, indent=1))
     print(f"\n{meta['terminals']:,} terminals, {meta['samples']:,} samples ({meta['day']}), medians of runs")
-    if "scaled_from" in results["old"]:
+    if "scaled_from" in results.get("old", {}):
         print(f"old: NOT RUN at this size, the {results['old']['scaled_from']} figures (linear in samples)")
     print(f"{'phase':<10} {'old s':>9} {'new s':>9} {'old/new':>8}")
     for k in ("select", "write", "delete", "total", "peak_mib"):
-        o, n = results["old"][k], results["new"][k]
-        print(f"{k:<10} {o:>9.1f} {n:>9.1f} {o / n:>8.2f}")
+        o, n = results.get("old", {}).get(k), results.get("new", {}).get(k)
+        cell = lambda v: f"{v:>9.1f}" if v is not None else f"{'-':>9}"  # noqa: E731 (a variant not run)
+        ratio = f"{o / n:>8.2f}" if o and n else f"{'-':>8}"
+        print(f"{k:<10} {cell(o)} {cell(n)} {ratio}")
     print(f"tier = journal (checksums): yes; day files old == new: {results.get('files_identical', '-')}")
     if "report_identical" in results:
         print(f"month report JSON journal == tier: {results['report_identical']}")

@@ -10,8 +10,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import sqlite3
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,7 @@ import pytest
 from slaprobe.model import ProbeKind, Sample
 from slaprobe.sla.kpi import SCALARS, unpack_hist
 from slaprobe.storage import read_samples
+from slaprobe.store import compact as compact_module
 from slaprobe.store.columnar import Tier, day_start_ns
 from slaprobe.store.compact import CRASH_ENV, SHIPPER_CURSORS, STEPS, compact
 from slaprobe.store.journal import JournalStore
@@ -135,6 +138,45 @@ def test_rows_the_shipper_has_not_sent_stay_in_the_journal(few_days, original, t
         )
         result = compact(j, tier, dt.date(2023, 2, 2), shipping=True)
     assert result.days == ["2023-01-30"] and set(result.skipped) == set(MOVED[1:])
+    assert _everything(journal) == original
+
+
+def test_the_delete_leaves_the_journal_writable_between_batches(  # type: ignore[no-untyped-def]
+    few_days, original, tmp_path: Path, monkeypatch
+) -> None:
+    """The day leaves the journal in bounded transactions: between two of them another connection (the
+    daemon's writer) takes the write lock at once, with no busy wait at all."""
+    journal = few_days.copy(tmp_path)
+    tier = Tier(tmp_path / "columnar", create=True)
+    batch = 1000  # a whole day is 2 x 2 x 1440 = 5,760 samples
+    monkeypatch.setattr(compact_module, "DELETE_BATCH", batch)
+    writable = []
+
+    def pause() -> None:  # where compaction sleeps between batches: is the journal free for a writer?
+        other = sqlite3.connect(journal, timeout=0, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("ROLLBACK")
+            writable.append(True)
+        except sqlite3.OperationalError:
+            writable.append(False)
+        finally:
+            other.close()
+
+    monkeypatch.setattr(compact_module, "_pause", pause)
+    with JournalStore(journal) as j:
+        result = compact(j, tier, dt.date(2023, 2, 2))
+    day = lambda ns: dt.datetime.fromtimestamp(ns // 10**9, dt.UTC).date().isoformat()  # noqa: E731
+    per_day = Counter(day(s.time_ns) for s in original[0]) + Counter(day(h.time_ns) for h in original[1])
+    # a pause after every full batch (a table's last, short batch ends its loop), per moved day and table
+    full = sum(
+        n // batch
+        for rows in (original[0], original[1])
+        for d, n in Counter(day(r.time_ns) for r in rows).items()
+        if d in MOVED
+    )
+    assert result.days == MOVED and result.samples + result.heartbeats == sum(per_day[d] for d in MOVED)
+    assert full >= 10 and writable == [True] * full
     assert _everything(journal) == original
 
 
