@@ -9,8 +9,9 @@
    place (``renamed``) and record the day in the manifest, with the largest journal ids it holds
    (``manifest_written``). Until the manifest names the day, readers do not see it;
 3. delete the day's samples (ids up to the recorded ones), heartbeats and rollup rows from the journal,
-   ``DELETE_BATCH`` rows per transaction with a pause between, so the daemon's writer is never locked
-   out for long (``delete_begun`` after the first batch, ``deleted`` after the last).
+   in the journal's bounded transactions with a pause between (``JournalStore.delete_batches``), so
+   the daemon's writer is never locked out for long (``delete_begun`` after the first batch,
+   ``deleted`` after the last).
 
 A crash (``kill -9``) anywhere loses nothing and duplicates nothing: before step 2 ends the journal
 still holds the day and the tier does not; after it, readers take the day from the tier only
@@ -29,7 +30,6 @@ import datetime as dt
 import logging
 import os
 import signal
-import time
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -125,50 +125,24 @@ def _shipped(journal: JournalStore, start: int) -> str | None:
     return None
 
 
-# Rows per delete transaction, and the pause after each: the daemon's writer (another connection, 10 s
-# busy timeout) gets the journal between two batches. In one transaction a 20,000-terminal day (28 M
-# rows, ~1 us each) held the write lock ~25 s, so the daemon's own writes failed "database is locked".
-# A batch holds it ~1 s; the pause is longer than the longest sleep of SQLite's busy handler (100 ms), so
-# a writer waiting for the lock retries inside it (measured: 28 M rows, 25 s in one transaction, ~28 s so).
-DELETE_BATCH = 1_000_000
-DELETE_PAUSE_S = 0.12
-
-
-def _pause() -> None:
-    time.sleep(DELETE_PAUSE_S)
-
-
-def _delete_batches(journal: JournalStore, table: str, start: int, max_id: int, first: bool) -> int:
-    """Delete ``table``'s rows of the day starting at ``start`` with id <= ``max_id``, ``DELETE_BATCH``
-    per transaction; returns the count."""
-    end = start + DAY_NS
-    deleted = 0
-    while True:
-        with journal._lock:
-            n = journal._db.execute(
-                f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table}"
-                " WHERE time_ns >= ? AND time_ns < ? AND id <= ? LIMIT ?)",
-                (start, end, max_id, DELETE_BATCH),
-            ).rowcount
-        deleted += n
-        if first:
-            _step("delete_begun")  # some rows of the day gone, the rest still in the journal
-            first = False
-        if n < DELETE_BATCH:
-            return deleted
-        _pause()
-
-
 def _delete_day(journal: JournalStore, start: int, max_sample: int, max_heartbeat: int) -> tuple[int, int]:
     """Delete the compacted rows of a day, in bounded transactions (the tier holds the day since the
     manifest named it: readers take it from there, so a day half deleted reads whole; a rerun deletes
     the rest); returns (samples, heartbeats) deleted. Rollup rows go last: a crash before leaves them
     in the journal, where readers ignore the day's hours (the tier's count)."""
-    n_s = _delete_batches(journal, "samples", start, max_sample, first=True)
-    n_h = _delete_batches(journal, "heartbeats", start, max_heartbeat, first=False)
+    end = start + DAY_NS
+    where = "time_ns >= ? AND time_ns < ? AND id <= ?"
+    begun: list[int] = []
+
+    def first_batch(n: int) -> None:
+        if not begun:
+            begun.append(n)
+            _step("delete_begun")  # some rows of the day gone, the rest still in the journal
+
+    n_s = journal.delete_batches("samples", where, (start, end, max_sample), on_batch=first_batch)
+    n_h = journal.delete_batches("heartbeats", where, (start, end, max_heartbeat))
     # the day's rollups: the tier holds them now (a later row of the day re-creates its hour here,
     # and the next compaction merges the day again)
-    end = start + DAY_NS
     with journal._lock:
         db = journal._db
         db.execute("BEGIN IMMEDIATE")

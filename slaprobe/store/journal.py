@@ -26,7 +26,8 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +45,17 @@ log = logging.getLogger(__name__)
 SCHEMA_VERSION = 1
 # meta note the daemon writes once journal writes recover: its lost-sample totals (read by ``status``)
 NOTE_STORE_FAULTS = "daemon.store_faults"
+# Bulk deletes (``JournalStore.delete_batches``): rows per transaction, and the pause after each. A batch
+# holds the write lock ~1 s; the pause outlasts the longest sleep of SQLite's busy handler (100 ms), so
+# a writer waiting on another connection retries inside it. Measured on a 20,000-terminal day (28 M
+# rows): 25 s in one transaction, 28.5 s in batches.
+DELETE_BATCH = 1_000_000
+DELETE_PAUSE_S = 0.12
+
+
+def _pause() -> None:
+    time.sleep(DELETE_PAUSE_S)
+
 
 # Sample columns after (time_ns, series) in table order; must match Sample field names.
 _SAMPLE_VALUE_COLUMNS: tuple[str, ...] = (
@@ -575,24 +587,39 @@ class JournalStore:
         with self._lock:
             return self._db.execute(f"SELECT count(*) FROM {table} WHERE id > ?", (after_id,)).fetchone()[0]
 
-    def delete_through(self, table: str, max_id: int, chunk: int = 50_000) -> int:
-        """Delete rows with id <= max_id, oldest first, ``chunk`` rows per transaction; return the count.
-
-        Small transactions keep the daemon's own writes (same file, other connection) from waiting long.
-        """
+    def delete_batches(
+        self,
+        table: str,
+        where: str,
+        params: Sequence[object],
+        *,
+        oldest_first: bool = False,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> int:
+        """``DELETE FROM table WHERE <where>``, at most ``DELETE_BATCH`` rows per transaction with a
+        pause (``_pause``) between them; returns the count. Every bulk delete of the journal goes here
+        (shipper pruning, retention, compaction): the daemon's writer is another connection with a 10 s
+        busy timeout, and one transaction over a 20,000-terminal day held the write lock ~25 s.
+        ``on_batch(n)`` runs after each committed batch."""
         if table not in self._TABLES:
             raise ValueError(f"unknown journal table {table!r}")
+        batch = DELETE_BATCH
+        order = " ORDER BY id" if oldest_first else ""
+        sql = f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE {where}{order} LIMIT ?)"
         deleted = 0
         while True:
             with self._lock:
-                cur = self._db.execute(
-                    f"DELETE FROM {table} WHERE id IN"
-                    f" (SELECT id FROM {table} WHERE id <= ? ORDER BY id LIMIT ?)",
-                    (max_id, chunk),
-                )
-            deleted += cur.rowcount
-            if cur.rowcount < chunk:
+                n = self._db.execute(sql, (*params, batch)).rowcount
+            deleted += n
+            if on_batch is not None:
+                on_batch(n)
+            if n < batch:
                 return deleted
+            _pause()
+
+    def delete_through(self, table: str, max_id: int) -> int:
+        """Delete rows with id <= max_id, oldest first, in bounded transactions; return the count."""
+        return self.delete_batches(table, "id <= ?", (max_id,), oldest_first=True)
 
     def id_before(self, table: str, time_ns: int, max_id: int) -> int:
         """The largest id <= max_id whose time is before ``time_ns`` (0 if none): retention by age."""
@@ -604,21 +631,14 @@ class JournalStore:
             ).fetchone()
         return row[0]
 
-    def delete_samples_before(self, time_ns: int, chunk: int = 50_000) -> tuple[int, int | None]:
-        """Delete the samples dated before ``time_ns`` (by time, not id: retention is by date), ``chunk``
-        per transaction; return (count, time of the oldest deleted). Rollups and heartbeats stay."""
+    def delete_samples_before(self, time_ns: int) -> tuple[int, int | None]:
+        """Delete the samples dated before ``time_ns`` (by time, not id: retention is by date), in bounded
+        transactions; return (count, time of the oldest deleted). Rollups and heartbeats stay."""
         with self._lock:
             oldest = self._db.execute("SELECT min(time_ns) FROM samples").fetchone()[0]
-        deleted = 0
-        while oldest is not None and oldest < time_ns:
-            with self._lock:
-                cur = self._db.execute(
-                    "DELETE FROM samples WHERE id IN (SELECT id FROM samples WHERE time_ns < ? LIMIT ?)",
-                    (time_ns, chunk),
-                )
-            deleted += cur.rowcount
-            if cur.rowcount < chunk:
-                break
+        if oldest is None or oldest >= time_ns:
+            return 0, None
+        deleted = self.delete_batches("samples", "time_ns < ?", (time_ns,))
         return deleted, oldest if deleted else None
 
     def latest_heartbeats(self) -> list[Heartbeat]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 from collections import Counter
@@ -21,10 +20,11 @@ import pytest
 from slaprobe.model import ProbeKind, Sample
 from slaprobe.sla.kpi import SCALARS, unpack_hist
 from slaprobe.storage import read_samples
-from slaprobe.store import compact as compact_module
+from slaprobe.store import journal as journal_module
 from slaprobe.store.columnar import Tier, day_start_ns
 from slaprobe.store.compact import CRASH_ENV, SHIPPER_CURSORS, STEPS, compact
 from slaprobe.store.journal import JournalStore
+from tests.helpers import write_lock_free
 
 ROOT = Path(__file__).resolve().parents[2]
 BEFORE = "2023-02-02"  # few_days covers UTC 2023-01-30 16:00 .. 2023-02-02 16:00: three days move, one stays
@@ -149,21 +149,10 @@ def test_the_delete_leaves_the_journal_writable_between_batches(  # type: ignore
     journal = few_days.copy(tmp_path)
     tier = Tier(tmp_path / "columnar", create=True)
     batch = 1000  # a whole day is 2 x 2 x 1440 = 5,760 samples
-    monkeypatch.setattr(compact_module, "DELETE_BATCH", batch)
+    monkeypatch.setattr(journal_module, "DELETE_BATCH", batch)
     writable = []
 
-    def pause() -> None:  # where compaction sleeps between batches: is the journal free for a writer?
-        other = sqlite3.connect(journal, timeout=0, isolation_level=None)
-        try:
-            other.execute("BEGIN IMMEDIATE")
-            other.execute("ROLLBACK")
-            writable.append(True)
-        except sqlite3.OperationalError:
-            writable.append(False)
-        finally:
-            other.close()
-
-    monkeypatch.setattr(compact_module, "_pause", pause)
+    monkeypatch.setattr(journal_module, "_pause", lambda: writable.append(write_lock_free(journal)))
     with JournalStore(journal) as j:
         result = compact(j, tier, dt.date(2023, 2, 2))
     day = lambda ns: dt.datetime.fromtimestamp(ns // 10**9, dt.UTC).date().isoformat()  # noqa: E731

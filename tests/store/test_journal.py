@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 from slaprobe.model import NS_PER_S, Heartbeat, Outcome, ProbeKind, Sample, outcome_for
+from slaprobe.store import journal as journal_module
 from slaprobe.store.journal import JournalError, JournalStore
+from tests.helpers import write_lock_free
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -217,3 +219,32 @@ def test_a_full_disk_refuses_whole_batches_and_names_the_cause(tiny_disk: Path) 
         assert "full" in str(caught.value), caught.value
         assert 0 < stored < 1_000_000 and j.count_samples() == stored  # the refused batch left nothing
         assert j.integrity_check() == "ok"
+
+
+@pytest.mark.parametrize(
+    ("prune", "left"),
+    [
+        # shipper: rows up to an id, oldest first (samples 1..250 are ids 1..250)
+        (lambda j: j.delete_through("samples", 180), list(range(180, 250))),
+        # retention: rows dated before a time (sample i is dated minute i)
+        (lambda j: j.delete_samples_before(130 * 60 * NS_PER_S), list(range(130, 250))),
+    ],
+    ids=["delete_through", "delete_samples_before"],
+)
+def test_bulk_deletes_leave_the_journal_writable_between_batches(
+    tmp_path: Path, monkeypatch, prune, left
+) -> None:  # type: ignore[no-untyped-def]
+    """Pruning runs in bounded transactions: at every pause another connection (the daemon's writer)
+    takes the write lock at once, with no busy wait."""
+    path = tmp_path / "j.sqlite"
+    monkeypatch.setattr(journal_module, "DELETE_BATCH", 40)
+    free: list[bool] = []
+
+    monkeypatch.setattr(journal_module, "_pause", lambda: free.append(write_lock_free(path)))
+    with JournalStore(path) as j:
+        for chunk in range(5):
+            j.write_samples([_sample(i) for i in range(chunk * 50, chunk * 50 + 50)])
+        prune(j)
+        kept = [s.time_ns for s in j.samples(0, 2**62)]
+    assert kept == [_sample(i).time_ns for i in left]
+    assert free == [True] * ((250 - len(left)) // 40)  # one pause after each full batch of 40
