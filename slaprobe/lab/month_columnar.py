@@ -18,11 +18,11 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from slaprobe.heap import release_free_memory
 from slaprobe.lab.month_bulk import FLOAT_COLUMNS, INT_COLUMNS, KINDS, OUTCOMES, SampleArrays, concat
 from slaprobe.lab.month_output import DayBatch
 from slaprobe.store.columnar import MANIFEST, DayInfo, Tier, day_of, heartbeats_table
 from slaprobe.store.columnar_write import write_day
-from slaprobe.store.heap import release_free_memory
 
 _TAGS = ("carrier", "region", "level", "tier")
 _KIND_NAMES = pa.array([k.value for k in KINDS], pa.string())

@@ -48,7 +48,7 @@ loss; it is judged when at least one vantage judged it; otherwise it is UNKNOWN.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -358,6 +358,48 @@ def _dedup(s: SampleColumns) -> np.ndarray:
     return order[keep]
 
 
+def _interval_rows(
+    rule: Rule, window: Window, inputs: SlaInputs, term_index: Mapping[str, int], v_index: Mapping[str, int]
+) -> tuple[np.ndarray, ...]:
+    """The problem rows and pooled details, deduplicated and summed per (terminal, vantage, interval):
+    (terminal, vantage, interval, sent, received, measured), sorted by the first three.
+
+    A function of its own so its temporaries die on return, and built from one index array and one
+    int64 key instead of re-sorting six columns: at 20,000 terminals (8.5 M rows) it peaked at ~1.3 GB
+    over the inputs. The key's order is (terminal, vantage, interval) with ties in row order, exactly
+    the order of ``np.lexsort((iv, vi, ti))``."""
+    rows = concat_samples([inputs.problems, inputs.details]) if len(inputs.details) else inputs.problems
+    keep = _dedup(rows)
+    keep = keep[_kind_mask(rule, rows.k[keep])]
+    t_map = np.array([term_index.get(n, -1) for n in rows.terminals] or [-1], dtype=np.int64)
+    v_map = np.array([v_index[n] for n in rows.vantages] or [0], dtype=np.int64)
+    ti = t_map[rows.t[keep]]
+    iv = (rows.time_ns[keep] - window.start_ns) // window.interval_ns
+    ok = (ti >= 0) & (iv >= 0) & (iv < window.count)
+    keep = keep[ok]
+    key = (ti[ok] * len(v_index) + v_map[rows.v[keep]]) * window.count + iv[ok]
+    del ti, iv, ok
+    order = np.argsort(key, kind="stable")
+    key, keep = key[order], keep[order]
+    del order
+    if not len(key):
+        empty = np.zeros(0, np.int64)
+        return empty, empty, empty, empty, empty, np.zeros(0, bool)
+    new = np.ones(len(key), dtype=bool)
+    new[1:] = key[1:] != key[:-1]
+    starts = np.flatnonzero(new)
+    del new
+    first = key[starts]
+    del key
+    p_iv = first % window.count
+    p_v = first // window.count % len(v_index)
+    p_t = first // window.count // len(v_index)
+    p_sent = np.add.reduceat(rows.sent[keep], starts)
+    p_recv = np.add.reduceat(rows.received[keep], starts)
+    p_meas = np.logical_or.reduceat(rows.measured[keep], starts)
+    return p_t, p_v, p_iv, p_sent, p_recv, p_meas
+
+
 def prepare(rule: Rule, window: Window, terminals: Sequence[Terminal], inputs: SlaInputs) -> Prepared:
     """Build coverage, membership, problem aggregates and mass events (all vectorised)."""
     warnings: list[str] = []
@@ -407,31 +449,7 @@ def prepare(rule: Rule, window: Window, terminals: Sequence[Terminal], inputs: S
     trims = _presence_trims(window, member, inputs.details, rule, term_index, v_index)
 
     # problem rows (+ pooled details), deduplicated, aggregated per (terminal, vantage, interval)
-    rows = concat_samples([inputs.problems, inputs.details]) if len(inputs.details) else inputs.problems
-    rows_kind_ok = _kind_mask(rule, rows.k)
-    keep = _dedup(rows)
-    keep = keep[rows_kind_ok[keep]]
-    t_map = np.array([term_index.get(n, -1) for n in rows.terminals], dtype=np.int64)
-    v_map = np.array([v_index[n] for n in rows.vantages], dtype=np.int64)
-    ti = t_map[rows.t[keep]] if len(keep) else np.zeros(0, np.int64)
-    vi = v_map[rows.v[keep]] if len(keep) else np.zeros(0, np.int64)
-    iv = (rows.time_ns[keep] - window.start_ns) // window.interval_ns
-    ok = (ti >= 0) & (iv >= 0) & (iv < window.count)
-    ti, vi, iv = ti[ok], vi[ok], iv[ok]
-    sent, recv, meas = rows.sent[keep][ok], rows.received[keep][ok], rows.measured[keep][ok]
-    order = np.lexsort((iv, vi, ti))
-    ti, vi, iv, sent, recv, meas = ti[order], vi[order], iv[order], sent[order], recv[order], meas[order]
-    if len(ti):
-        new = np.ones(len(ti), dtype=bool)
-        new[1:] = (ti[1:] != ti[:-1]) | (vi[1:] != vi[:-1]) | (iv[1:] != iv[:-1])
-        starts = np.flatnonzero(new)
-        p_t, p_v, p_iv = ti[starts], vi[starts], iv[starts]
-        p_sent = np.add.reduceat(sent, starts)
-        p_recv = np.add.reduceat(recv, starts)
-        p_meas = np.logical_or.reduceat(meas, starts)
-    else:
-        p_t = p_v = p_iv = p_sent = p_recv = np.zeros(0, np.int64)
-        p_meas = np.zeros(0, bool)
+    p_t, p_v, p_iv, p_sent, p_recv, p_meas = _interval_rows(rule, window, inputs, term_index, v_index)
     p_enough = p_meas & (p_sent >= rule.min_probes)
     p_high = p_enough & high_loss(rule, p_sent, p_recv)
     p_start = np.searchsorted(p_t, np.arange(n_t + 1))

@@ -390,7 +390,10 @@ class Tier:
         path = self.day_dir(day) / f"{part}.parquet"
         f = pq.ParquetFile(path, read_dictionary=[c for c in STRING_COLUMNS if c in columns])
         md = f.metadata
-        names = [md.schema.column(i).name for i in range(md.num_columns)]
+        # the Arrow schema's names, not ``md.schema``: pyarrow's ParquetSchema and FileMetaData refer to
+        # each other, a cycle only the garbage collector frees, so every file read kept its metadata
+        # (thousands of row groups' statistics) alive long after (~0.5 GB over a 20,000 month report)
+        names = f.schema_arrow.names  # the tier's files are flat: one leaf column per field
         ti, tt = names.index("terminal"), names.index("time_ns")
         wanted = sorted(terminals)
         groups = []

@@ -29,6 +29,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from slaprobe.heap import release_free_memory
 from slaprobe.model import ProbeKind
 from slaprobe.sla.inputs import (
     KIND_CODES,
@@ -42,7 +43,6 @@ from slaprobe.sla.inputs import (
 from slaprobe.sla.kpi import HIST_DTYPE, HOUR_NS, SCALARS
 from slaprobe.sla.rollups import RollupReducer, RollupRows, RollupSummary, hist_ranges
 from slaprobe.store.columnar import DAY_NS, Tier, day_of, day_start_ns, plain
-from slaprobe.store.heap import release_free_memory
 from slaprobe.store.sla_journal import JournalSlaSource
 
 _KIND_INDEX = {k.value: i for i, k in enumerate(KIND_CODES)}
@@ -169,9 +169,11 @@ class ColumnarSlaSource:
             day = _iso(hour)
             if day in held:
                 by_day.setdefault(day, []).append((terminal, hour))
-        found = concat_samples(_each(self._day_hours, [(d, w, kinds) for d, w in sorted(by_day.items())]))
-        release_free_memory()  # the days' decoded row groups: freed, but resident until returned
-        return found
+        parts = []
+        for part in _each(self._day_hours, [(d, w, kinds) for d, w in sorted(by_day.items())]):
+            parts.append(part)
+            release_free_memory()  # the day's decoded row groups: freed, still resident
+        return concat_samples(parts)
 
     def _day_hours(
         self, day: str, wanted: list[tuple[str, int]], kinds: Sequence[ProbeKind]
