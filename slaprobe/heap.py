@@ -13,15 +13,25 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 
 import pyarrow as pa
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL | None:
+    """glibc, loaded once (``find_library`` runs ``ldconfig``: a process per call), or None."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim  # noqa: B018 (not glibc: no such symbol)
+    except (OSError, AttributeError):
+        return None
+    return libc
 
 
 def release_free_memory() -> None:
     """Return unused pages of Arrow's memory pool and of the glibc heap (no-op elsewhere)."""
     pa.default_memory_pool().release_unused()
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    libc = _libc()
+    if libc is not None:
         libc.malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc: nothing to trim
-        pass
