@@ -371,8 +371,8 @@ def _interval_rows(
     rows = concat_samples([inputs.problems, inputs.details]) if len(inputs.details) else inputs.problems
     keep = _dedup(rows)
     keep = keep[_kind_mask(rule, rows.k[keep])]
-    t_map = np.array([term_index.get(n, -1) for n in rows.terminals] or [-1], dtype=np.int64)
-    v_map = np.array([v_index[n] for n in rows.vantages] or [0], dtype=np.int64)
+    t_map = np.array([term_index.get(n, -1) for n in rows.terminals], dtype=np.int64)
+    v_map = np.array([v_index[n] for n in rows.vantages], dtype=np.int64)
     ti = t_map[rows.t[keep]]
     iv = (rows.time_ns[keep] - window.start_ns) // window.interval_ns
     ok = (ti >= 0) & (iv >= 0) & (iv < window.count)

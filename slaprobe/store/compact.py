@@ -27,6 +27,7 @@ rollups behind their cursors): compaction never takes rows out of the shipper's 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import os
 import signal
@@ -132,14 +133,9 @@ def _delete_day(journal: JournalStore, start: int, max_sample: int, max_heartbea
     in the journal, where readers ignore the day's hours (the tier's count)."""
     end = start + DAY_NS
     where = "time_ns >= ? AND time_ns < ? AND id <= ?"
-    begun: list[int] = []
-
-    def first_batch(n: int) -> None:
-        if not begun:
-            begun.append(n)
-            _step("delete_begun")  # some rows of the day gone, the rest still in the journal
-
-    n_s = journal.delete_batches("samples", where, (start, end, max_sample), on_batch=first_batch)
+    # after each batch: from the first on, some rows of the day are gone and the rest still there
+    begun = functools.partial(_step, "delete_begun")
+    n_s = journal.delete_batches("samples", where, (start, end, max_sample), on_batch=begun)
     n_h = journal.delete_batches("heartbeats", where, (start, end, max_heartbeat))
     # the day's rollups: the tier holds them now (a later row of the day re-creates its hour here,
     # and the next compaction merges the day again)

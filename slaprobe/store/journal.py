@@ -594,13 +594,13 @@ class JournalStore:
         params: Sequence[object],
         *,
         oldest_first: bool = False,
-        on_batch: Callable[[int], None] | None = None,
+        on_batch: Callable[[], None] | None = None,
     ) -> int:
         """``DELETE FROM table WHERE <where>``, at most ``DELETE_BATCH`` rows per transaction with a
         pause (``_pause``) between them; returns the count. Every bulk delete of the journal goes here
         (shipper pruning, retention, compaction): the daemon's writer is another connection with a 10 s
         busy timeout, and one transaction over a 20,000-terminal day held the write lock ~25 s.
-        ``on_batch(n)`` runs after each committed batch."""
+        ``on_batch()`` runs after each committed batch."""
         if table not in self._TABLES:
             raise ValueError(f"unknown journal table {table!r}")
         batch = DELETE_BATCH
@@ -612,7 +612,7 @@ class JournalStore:
                 n = self._db.execute(sql, (*params, batch)).rowcount
             deleted += n
             if on_batch is not None:
-                on_batch(n)
+                on_batch()
             if n < batch:
                 return deleted
             _pause()

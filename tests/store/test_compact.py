@@ -150,8 +150,7 @@ def test_the_delete_leaves_the_journal_writable_between_batches(  # type: ignore
     tier = Tier(tmp_path / "columnar", create=True)
     batch = 1000  # a whole day is 2 x 2 x 1440 = 5,760 samples
     monkeypatch.setattr(journal_module, "DELETE_BATCH", batch)
-    writable = []
-
+    writable: list[bool] = []
     monkeypatch.setattr(journal_module, "_pause", lambda: writable.append(write_lock_free(journal)))
     with JournalStore(journal) as j:
         result = compact(j, tier, dt.date(2023, 2, 2))

@@ -239,7 +239,6 @@ def test_bulk_deletes_leave_the_journal_writable_between_batches(
     path = tmp_path / "j.sqlite"
     monkeypatch.setattr(journal_module, "DELETE_BATCH", 40)
     free: list[bool] = []
-
     monkeypatch.setattr(journal_module, "_pause", lambda: free.append(write_lock_free(path)))
     with JournalStore(path) as j:
         for chunk in range(5):
