@@ -12,7 +12,8 @@ Layout (schema version in ``meta``):
   terminal removed by a reload keeps its last tags for the samples still in flight.
 - ``samples``: every Sample field, plus ``lost = sent - received`` so the "bad rows" (``lost > 0`` or
   nothing sent) have a partial index: the SLA engine fetches only what can change a verdict.
-  ``id`` only ever grows; the shipper's cursor is an id.
+  ``id`` only ever grows, deletes or not (``meta`` ``ids.<table>``: see ``JournalStore._insert``); the
+  shipper's cursor is an id.
 - ``heartbeats``: one row per probe host and cycle; ``grp`` is the cycle name (``"default/icmp"``,
   :func:`model.cycle_name`), ``unstored`` the cycle's samples the store refused (added to journals
   created before it by ``ALTER TABLE``; a read-only old journal reads it as 0).
@@ -51,6 +52,13 @@ NOTE_STORE_FAULTS = "daemon.store_faults"
 # rows): 25 s in one transaction, 28.5 s in batches.
 DELETE_BATCH = 1_000_000
 DELETE_PAUSE_S = 0.12
+# ``JournalStore.delete_ids``: ids per transaction when the rows to delete are an id range. SQLite walks
+# the rowid range itself (no id list to build, no time-index lookups): ~0.6 us per row against ~1 us for
+# ``delete_batches`` on the same 20,000-terminal day (16.6 s against 22.8 s for 28 M rows, no pauses),
+# so a window of 1.5 M ids holds the write lock about as long as one batch of 1 M rows.
+DELETE_WINDOW = 1_500_000
+# meta key holding the largest id a table ever had, once rows have been deleted (``_id_floor``)
+_ID_FLOOR = "ids.{}"
 
 
 def _pause() -> None:
@@ -360,7 +368,7 @@ class JournalStore:
                     )
                     for s in samples
                 ]
-                self._db.executemany(sql, rows)
+                self._insert(sql, "samples", STORED_COLUMNS, rows)
                 update_rollups(self._db, [r[1] for r in rows], samples)  # SLA KPIs, same transaction
                 self._db.execute("COMMIT")
             except BaseException:
@@ -395,11 +403,45 @@ class JournalStore:
         with self._lock:
             self._db.execute("BEGIN")
             try:
-                self._db.executemany(sql, rows)
+                self._insert(sql, "heartbeats", _HEARTBEAT_COLUMNS, rows)
                 self._db.execute("COMMIT")
             except BaseException:
                 self._rollback()
                 raise
+
+    def _insert(self, sql: str, table: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+        """``executemany(sql, rows)``, the first row with an explicit id when SQLite would reuse one.
+
+        An ``INTEGER PRIMARY KEY`` without AUTOINCREMENT takes max(id) + 1: once deletes removed the
+        newest rows (compaction or pruning emptied the table, retention removed a late row), SQLite
+        would hand out again ids that the shipper's cursor or a compacted day's recorded ids already
+        cover, and those rows would never be shipped, or be taken for compacted and deleted. Every bulk
+        delete records the largest id first (:meth:`_keep_id_floor`); new rows continue above it.
+        """
+        top, floor = self._db.execute(
+            f"SELECT coalesce(max(id), 0), (SELECT value FROM meta WHERE key = ?) FROM {table}",
+            (_ID_FLOOR.format(table),),
+        ).fetchone()
+        if floor is not None and top < int(floor):
+            self._db.execute(
+                f"INSERT INTO {table}(id, {', '.join(columns)}) VALUES (?{', ?' * len(columns)})",
+                (int(floor) + 1, *rows[0]),
+            )
+            rows = rows[1:]
+        self._db.executemany(sql, rows)
+
+    def _keep_id_floor(self, table: str) -> None:
+        """Record the largest id ``table`` holds before rows are deleted (see :meth:`_insert`)."""
+        with self._lock:
+            top = self._db.execute(f"SELECT max(id) FROM {table}").fetchone()[0]
+            key = _ID_FLOOR.format(table)
+            row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+            if top is not None and (row is None or int(row[0]) < top):
+                self._db.execute(
+                    "INSERT INTO meta(key, value) VALUES (?, ?)"
+                    " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    (key, str(top)),
+                )
 
     def _rollback(self) -> None:
         """Roll back the open transaction, if SQLite has not done so itself (it does on SQLITE_FULL and
@@ -603,6 +645,7 @@ class JournalStore:
         ``on_batch()`` runs after each committed batch."""
         if table not in self._TABLES:
             raise ValueError(f"unknown journal table {table!r}")
+        self._keep_id_floor(table)
         batch = DELETE_BATCH
         order = " ORDER BY id" if oldest_first else ""
         sql = f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE {where}{order} LIMIT ?)"
@@ -617,9 +660,48 @@ class JournalStore:
                 return deleted
             _pause()
 
+    def delete_ids(
+        self,
+        table: str,
+        first: int,
+        last: int,
+        *,
+        times: tuple[int, int] | None = None,
+        on_batch: Callable[[], None] | None = None,
+    ) -> int:
+        """Delete the rows with ``first <= id <= last`` (and, with ``times = (start, end)``, dated
+        ``start <= time_ns < end``), ``DELETE_WINDOW`` ids per transaction with a pause between them (as
+        :meth:`delete_batches`); returns the count. ``on_batch()`` runs after each committed window.
+
+        For rows that are an id range (compaction's day, the shipper's shipped rows) this is the cheap
+        delete: SQLite walks the rowid range; the time bounds are only checked on the rows it meets
+        (``+time_ns``: never the time index, which would scan the whole day for every window)."""
+        if table not in self._TABLES:
+            raise ValueError(f"unknown journal table {table!r}")
+        self._keep_id_floor(table)
+        sql = f"DELETE FROM {table} WHERE id >= ? AND id <= ?"
+        extra: tuple[int, ...] = ()
+        if times is not None:
+            sql += " AND +time_ns >= ? AND +time_ns < ?"
+            extra = times
+        deleted, lo = 0, first
+        while lo <= last:
+            hi = min(lo + DELETE_WINDOW - 1, last)
+            with self._lock:
+                deleted += self._db.execute(sql, (lo, hi, *extra)).rowcount
+                # the next id present: a gap in the ids (rows deleted before) costs no window
+                nxt = f"SELECT coalesce(min(id), ?) FROM {table} WHERE id > ?"
+                lo = self._db.execute(nxt, (last + 1, hi)).fetchone()[0]
+            if on_batch is not None:
+                on_batch()
+            if lo <= last:
+                _pause()
+        return deleted
+
     def delete_through(self, table: str, max_id: int) -> int:
         """Delete rows with id <= max_id, oldest first, in bounded transactions; return the count."""
-        return self.delete_batches(table, "id <= ?", (max_id,), oldest_first=True)
+        lo, _ = self.id_range(table)
+        return self.delete_ids(table, lo, max_id) if lo else 0
 
     def id_before(self, table: str, time_ns: int, max_id: int) -> int:
         """The largest id <= max_id whose time is before ``time_ns`` (0 if none): retention by age."""

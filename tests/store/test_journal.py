@@ -238,6 +238,7 @@ def test_bulk_deletes_leave_the_journal_writable_between_batches(
     takes the write lock at once, with no busy wait."""
     path = tmp_path / "j.sqlite"
     monkeypatch.setattr(journal_module, "DELETE_BATCH", 40)
+    monkeypatch.setattr(journal_module, "DELETE_WINDOW", 40)
     free: list[bool] = []
     monkeypatch.setattr(journal_module, "_pause", lambda: free.append(write_lock_free(path)))
     with JournalStore(path) as j:
@@ -246,4 +247,56 @@ def test_bulk_deletes_leave_the_journal_writable_between_batches(
         prune(j)
         kept = [s.time_ns for s in j.samples(0, 2**62)]
     assert kept == [_sample(i).time_ns for i in left]
-    assert free == [True] * ((250 - len(left)) // 40)  # one pause after each full batch of 40
+    # a pause after each full batch of 40 rows (delete_batches) or ids (delete_ids; ids 1..180 are
+    # 5 windows: 4 pauses)
+    assert free == [True] * ((250 - len(left)) // 40)
+
+
+def _beat(i: int) -> Heartbeat:
+    return Heartbeat(i * 60 * NS_PER_S, "v1", "default/icmp", 60.0, 1, 1, 0, 0, 0.5, 1, 1)
+
+
+@pytest.mark.parametrize(
+    ("table", "write", "empty"),
+    [
+        # compaction or shipper pruning emptied the table
+        ("samples", lambda j, i: j.write_samples([_sample(i)]), lambda j: j.delete_through("samples", 10)),
+        (
+            "heartbeats",
+            lambda j, i: j.write_heartbeats([_beat(i)]),
+            lambda j: j.delete_through("heartbeats", 10),
+        ),
+        ("samples", lambda j, i: j.write_samples([_sample(i)]), lambda j: j.delete_ids("samples", 1, 10)),
+        # retention by date removed every row
+        ("samples", lambda j, i: j.write_samples([_sample(i)]), lambda j: j.delete_samples_before(10**18)),
+    ],
+    ids=["samples-through", "heartbeats-through", "samples-ids", "samples-retention"],
+)
+def test_ids_are_never_handed_out_twice(tmp_path: Path, table: str, write, empty) -> None:  # type: ignore[no-untyped-def]
+    """SQLite gives a new row max(id) + 1: after deletes emptied a table it would start again at 1, below
+    the shipper's cursor (those rows would never reach InfluxDB) and below the ids a compacted day
+    recorded. New rows continue above every id the table ever had, across a restart too."""
+    path = tmp_path / "j.sqlite"
+    with JournalStore(path) as j:
+        for i in range(10):
+            write(j, i)
+        assert j.id_range(table) == (1, 10)
+        j.set_cursor("shipper", 10)
+        empty(j)
+        assert j.id_range(table) == (0, 0)
+        write(j, 10)
+        write(j, 11)
+        assert j.id_range(table) == (11, 12)
+    with JournalStore(path) as j:  # restarted daemon
+        write(j, 12)
+        assert j.id_range(table) == (11, 13) and j.count_after(table, j.get_cursor("shipper")) == 3
+
+
+def test_a_late_row_removed_by_retention_does_not_give_its_id_again(tmp_path: Path) -> None:
+    """Retention is by date: the newest row (a late one, dated long ago) may go while older ids stay."""
+    with JournalStore(tmp_path / "j.sqlite") as j:
+        j.write_samples([_sample(i) for i in range(100, 110)])  # ids 1..10
+        j.write_samples([_sample(5)])  # id 11, dated before all of them
+        assert j.delete_samples_before(50 * 60 * NS_PER_S) == (1, _sample(5).time_ns)
+        j.write_samples([_sample(110)])
+        assert [r.id for r in j.rows_after(10, 10)] == [12]

@@ -8,6 +8,8 @@ import dataclasses
 import datetime as dt
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
 import pytest
 
 import slaprobe.store.journal_day as journal_day
@@ -30,8 +32,11 @@ def _beat(t: int, vantage: str = "v1") -> Heartbeat:
     return Heartbeat(t, vantage, "default", 60.0, 3, 3, 0, 0, 1.5, 1, 1)
 
 
-def _expected(j: JournalStore, start: int, after: tuple[int, int] = (0, 0)) -> tuple[list, list, int, int]:
-    """(rows as (tags..., time_ns, error, values...), heartbeat tuples, max ids) by the journal's reads."""
+def _expected(
+    j: JournalStore, start: int, after: tuple[int, int] = (0, 0)
+) -> tuple[list, list, int, int, int]:
+    """(rows as (tags..., time_ns, error, values...), heartbeat tuples, max ids, smallest sample id
+    read) by the journal's reads."""
     stored = [r for r in j.stored_rows_after(after[0], 10**9) if start <= r[1] < start + DAY_NS]
     tags = j.series_by_id(r[2] for r in stored)  # (kind, terminal, vantage, carrier, region, level, tier)
     col = {c: i + 1 for i, c in enumerate(STORED_COLUMNS)}
@@ -57,6 +62,7 @@ def _expected(j: JournalStore, start: int, after: tuple[int, int] = (0, 0)) -> t
         sorted((dataclasses.astuple(h) for _, h in beats), key=repr),
         max((r[0] for r in stored), default=after[0]),
         max((i for i, _ in beats), default=after[1]),
+        min((r[0] for r in stored), default=0),
     )
 
 
@@ -67,7 +73,7 @@ def _got(j: JournalStore, start: int, after: tuple[int, int] = (0, 0), workers: 
     rows = sorted(zip(*cols, strict=True), key=repr)
     beats = sorted(zip(*(c.to_pylist() for c in day.heartbeats.columns), strict=True), key=repr)
     assert day.num_samples == len(rows)
-    return rows, beats, day.max_sample, day.max_heartbeat
+    return rows, beats, day.max_sample, day.max_heartbeat, day.min_sample
 
 
 @pytest.fixture
@@ -120,11 +126,11 @@ def test_rows_above_ids_already_compacted(journal: JournalStore) -> None:
     want = _expected(journal, DAY, (4, 2))
     assert len(want[0]) == 1 and len(want[1]) == 1
     assert _got(journal, DAY, (4, 2)) == want
-    assert _got(journal, DAY, (5, 3)) == ([], [], 5, 3)  # nothing new: the ids asked for come back
+    assert _got(journal, DAY, (5, 3)) == ([], [], 5, 3, 0)  # nothing new: the ids asked for come back
 
 
 def test_empty_day_and_empty_journal(journal: JournalStore) -> None:
-    assert _got(journal, DAY) == ([], [], 0, 0)
+    assert _got(journal, DAY) == ([], [], 0, 0, 0)
     journal.write_samples([_sample(DAY + DAY_NS + MIN)])
     day = read_day(journal, DAY)
     assert day.num_samples == 0 and day.heartbeats.num_rows == 0
@@ -146,7 +152,8 @@ def test_types_come_from_the_schema_not_the_first_batch(journal: JournalStore, m
     assert got == want
     day = read_day(journal, DAY, workers=1)
     assert str(day.samples["malformed_reason"].type) == "string"
-    assert str(day.samples["loss_fwd"].type) == "double" and str(day.samples["late"].type) == "int64"
+    # float columns come as numpy float64 (NULL: NaN), what the tier writer takes without a copy
+    assert day.samples["rtt_avg_ms"].dtype == np.float64 and str(day.samples["late"].type) == "int64"
 
 
 def test_tags_are_dictionary_coded_by_series(journal: JournalStore) -> None:
@@ -157,7 +164,7 @@ def test_tags_are_dictionary_coded_by_series(journal: JournalStore) -> None:
     assert _got(journal, DAY) == _expected(journal, DAY)
     day = read_day(journal, DAY)
     for tag in SERIES_TAGS:
-        assert day.samples[tag].type.index_type.bit_width == 32  # indices, not a string per row
+        assert pa.types.is_dictionary(day.samples[tag].type)  # indices, not a string per row
         values = day.samples[tag].dictionary.to_pylist()
         assert values == sorted(set(values))  # each value once: equal tags, equal indices
     assert sorted(set(day.samples["carrier"].to_pylist())) == ["", "cu"]
