@@ -98,7 +98,8 @@ class Numbers:
         return pa.array(self.values[rows].astype(np.int64, copy=False), pa.int64(), mask=mask)
 
 
-def _small_int(n: int) -> type[np.signedinteger]:
+def small_int(n: int) -> type[np.signedinteger]:
+    """The smallest signed integer type for codes 0..n (dictionary indices)."""
     return np.int8 if n < 2**7 else np.int16 if n < 2**15 else np.int32
 
 
@@ -130,7 +131,7 @@ def coded(col: Any, n: int) -> Coded:
     rank = np.array([len(order) if v is None else place[v] for v in values], np.int64)
     codes = idx.to_numpy(zero_copy_only=False)
     if not given or idx.null_count:  # ours: the smallest integer type (8 columns of ~28 M rows)
-        codes = codes.astype(_small_int(len(names)), copy=False)
+        codes = codes.astype(small_int(len(names)), copy=False)
     return Coded(codes, names, rank)
 
 

@@ -46,10 +46,10 @@ log = logging.getLogger(__name__)
 SCHEMA_VERSION = 1
 # meta note the daemon writes once journal writes recover: its lost-sample totals (read by ``status``)
 NOTE_STORE_FAULTS = "daemon.store_faults"
-# Bulk deletes (``JournalStore.delete_batches``): rows per transaction, and the pause after each. A batch
-# holds the write lock ~1 s; the pause outlasts the longest sleep of SQLite's busy handler (100 ms), so
-# a writer waiting on another connection retries inside it. Measured on a 20,000-terminal day (28 M
-# rows): 25 s in one transaction, 28.5 s in batches.
+# Bulk deletes (``JournalStore.delete_batches``, by a condition): rows per transaction, and the pause
+# after each (``delete_ids`` too). A batch holds the write lock ~1 s; the pause outlasts the longest sleep
+# of SQLite's busy handler (100 ms), so a writer waiting on another connection retries inside it. One
+# transaction over a 20,000-terminal day (28 M rows) held it 25 s.
 DELETE_BATCH = 1_000_000
 DELETE_PAUSE_S = 0.12
 # ``JournalStore.delete_ids``: ids per transaction when the rows to delete are an id range. SQLite walks
@@ -57,7 +57,7 @@ DELETE_PAUSE_S = 0.12
 # ``delete_batches`` on the same 20,000-terminal day (16.6 s against 22.8 s for 28 M rows, no pauses),
 # so a window of 1.5 M ids holds the write lock about as long as one batch of 1 M rows.
 DELETE_WINDOW = 1_500_000
-# meta key holding the largest id a table ever had, once rows have been deleted (``_id_floor``)
+# meta key holding the largest id a table ever had, once rows have been deleted (``_keep_id_floor``)
 _ID_FLOOR = "ids.{}"
 
 
@@ -634,28 +634,21 @@ class JournalStore:
         table: str,
         where: str,
         params: Sequence[object],
-        *,
-        oldest_first: bool = False,
-        on_batch: Callable[[], None] | None = None,
     ) -> int:
         """``DELETE FROM table WHERE <where>``, at most ``DELETE_BATCH`` rows per transaction with a
-        pause (``_pause``) between them; returns the count. Every bulk delete of the journal goes here
-        (shipper pruning, retention, compaction): the daemon's writer is another connection with a 10 s
-        busy timeout, and one transaction over a 20,000-terminal day held the write lock ~25 s.
-        ``on_batch()`` runs after each committed batch."""
+        pause (``_pause``) between them; returns the count: retention by date. (Rows that are an id
+        range go through :meth:`delete_ids`, cheaper.) The daemon's writer is another connection with a
+        10 s busy timeout, and one transaction over a 20,000-terminal day held the write lock ~25 s."""
         if table not in self._TABLES:
             raise ValueError(f"unknown journal table {table!r}")
         self._keep_id_floor(table)
         batch = DELETE_BATCH
-        order = " ORDER BY id" if oldest_first else ""
-        sql = f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE {where}{order} LIMIT ?)"
+        sql = f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE {where} LIMIT ?)"
         deleted = 0
         while True:
             with self._lock:
                 n = self._db.execute(sql, (*params, batch)).rowcount
             deleted += n
-            if on_batch is not None:
-                on_batch()
             if n < batch:
                 return deleted
             _pause()
@@ -671,7 +664,8 @@ class JournalStore:
     ) -> int:
         """Delete the rows with ``first <= id <= last`` (and, with ``times = (start, end)``, dated
         ``start <= time_ns < end``), ``DELETE_WINDOW`` ids per transaction with a pause between them (as
-        :meth:`delete_batches`); returns the count. ``on_batch()`` runs after each committed window.
+        :meth:`delete_batches`: the daemon's writer gets in); returns the count. ``on_batch()`` runs
+        after each committed window.
 
         For rows that are an id range (compaction's day, the shipper's shipped rows) this is the cheap
         delete: SQLite walks the rowid range; the time bounds are only checked on the rows it meets

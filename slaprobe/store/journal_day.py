@@ -47,6 +47,7 @@ from slaprobe.store.columnar import (
     VALUE_COLUMNS,
     arrow_type,
 )
+from slaprobe.store.columnar_write import small_int
 from slaprobe.store.journal import JournalStore
 
 SAMPLE_COLUMNS: tuple[str, ...] = (*SERIES_TAGS, "time_ns", "error", *VALUE_COLUMNS)
@@ -191,8 +192,7 @@ def _tags(series: np.ndarray, known: dict[int, tuple[str, ...]]) -> dict[str, pa
     for k, tag in enumerate(SERIES_TAGS):
         values, per_series = np.unique(np.array([r[k] for r in rows], dtype=object), return_inverse=True)
         per_series = per_series.reshape(-1).astype(np.int32)
-        # the smallest index type (a quarter of the bytes for the few carriers, levels, tiers)
-        small = np.int8 if len(values) < 2**7 else np.int16 if len(values) < 2**15 else np.int32
+        small = small_int(len(values))  # a quarter of the bytes for the few carriers, levels, tiers
         if len(values) == 1:  # one value (a single vantage, kind, tier...): no gather of every row
             indices = np.zeros(len(code), small)
         elif np.array_equal(per_series, np.arange(len(used))):  # distinct per series, in their order
@@ -235,13 +235,15 @@ def read_day(
     # run on k threads (numpy and Arrow copy without the GIL): on this VM fresh memory costs ~2 ns a byte,
     # ~0.5 s per column of 28 M rows, ~7 s for a 20,000-terminal day on one thread. Each source column is
     # released once copied: the peak is the day plus k columns.
-    columns = {c: table.column(c) for c in ("series", "time_ns", "error", *VALUE_COLUMNS)}
+    series = table.column("series")
+    columns = {c: table.column(c) for c in ("time_ns", "error", *VALUE_COLUMNS)}
     del table
 
-    def convert(c: str) -> tuple[str, object]:
+    def tags_of(chunks: pa.ChunkedArray) -> dict[str, pa.DictionaryArray]:
+        return _tags(chunks.to_numpy(), known)
+
+    def convert(c: str) -> tuple[str, pa.Array | np.ndarray | None]:
         chunks = columns.pop(c)
-        if c == "series":
-            return c, _tags(chunks.to_numpy(), known)
         if c == "error":
             return c, chunks.combine_chunks().dictionary_encode()
         if chunks.null_count == len(chunks) and len(chunks):  # all NULL: not even copied
@@ -250,13 +252,11 @@ def read_day(
             return c, _floats(chunks)
         return c, chunks.combine_chunks().cast(arrow_type(c))
 
-    samples: dict[str, pa.Array | np.ndarray] = {}
     with ThreadPoolExecutor(k, thread_name_prefix="journal-day-columns") as pool:
-        for c, arr in pool.map(convert, list(columns)):
-            if c == "series":
-                samples.update(arr)  # type: ignore[call-overload]
-            elif arr is not None:
-                samples[c] = arr  # type: ignore[assignment]
+        tags = pool.submit(tags_of, series)
+        del series  # the task holds it until its codes are made
+        values = [(c, a) for c, a in pool.map(convert, list(columns)) if a is not None]
+        samples: dict[str, pa.Array | np.ndarray] = {**tags.result(), **dict(values)}
     cols_h = list(zip(*beats, strict=True)) or [()] * (len(HEARTBEAT_COLUMNS) + 1)
     hb = dict(zip(("id", *HEARTBEAT_COLUMNS), cols_h, strict=True))
     max_h = max(hb.pop("id"), default=after[1])
